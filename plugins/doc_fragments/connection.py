@@ -1,0 +1,116 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, regops.registry contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+
+    # The connection options every module of the collection shares.
+    DOCUMENTATION = r"""
+options:
+  provider:
+    description:
+      - The registry API to talk to.
+      - V(oci) is any OCI Distribution v2 registry (distribution, Harbor, Docker Hub, GHCR, Quay, zot).
+      - V(gcore), V(vultr), V(gitlab), V(github) and V(ncloud) are the providers' own APIs. A provider that
+        is not available in this version of the collection fails before any request, with a message naming
+        the available ones.
+      - Each module lists which providers support it; asking a provider for something it cannot do fails
+        before any request, with a message that names what that provider can do.
+    type: str
+    required: true
+    choices: [oci, gcore, vultr, gitlab, github, ncloud]
+  api_url:
+    description:
+      - Base URL of the API.
+      - For V(oci) this is the registry itself, for example V(https://registry.example.com); a bare host name
+        means HTTPS. It is required for V(oci).
+      - For the cloud providers it defaults to the provider's public API and is only set to reach a test
+        emulator or a private endpoint.
+    type: str
+  api_token:
+    description:
+      - "API token. Gcore API key (sent as C(Authorization: APIKey ...)), or a registry token."
+      - For V(oci) with O(api_username), the token is used as the password (GHCR, Quay and Docker Hub access
+        tokens); without O(api_username) it is sent as a static C(Bearer) token.
+      - When not set, the chosen provider's own environment variable is read, and only that one
+        (E(GCORE_API_KEY) for V(gcore)).
+    type: str
+  api_username:
+    description:
+      - User name for HTTP Basic or for the registry's token service (OCI C(WWW-Authenticate) challenge).
+      - For V(oci), when neither O(api_username) nor O(api_token) is set, credentials for the registry host are
+        read from E(REGISTRY_AUTH_FILE), then C($DOCKER_CONFIG/config.json), then C(~/.docker/config.json)
+        (the C(auths) entries written by C(docker login) or C(podman login); credential helpers are not used).
+    type: str
+  api_password:
+    description:
+      - Password for O(api_username).
+    type: str
+  project_id:
+    description:
+      - Gcore Cloud project ID. Falls back to E(GCORE_CLOUD_PROJECT_ID). Only used by V(gcore).
+    type: int
+  region_id:
+    description:
+      - Gcore Cloud region ID. Falls back to E(GCORE_CLOUD_REGION_ID). Only used by V(gcore).
+    type: int
+  validate_certs:
+    description:
+      - Verify the server's TLS certificate. Turn off only for a registry you trust on a network you trust.
+    type: bool
+    default: true
+  ca_path:
+    description:
+      - A CA bundle (PEM file) or a directory of CA certificates to verify the server with, instead of the
+        system's.
+    type: path
+  timeout:
+    description:
+      - Seconds to wait for each HTTP response.
+    type: float
+    default: 30
+  retries:
+    description:
+      - How many times a request is retried after HTTP 429, 502, 503, 504 or a connection error, with jittered
+        exponential backoff that honours C(Retry-After) (bounded to 60 seconds).
+      - A create (POST) is retried only when the server said it did not act (429, 503) or the connection was
+        never made, so nothing is created twice.
+    type: int
+    default: 5
+  concurrency:
+    description:
+      - How many requests a bulk operation runs at once over the module's one keep-alive session (1 to 64).
+    type: int
+    default: 8
+notes:
+  - "All modules run on the controller or execution environment (C(delegate_to: localhost) or a C(localhost)
+    play) and need the Python library C(requests) there."
+  - "Every module belongs to the action group C(regops.registry.all), so
+    C(module_defaults: {group/regops.registry.all: {provider: ..., api_url: ...}}) sets the connection once."
+requirements:
+  - requests
+"""
+
+    ACTION_GROUP = r"""
+attributes:
+  action_group:
+    description: Use C(group/regops.registry.all) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - regops.registry.all
+"""
+
+    INFO_MODULE = r"""
+attributes:
+  check_mode:
+    support: full
+    details: This module only reads; it runs the same in check mode.
+  diff_mode:
+    support: N/A
+    details: This module does not change anything.
+"""

@@ -1,0 +1,424 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, regops.registry contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The collection's one HTTP client.
+
+PRIVATE to the collection: the interface may change without notice.
+
+Everything that talks to a registry API goes through ``ApiClient``: one
+``requests.Session`` (keep-alive, a connection pool sized for the worker pool),
+the auth scheme of the provider, timeouts, TLS settings, retries with jittered
+exponential backoff that honours ``Retry-After``, the pagination styles the
+providers use, and typed errors that carry the provider's own message.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import email.utils
+import random
+import re
+import threading
+import time
+import traceback
+
+from concurrent.futures import ThreadPoolExecutor
+
+try:
+    from urllib.parse import urljoin, urlencode, urlsplit
+except ImportError:  # pragma: no cover - Python 2 is not supported
+    urljoin = urlencode = urlsplit = None
+
+try:
+    import requests
+    from requests.adapters import HTTPAdapter
+except ImportError:
+    HAS_REQUESTS = False
+    REQUESTS_IMPORT_ERROR = traceback.format_exc()
+else:
+    HAS_REQUESTS = True
+    REQUESTS_IMPORT_ERROR = None
+
+
+RETRY_STATUSES = frozenset((429, 502, 503, 504))
+# POST and PATCH are not idempotent: a create that reached the server must not
+# be sent twice. They are retried only when the server said it did not act.
+SAFE_RETRY_STATUSES_NON_IDEMPOTENT = frozenset((429, 503))
+IDEMPOTENT_METHODS = frozenset(("GET", "HEAD", "PUT", "DELETE", "OPTIONS"))
+USER_AGENT = "regops.registry/0.1.0 (Ansible collection)"
+
+
+class ApiError(Exception):
+    """An API call failed. ``message`` is the provider's own text where it sent one."""
+
+    def __init__(self, message, status=None, method=None, url=None, code=None, body=None, request_id=None):
+        super(ApiError, self).__init__(message)
+        self.message = message
+        self.status = status
+        self.method = method
+        self.url = url
+        self.code = code
+        self.body = body
+        self.request_id = request_id
+
+    def __str__(self):
+        where = ""
+        if self.method and self.url:
+            where = "%s %s" % (self.method, self.url)
+        parts = []
+        if self.status is not None:
+            parts.append("HTTP %s" % self.status)
+        if where:
+            parts.append(where)
+        text = self.message or ""
+        if self.code and self.code not in text:
+            text = "%s: %s" % (self.code, text)
+        if self.request_id:
+            text = "%s (request_id %s)" % (text, self.request_id)
+        return "%s: %s" % (" ".join(parts), text) if parts else text
+
+
+class NotFoundError(ApiError):
+    pass
+
+
+class ConflictError(ApiError):
+    pass
+
+
+class AuthError(ApiError):
+    pass
+
+
+class UnsupportedError(Exception):
+    """Asked for something a provider cannot do. Raised before any request is sent."""
+
+
+def error_for_status(status):
+    if status == 404:
+        return NotFoundError
+    if status == 409:
+        return ConflictError
+    if status in (401, 403):
+        return AuthError
+    return ApiError
+
+
+def parse_retry_after(value, now=None):
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date), or None."""
+    if value is None:
+        return None
+    value = str(value).strip()
+    if not value:
+        return None
+    if re.match(r"^\d+(\.\d+)?$", value):
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    now = time.time() if now is None else now
+    return max(0.0, when.timestamp() - now)
+
+
+def backoff_delay(attempt, base=0.5, cap=30.0, rand=random.random):
+    """Full-jitter exponential backoff for retry number ``attempt`` (0-based)."""
+    return min(cap, base * (2 ** attempt)) * (0.5 + rand() / 2)
+
+
+def parse_link_header(value):
+    """``Link`` header → {rel: url}."""
+    links = {}
+    if not value:
+        return links
+    for part in value.split(","):
+        match = re.match(r'\s*<([^>]*)>\s*(.*)', part)
+        if not match:
+            continue
+        url, params = match.groups()
+        rel = re.search(r'rel="?([^";]+)"?', params)
+        if rel:
+            for name in rel.group(1).split():
+                links[name] = url
+    return links
+
+
+class HeaderAuth:
+    """A fixed header on every request: ``APIKey x``, ``Bearer x``, ``PRIVATE-TOKEN: x``."""
+
+    def __init__(self, header, value):
+        self.header = header
+        self.value = value
+
+    def apply(self, method, url, headers):
+        headers[self.header] = self.value
+
+    def handle_challenge(self, client, method, url, response):
+        return False
+
+
+class BasicAuth(HeaderAuth):
+    def __init__(self, username, password):
+        raw = ("%s:%s" % (username, password or "")).encode("utf-8")
+        super(BasicAuth, self).__init__("Authorization", "Basic " + base64.b64encode(raw).decode("ascii"))
+
+
+class NoAuth:
+    def apply(self, method, url, headers):
+        pass
+
+    def handle_challenge(self, client, method, url, response):
+        return False
+
+
+class ApiClient:
+    """One keep-alive session, shared by every worker of a module run."""
+
+    def __init__(self, base_url, auth=None, validate_certs=True, ca_path=None, timeout=30, retries=5,
+                 retry_max_delay=60.0, concurrency=8, error_parser=None, headers=None, warn=None, sleep=time.sleep):
+        self.base_url = base_url.rstrip("/") + "/"
+        self.auth = auth or NoAuth()
+        self.timeout = timeout
+        self.retries = max(0, int(retries))
+        self.retry_max_delay = float(retry_max_delay)
+        self.concurrency = max(1, int(concurrency))
+        self.error_parser = error_parser or default_error_parser
+        self.warn = warn
+        self.sleep = sleep
+        self.requests_sent = 0
+        self.retried = 0
+        self._count_lock = threading.Lock()
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(10, self.concurrency * 2), max_retries=0)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+        self.session.headers["User-Agent"] = USER_AGENT
+        self.session.headers.update(headers or {})
+        # requests would otherwise read ~/.netrc and override our auth
+        self.session.trust_env = True
+        self.session.auth = lambda r: r
+        self.session.verify = (ca_path or True) if validate_certs else False
+
+    # -- URLs ---------------------------------------------------------------
+    def url(self, path):
+        if path.startswith("http://") or path.startswith("https://"):
+            return path
+        return urljoin(self.base_url, path.lstrip("/"))
+
+    def same_origin(self, url):
+        a, b = urlsplit(self.base_url), urlsplit(url)
+        return (a.scheme, a.netloc) == (b.scheme, b.netloc)
+
+    # -- requests -----------------------------------------------------------
+    def request(self, method, path, params=None, json=None, data=None, headers=None, expected=None,
+                allow_redirects=True, auth=True):
+        """Send a request with retries; return the ``requests.Response`` or raise ``ApiError``.
+
+        ``expected`` is a collection of acceptable status codes (default: any 2xx).
+        """
+        method = method.upper()
+        url = self.url(path)
+        attempt = 0
+        challenged = False
+        while True:
+            send_headers = dict(headers or {})
+            if auth and self.same_origin(url):
+                self.auth.apply(method, url, send_headers)
+            try:
+                with self._count_lock:
+                    self.requests_sent += 1
+                response = self.session.request(method, url, params=params, json=json, data=data, headers=send_headers,
+                                                timeout=self.timeout, allow_redirects=allow_redirects)
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+                if attempt < self.retries and self._may_retry_exception(method, exc):
+                    self._pause(attempt, None, "%s %s: %s" % (method, self._safe(url), type(exc).__name__))
+                    attempt += 1
+                    continue
+                raise ApiError("connection failed: %s" % exc.__class__.__name__, method=method, url=self._safe(url))
+            status = response.status_code
+            if status == 401 and auth and not challenged and self.auth.handle_challenge(self, method, url, response):
+                challenged = True
+                continue
+            if status in RETRY_STATUSES and attempt < self.retries and self._may_retry_status(method, status):
+                delay = parse_retry_after(response.headers.get("Retry-After"))
+                self._pause(attempt, delay, "%s %s answered %s" % (method, self._safe(url), status))
+                attempt += 1
+                continue
+            ok = (status in expected) if expected else (200 <= status < 300)
+            if not ok:
+                raise self.error(method, url, response)
+            return response
+
+    def _may_retry_exception(self, method, exc):
+        if method in IDEMPOTENT_METHODS:
+            return True
+        # A request that never left this machine can be sent again.
+        return isinstance(exc, requests.exceptions.ConnectTimeout) or "NewConnectionError" in repr(exc)
+
+    @staticmethod
+    def _may_retry_status(method, status):
+        return method in IDEMPOTENT_METHODS or status in SAFE_RETRY_STATUSES_NON_IDEMPOTENT
+
+    def _pause(self, attempt, retry_after, why):
+        delay = backoff_delay(attempt, cap=self.retry_max_delay)
+        if retry_after is not None:
+            delay = min(max(retry_after, 0.0), self.retry_max_delay)
+        with self._count_lock:
+            self.retried += 1
+        if self.warn:
+            self.warn("%s; retry %d of %d in %.1fs" % (why, attempt + 1, self.retries, delay))
+        self.sleep(delay)
+
+    @staticmethod
+    def _safe(url):
+        """The URL without a query string (which may carry secrets)."""
+        return url.split("?", 1)[0]
+
+    def error(self, method, url, response):
+        message, code, request_id = self.error_parser(response)
+        cls = error_for_status(response.status_code)
+        body = None
+        try:
+            body = response.json()
+        except ValueError:
+            body = response.text[:2000] if response.text else None
+        return cls(message or response.reason or "request failed", status=response.status_code, method=method,
+                   url=self._safe(url), code=code, body=body, request_id=request_id)
+
+    def json(self, method, path, **kwargs):
+        response = self.request(method, path, **kwargs)
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise ApiError("the API answered with a body that is not JSON", status=response.status_code, method=method,
+                           url=self._safe(self.url(path)))
+
+    def get(self, path, **kwargs):
+        return self.json("GET", path, **kwargs)
+
+    # -- pagination ---------------------------------------------------------
+    def paginate_offset(self, path, params=None, limit=1000, results_key="results", count_key="count",
+                        limit_param="limit", offset_param="offset"):
+        """``limit``/``offset`` pages with a grand total in ``count`` (Gcore)."""
+        offset = 0
+        while True:
+            query = dict(params or {})
+            query[limit_param] = limit
+            query[offset_param] = offset
+            body = self.get(path, params=query) or {}
+            items = body.get(results_key) or []
+            for item in items:
+                yield item
+            offset += len(items)
+            total = body.get(count_key)
+            if not items or (total is not None and offset >= total) or (total is None and len(items) < limit):
+                return
+
+    def paginate_cursor(self, path, params=None, per_page=100, results_key=None, cursor_param="cursor"):
+        """Cursor in ``meta.links.next`` (Vultr)."""
+        cursor = None
+        while True:
+            query = dict(params or {})
+            query["per_page"] = per_page
+            if cursor:
+                query[cursor_param] = cursor
+            body = self.get(path, params=query) or {}
+            for item in body.get(results_key) or []:
+                yield item
+            cursor = ((body.get("meta") or {}).get("links") or {}).get("next")
+            if not cursor:
+                return
+
+    def paginate_pages(self, path, params=None, per_page=100):
+        """``page``/``per_page`` with ``X-Next-Page`` (GitLab); the body is a list."""
+        page = 1
+        while page:
+            query = dict(params or {})
+            query.update({"page": page, "per_page": per_page})
+            response = self.request("GET", path, params=query)
+            for item in response.json() or []:
+                yield item
+            next_page = response.headers.get("X-Next-Page")
+            page = int(next_page) if next_page and next_page.strip().isdigit() else None
+
+    def paginate_link(self, path, params=None, items=None):
+        """RFC 8288 ``Link: <…>; rel="next"`` (OCI catalog, GitHub, Harbor); relative links resolve against the request."""
+        url = self.url(path)
+        query = params
+        while url:
+            response = self.request("GET", url, params=query)
+            body = response.json() if response.content else None
+            for item in (items(body) if items else (body or [])):
+                yield item
+            next_url = parse_link_header(response.headers.get("Link")).get("next")
+            url = urljoin(url, next_url) if next_url else None
+            query = None
+
+    def paginate_next_field(self, path, params=None, results_key="results", next_key="next"):
+        """A ``next`` URL or page number in the body (NCP)."""
+        url = self.url(path)
+        query = dict(params or {})
+        while url:
+            body = self.get(url, params=query) or {}
+            for item in body.get(results_key) or []:
+                yield item
+            following = body.get(next_key)
+            if not following:
+                return
+            if isinstance(following, int) or str(following).isdigit():
+                query["page"] = int(following)
+            else:
+                url = urljoin(url, str(following))
+                query = None
+
+    # -- bulk ---------------------------------------------------------------
+    def run_bulk(self, func, items, concurrency=None):
+        """Call ``func(item)`` for every item on a bounded pool; return ``[(item, result, error)]`` in input order."""
+        items = list(items)
+        workers = max(1, min(concurrency or self.concurrency, len(items) or 1))
+
+        def call(item):
+            try:
+                return item, func(item), None
+            except (ApiError, UnsupportedError, ValueError) as exc:
+                return item, None, exc
+
+        if workers == 1:
+            return [call(item) for item in items]
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(call, items))
+
+    def close(self):
+        self.session.close()
+
+
+def default_error_parser(response):
+    """Pull ``(message, code, request_id)`` out of the common error body shapes."""
+    try:
+        body = response.json()
+    except ValueError:
+        text = (response.text or "").strip()
+        return (text[:500] or None), None, None
+    if isinstance(body, dict):
+        errors = body.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            first = errors[0]
+            messages = "; ".join(str(e.get("message") or e.get("code")) for e in errors if isinstance(e, dict))
+            return messages, first.get("code"), None
+        for key in ("message", "error_description", "error", "detail"):
+            if body.get(key):
+                value = body[key]
+                if not isinstance(value, str):
+                    value = str(value)
+                return value, body.get("exception_class") or body.get("code"), body.get("request_id")
+    return str(body)[:500], None, None
+
+
+def encode_query(params):
+    return urlencode(params, doseq=True)

@@ -1,0 +1,158 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, regops.registry contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Glue between AnsibleModule, the providers and the engine. PRIVATE to the collection."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.regops.registry.plugins.module_utils.api import (
+    ApiError,
+    HAS_REQUESTS,
+    REQUESTS_IMPORT_ERROR,
+    UnsupportedError,
+)
+from ansible_collections.regops.registry.plugins.module_utils.providers import PROVIDER_NAMES, provider_class
+from ansible_collections.regops.registry.plugins.module_utils import state as engine
+
+
+def common_argument_spec():
+    """The connection options every module shares (documented in the ``regops.registry.connection`` fragment)."""
+    return dict(
+        provider=dict(type="str", required=True, choices=list(PROVIDER_NAMES)),
+        api_url=dict(type="str"),
+        api_token=dict(type="str", no_log=True),
+        api_username=dict(type="str"),
+        api_password=dict(type="str", no_log=True),
+        project_id=dict(type="int"),
+        region_id=dict(type="int"),
+        validate_certs=dict(type="bool", default=True),
+        ca_path=dict(type="path"),
+        timeout=dict(type="float", default=30),
+        retries=dict(type="int", default=5),
+        concurrency=dict(type="int", default=8),
+    )
+
+
+def split_refs(values, repository, separator, what):
+    """Items from ``name``/``digest`` values that may be qualified as ``repo:tag`` or ``repo@digest``.
+
+    A plain value needs ``repository``; a qualified one names its own.
+    """
+    items = []
+    for value in values:
+        value = (value or "").strip()
+        if not value:
+            raise ValueError("an empty %s was given" % what)
+        repo, name = repository, value
+        if separator == ":" and ":" in value:
+            repo, name = value.rsplit(":", 1)
+        elif separator == "@" and "@" in value:
+            repo, name = value.split("@", 1)
+        if not repo:
+            raise ValueError("%s '%s' names no repository: set 'repository' or write it as 'repository%s%s'" % (what, value, separator, value))
+        items.append({"repository": repo.strip("/"), ("name" if separator == ":" else "digest"): name})
+    seen, unique = set(), []
+    for item in items:
+        key = tuple(sorted(item.items()))
+        if key not in seen:
+            seen.add(key)
+            unique.append(item)
+    return unique
+
+
+class RegistryModule:
+    """An AnsibleModule with the shared options, a provider and the engine."""
+
+    def __init__(self, argument_spec, **kwargs):
+        spec = common_argument_spec()
+        spec.update(argument_spec)
+        kwargs.setdefault("supports_check_mode", True)
+        self.module = AnsibleModule(argument_spec=spec, **kwargs)
+        self.params = self.module.params
+        if not HAS_REQUESTS:
+            self.module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
+        if not 1 <= self.params["concurrency"] <= 64:
+            self.module.fail_json(msg="concurrency must be between 1 and 64, got %s" % self.params["concurrency"])
+        if self.params["retries"] < 0 or self.params["timeout"] <= 0:
+            self.module.fail_json(msg="retries must be 0 or more and timeout more than 0")
+        self.provider = None
+
+    def open(self, resource, state=None, info=False, options=(), validate=None):
+        """Resolve the provider, check it can do this, validate input, then connect. No request before this returns."""
+        error = None
+        try:
+            cls = provider_class(self.params["provider"])
+            self._apply_env_fallbacks(cls)
+            provider = cls(self.params, warn=self.module.warn)
+            provider.require(resource, state=state, info=info, options=options)
+            if validate is not None:
+                validate(provider)
+            provider.connect()
+        except (UnsupportedError, ValueError, ApiError) as exc:
+            error = str(exc)
+        if error is not None:
+            self.module.fail_json(msg=error)
+        for secret in getattr(provider, "secrets", ()):
+            self.module.no_log_values.add(secret)
+        self.provider = provider
+        return provider
+
+    def _apply_env_fallbacks(self, cls):
+        """Options not set in the task come from the chosen provider's own environment variables only."""
+        for option, names in cls.env_fallbacks.items():
+            if self.params.get(option) not in (None, ""):
+                continue
+            for name in names:
+                value = os.environ.get(name)
+                if value:
+                    if option in cls.secret_options:
+                        self.module.no_log_values.add(value)
+                    spec_type = common_argument_spec().get(option, {}).get("type")
+                    if spec_type == "int":
+                        try:
+                            value = int(value)
+                        except ValueError:
+                            raise ValueError("environment variable %s must be an integer" % name)
+                    self.params[option] = value
+                    break
+
+    def ensure(self, resource, items, state, desired=None, skip_if=None, can_create=True, extra=None):
+        failure, result = None, None
+        try:
+            result = engine.ensure(self.provider, resource, items, state, desired or {}, check_mode=self.module.check_mode,
+                                   diff_mode=self.module._diff, skip_if=skip_if, can_create=can_create)
+        except engine.Failure as exc:
+            failure = (exc.msg, exc.result)
+        except (ApiError, UnsupportedError, ValueError) as exc:
+            failure = (str(exc), {})
+        self._close()
+        if failure is not None:
+            failure[1].update(extra or {})
+            self.module.fail_json(msg=failure[0], **failure[1])
+        result.update(extra or {})
+        self.module.exit_json(**result)
+
+    def info(self, resource, filters, result_key):
+        error, resources = None, None
+        try:
+            resources = self.provider.list(resource, filters)
+        except (ApiError, UnsupportedError, ValueError) as exc:
+            error = str(exc)
+        self._close()
+        if error is not None:
+            self.module.fail_json(msg=error)
+        self.module.exit_json(changed=False, **{result_key: resources})
+
+    def fail(self, msg, **kwargs):
+        self._close()
+        self.module.fail_json(msg=msg, **kwargs)
+
+    def _close(self):
+        if self.provider is not None:
+            self.provider.close()

@@ -1,0 +1,452 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, regops.registry contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""OCI Distribution v2 client. PRIVATE to the collection.
+
+Used by the ``oci`` provider and by providers whose own API lacks an
+operation (for example tag removal on a Vultr registry host).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import datetime
+import hashlib
+import json
+import re
+import threading
+import time
+import uuid
+
+try:
+    from urllib.parse import quote, urljoin
+except ImportError:  # pragma: no cover
+    quote = urljoin = None
+
+from ansible_collections.regops.registry.plugins.module_utils.api import (
+    ApiError,
+    AuthError,
+    NotFoundError,
+    parse_link_header,
+)
+
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
+INDEX_TYPES = (OCI_INDEX, DOCKER_LIST)
+IMAGE_CONFIG_TYPES = (OCI_CONFIG, DOCKER_CONFIG)
+# Every manifest type in Accept: distribution rewrites a schema2 manifest to
+# schema1 (another digest) or answers 404 for an OCI one when the type is missing.
+ACCEPT = ", ".join((OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST))
+
+# The two-byte JSON object ``{}``: the layer of every throwaway manifest.
+EMPTY_JSON = b"{}"
+EMPTY_JSON_DIGEST = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+NO_SUCH_DIGEST = "sha256:" + "0" * 64
+
+REPOSITORY_RE = re.compile(r"^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$")
+TAG_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
+DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
+
+
+def digest_of(data):
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def validate_repository(name):
+    if not name or len(name) > 255 or not REPOSITORY_RE.match(name):
+        raise ValueError("'%s' is not a valid OCI repository name (lowercase path components of [a-z0-9] joined by . _ __ -)" % name)
+
+
+def validate_tag(name):
+    if not TAG_RE.match(name or ""):
+        raise ValueError("'%s' is not a valid tag (up to 128 of [A-Za-z0-9_.-], not starting with . or -)" % name)
+
+
+def validate_digest(value):
+    if not DIGEST_RE.match(value or "") or (value.startswith("sha256:") and not re.match(r"^sha256:[a-f0-9]{64}$", value)):
+        raise ValueError("'%s' is not a valid digest (expected sha256:<64 hex>)" % value)
+
+
+def platform_string(platform):
+    if not platform:
+        return None
+    text = "%s/%s" % (platform.get("os") or "unknown", platform.get("architecture") or "unknown")
+    if platform.get("variant"):
+        text += "/" + platform["variant"]
+    return text
+
+
+class Manifest:
+    def __init__(self, digest, media_type, raw):
+        self.digest = digest
+        self.media_type = media_type
+        self.raw = raw
+        try:
+            self.body = json.loads(raw.decode("utf-8")) if raw else {}
+        except ValueError:
+            self.body = {}
+        if not self.media_type or self.media_type in ("application/json", "application/octet-stream"):
+            self.media_type = self.body.get("mediaType") or self.media_type
+
+    @property
+    def is_index(self):
+        return self.media_type in INDEX_TYPES or ("manifests" in self.body and "config" not in self.body)
+
+    def children(self):
+        return [{"digest": m.get("digest"), "media_type": m.get("mediaType"), "platform": platform_string(m.get("platform"))}
+                for m in self.body.get("manifests") or []] if self.is_index else []
+
+    def blobs(self):
+        """Descriptors of the blobs an image manifest references (config first)."""
+        if self.is_index:
+            return []
+        found = []
+        if isinstance(self.body.get("config"), dict):
+            found.append(self.body["config"])
+        found.extend(layer for layer in self.body.get("layers") or [] if isinstance(layer, dict))
+        return found
+
+    def size(self):
+        return len(self.raw) + sum(int(b.get("size") or 0) for b in self.blobs())
+
+
+class OciAuth:
+    """Anonymous, Basic, or the Bearer token challenge, learnt from ``GET /v2/``."""
+
+    def __init__(self, username=None, password=None):
+        self.username = username
+        self.password = password
+        self.scheme = None
+        self.realm = None
+        self.service = None
+        self._tokens = {}
+        self._lock = threading.Lock()
+
+    def _basic(self):
+        raw = ("%s:%s" % (self.username, self.password or "")).encode("utf-8")
+        return "Basic " + base64.b64encode(raw).decode("ascii")
+
+    @staticmethod
+    def scopes_for(method, url):
+        match = re.search(r"/v2/(.+?)/(manifests|blobs|tags|referrers)/", url)
+        if "/v2/_catalog" in url:
+            return ("registry:catalog:*",)
+        if not match:
+            return ()
+        name = match.group(1)
+        if method in ("GET", "HEAD"):
+            scopes = ["repository:%s:pull" % name]
+        elif method == "DELETE":
+            scopes = ["repository:%s:delete" % name]
+        else:
+            scopes = ["repository:%s:pull,push" % name]
+        source = re.search(r"[?&]from=([^&]+)", url)
+        if source:
+            scopes.append("repository:%s:pull" % source.group(1).replace("%2F", "/"))
+        return tuple(scopes)
+
+    def apply(self, method, url, headers):
+        if self.scheme == "basic":
+            headers["Authorization"] = self._basic()
+        elif self.scheme == "bearer":
+            scopes = self.scopes_for(method, url)
+            token = self._token(scopes)
+            if token:
+                headers["Authorization"] = "Bearer " + token
+
+    def handle_challenge(self, client, method, url, response):
+        challenge = parse_challenge(response.headers.get("WWW-Authenticate", ""))
+        if challenge is None:
+            return False
+        scheme, params = challenge
+        if scheme == "basic":
+            if self.username is None or self.scheme == "basic":
+                return False
+            self.scheme = "basic"
+            return True
+        if scheme == "bearer" and params.get("realm"):
+            self.scheme = "bearer"
+            self.realm = params["realm"]
+            self.service = params.get("service")
+            self.client = client
+            scopes = tuple(sorted(set(self.scopes_for(method, url)) | set(params.get("scope", "").split())))
+            return self._fetch(self.scopes_for(method, url), scopes) is not None
+        return False
+
+    def _token(self, key):
+        with self._lock:
+            cached = self._tokens.get(key)
+            if cached and cached[1] > time.time() + 5:
+                return cached[0]
+        if self.realm is None:
+            return None
+        return self._fetch(key, key)
+
+    def _fetch(self, key, scopes):
+        params = [("service", self.service)] if self.service else []
+        params.extend(("scope", scope) for scope in scopes if scope)
+        if self.username:
+            params.append(("account", self.username))
+        headers = {"Authorization": self._basic()} if self.username is not None else {}
+        try:
+            response = self.client.request("GET", self.realm, params=params, headers=headers, auth=False)
+        except ApiError as exc:
+            raise AuthError("the token service at %s refused the credentials: %s" % (self.realm.split("?")[0], exc.message),
+                            status=exc.status, method="GET", url=self.realm.split("?")[0])
+        body = response.json()
+        token = body.get("token") or body.get("access_token")
+        if not token:
+            raise AuthError("the token service answered without a token", method="GET", url=self.realm.split("?")[0])
+        lifetime = max(60, int(body.get("expires_in") or 60))
+        with self._lock:
+            self._tokens[key] = (token, time.time() + lifetime)
+        return token
+
+
+def parse_challenge(header):
+    """``WWW-Authenticate`` → (scheme, {param: value}) for the first challenge."""
+    match = re.match(r"\s*(\w+)\s*(.*)", header or "")
+    if not match:
+        return None
+    scheme, rest = match.group(1).lower(), match.group(2)
+    params = dict((k.lower(), v) for k, v in re.findall(r'(\w+)="([^"]*)"', rest))
+    return scheme, params
+
+
+class OciRegistry:
+    """The operations of the OCI Distribution API the collection needs."""
+
+    def __init__(self, client, auth):
+        self.client = client
+        self.auth = auth
+        self.tag_delete = None  # None: not probed; True/False after the first try
+        self.manifest_delete = None
+        self._lock = threading.Lock()
+        self._config_cache = {}
+
+    @staticmethod
+    def path(repository, kind, ref=""):
+        return "/v2/%s/%s/%s" % (repository, kind, quote(ref, safe=":@"))
+
+    def probe(self):
+        """``GET /v2/``: learns the auth scheme; answers 200 on a conformant registry."""
+        self.client.request("GET", "/v2/")
+
+    # -- reading ----------------------------------------------------------
+    def catalog(self):
+        names = []
+        url = "/v2/_catalog"
+        params = {"n": 1000}
+        while url:
+            try:
+                response = self.client.request("GET", url, params=params)
+            except ApiError as exc:
+                if exc.status == 400 and params and params.get("n") == 1000:
+                    params = {"n": 100}  # registries with a smaller maxentries
+                    continue
+                raise
+            names.extend((response.json() or {}).get("repositories") or [])
+            following = parse_link_header(response.headers.get("Link")).get("next")
+            url = urljoin(self.client.url(url), following) if following else None
+            params = None
+        return sorted(set(names))
+
+    def tags(self, repository):
+        """All tags of a repository (sorted), or None when the repository is unknown."""
+        found = []
+        url = self.path(repository, "tags", "list")
+        try:
+            while url:
+                response = self.client.request("GET", url)
+                found.extend((response.json() or {}).get("tags") or [])
+                following = parse_link_header(response.headers.get("Link")).get("next")
+                url = urljoin(self.client.url(url), following) if following else None
+        except NotFoundError:
+            return None
+        return sorted(set(found))
+
+    def get_manifest(self, repository, ref):
+        try:
+            response = self.client.request("GET", self.path(repository, "manifests", ref), headers={"Accept": ACCEPT})
+        except NotFoundError:
+            return None
+        raw = response.content
+        digest = response.headers.get("Docker-Content-Digest") or digest_of(raw)
+        return Manifest(digest, (response.headers.get("Content-Type") or "").split(";")[0].strip(), raw)
+
+    def head_manifest(self, repository, ref):
+        """The digest ``ref`` resolves to, or None."""
+        try:
+            response = self.client.request("HEAD", self.path(repository, "manifests", ref), headers={"Accept": ACCEPT})
+        except NotFoundError:
+            return None
+        digest = response.headers.get("Docker-Content-Digest")
+        if digest:
+            return digest
+        manifest = self.get_manifest(repository, ref)
+        return manifest.digest if manifest else None
+
+    def image_config(self, repository, descriptor):
+        """The image config JSON (cached by digest), or None for non-image artifacts."""
+        digest = descriptor.get("digest")
+        if not digest or descriptor.get("mediaType") not in IMAGE_CONFIG_TYPES:
+            return None
+        with self._lock:
+            if digest in self._config_cache:
+                return self._config_cache[digest]
+        try:
+            response = self.client.request("GET", self.path(repository, "blobs", digest))
+            config = response.json()
+        except (NotFoundError, ValueError):
+            config = None
+        with self._lock:
+            self._config_cache[digest] = config
+        return config
+
+    # -- writing ----------------------------------------------------------
+    def put_manifest(self, repository, ref, media_type, raw):
+        response = self.client.request("PUT", self.path(repository, "manifests", ref), data=raw,
+                                       headers={"Content-Type": media_type}, expected=(200, 201, 202))
+        return response.headers.get("Docker-Content-Digest") or digest_of(raw)
+
+    def blob_exists(self, repository, digest):
+        try:
+            self.client.request("HEAD", self.path(repository, "blobs", digest))
+            return True
+        except NotFoundError:
+            return False
+
+    def push_blob(self, repository, data, digest=None):
+        digest = digest or digest_of(data)
+        if self.blob_exists(repository, digest):
+            return digest
+        response = self.client.request("POST", "/v2/%s/blobs/uploads/" % repository, expected=(202,))
+        location = self.client.url(urljoin(self.client.url("/v2/%s/blobs/uploads/" % repository), response.headers["Location"]))
+        separator = "&" if "?" in location else "?"
+        self.client.request("PUT", "%s%sdigest=%s" % (location, separator, quote(digest, safe="")), data=data,
+                            headers={"Content-Type": "application/octet-stream"}, expected=(201, 202, 204))
+        return digest
+
+    def mount_blob(self, repository, digest, source):
+        """Make a blob of ``source`` available in ``repository`` (cross-repository mount, else copy)."""
+        if self.blob_exists(repository, digest):
+            return
+        response = self.client.request("POST", "/v2/%s/blobs/uploads/?mount=%s&from=%s" % (repository, quote(digest, safe=""), source),
+                                       expected=(201, 202))
+        if response.status_code == 201:
+            return
+        # The registry opened an upload instead of mounting: copy the bytes.
+        data = self.client.request("GET", self.path(source, "blobs", digest)).content
+        location = self.client.url(urljoin(self.client.url("/v2/%s/blobs/uploads/" % repository), response.headers["Location"]))
+        separator = "&" if "?" in location else "?"
+        self.client.request("PUT", "%s%sdigest=%s" % (location, separator, quote(digest, safe="")), data=data,
+                            headers={"Content-Type": "application/octet-stream"}, expected=(201, 202, 204))
+
+    def copy_manifest(self, source, digest, target, tag=None):
+        """Make manifest ``digest`` of ``source`` exist in ``target`` (by digest, or under ``tag``), blobs and children included."""
+        manifest = self.get_manifest(source, digest)
+        if manifest is None:
+            raise NotFoundError("manifest %s not found in %s" % (digest, source))
+        if source != target:
+            for child in manifest.children():
+                if self.head_manifest(target, child["digest"]) is None:
+                    self.copy_manifest(source, child["digest"], target)
+            for blob in manifest.blobs():
+                self.mount_blob(target, blob["digest"], source)
+        return self.put_manifest(target, tag or digest, manifest.media_type, manifest.raw)
+
+    def delete_manifest(self, repository, digest):
+        """Delete a manifest by digest: True when deleted, False when it was already gone."""
+        try:
+            self.client.request("DELETE", self.path(repository, "manifests", digest), expected=(200, 202, 204))
+        except NotFoundError:
+            return False
+        except ApiError as exc:
+            raise self._explain_delete(exc)
+        return True
+
+    @staticmethod
+    def _explain_delete(exc):
+        if exc.status == 405:
+            exc.message = "the registry does not allow deletes (%s); on distribution set storage.delete.enabled: true" % (exc.message or "405")
+        return exc
+
+    def ensure_manifest_delete(self, repository):
+        """Fail before any change when the registry refuses manifest deletes (distribution answers 405)."""
+        if self.manifest_delete is None:
+            try:
+                self.client.request("DELETE", self.path(repository, "manifests", NO_SUCH_DIGEST), expected=(202, 404))
+                self.manifest_delete = True
+            except ApiError as exc:
+                if exc.status not in (405, 400):
+                    raise
+                self.manifest_delete = False
+        if not self.manifest_delete:
+            raise self._explain_delete(ApiError("UNSUPPORTED", status=405, method="DELETE", url=self.path(repository, "manifests", "<digest>")))
+
+    def remove_tags(self, repository, tags):
+        """Remove ``tags`` and nothing else: other tags on the same digests survive.
+
+        The spec's tag DELETE where the registry supports it; otherwise every
+        tag is pointed at one throwaway manifest unique to this call, and that
+        digest is deleted. Returns ``[(tag, error)]``.
+        """
+        tags = list(tags)
+        results = []
+        if self.tag_delete is not False:
+            while tags and self.tag_delete is None:
+                tag = tags.pop(0)
+                try:
+                    self.client.request("DELETE", self.path(repository, "manifests", tag), expected=(202,))
+                    self.tag_delete = True
+                    results.append((tag, None))
+                except NotFoundError:
+                    results.append((tag, None))
+                except ApiError as exc:
+                    if exc.status not in (400, 405):
+                        results.append((tag, exc))
+                        continue
+                    self.tag_delete = False
+                    tags.insert(0, tag)
+            if self.tag_delete:
+                for tag, _result, error in self.client.run_bulk(
+                        lambda t: self.client.request("DELETE", self.path(repository, "manifests", t), expected=(202, 404)), tags):
+                    results.append((tag, error))
+                return results
+        if not tags:
+            return results
+        self.ensure_manifest_delete(repository)
+        throwaway = self._throwaway(repository, tags)
+        pointed = self.client.run_bulk(lambda t: self.put_manifest(repository, t, throwaway[0], throwaway[1]), tags)
+        errors = dict((tag, error) for tag, _result, error in pointed if error is not None)
+        try:
+            self.delete_manifest(repository, throwaway[2])
+        except ApiError as exc:
+            for tag in tags:
+                errors.setdefault(tag, exc)
+        results.extend((tag, errors.get(tag)) for tag in tags)
+        return results
+
+    def _throwaway(self, repository, tags):
+        """Push a manifest no one else can share: (media type, bytes, digest)."""
+        self.push_blob(repository, EMPTY_JSON, EMPTY_JSON_DIGEST)
+        now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        config = json.dumps({
+            "architecture": "amd64", "os": "linux", "created": now,
+            "config": {"Labels": {"delete-tag": ",".join(sorted(tags))[:1000], "delete-date": now,
+                                  "delete-nonce": uuid.uuid4().hex, "delete-by": "regops.registry"}},
+            "rootfs": {"type": "layers", "diff_ids": [EMPTY_JSON_DIGEST]},
+        }, sort_keys=True).encode("utf-8")
+        config_digest = self.push_blob(repository, config)
+        manifest = json.dumps({
+            "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": OCI_CONFIG, "digest": config_digest, "size": len(config)},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": EMPTY_JSON_DIGEST, "size": 2}],
+        }, sort_keys=True).encode("utf-8")
+        return OCI_MANIFEST, manifest, digest_of(manifest)

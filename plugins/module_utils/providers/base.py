@@ -1,0 +1,144 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, regops.registry contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The provider interface. PRIVATE to the collection.
+
+A provider translates between one API and the collection's normalized
+resources. It declares what it supports in ``capabilities``; the engine asks
+``require()`` before anything is sent, so an unsupported request fails with a
+message that names what the provider can do.
+
+Per resource, a provider implements (``<r>`` is the resource name):
+
+* ``read_<r>(items)`` → list aligned with ``items``: the normalized resource or None.
+* ``list_<r>(filters)`` → list of normalized resources (the ``*_info`` modules).
+* ``create_<r>(item, desired)`` / ``update_<r>(item, current, changes, desired)`` /
+  ``delete_<r>(item, current)`` → the resource after the change (None after a delete).
+* optionally ``apply_<r>(actions)`` to batch the whole set of actions itself
+  (for example one Gcore batch call, or one throwaway manifest per OCI repository).
+* optionally ``changes_<r>(item, current, desired)`` when the generic comparison does not fit.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.regops.registry.plugins.module_utils.api import UnsupportedError
+
+RESOURCES = ("registry", "registry_user", "repository", "artifact", "tag")
+
+
+class Capability:
+    """What a provider can do with one resource."""
+
+    def __init__(self, states=(), info=False, options=(), notes=None):
+        self.states = tuple(states)
+        self.info = info
+        self.options = tuple(options)
+        self.notes = notes
+
+
+class Action:
+    """One planned change for one item, handed from the engine to the provider."""
+
+    def __init__(self, kind, item, current=None, desired=None, changes=None):
+        self.kind = kind  # create | update | delete
+        self.item = item
+        self.current = current
+        self.desired = desired or {}
+        self.changes = changes or {}
+
+
+class Provider:
+    name = "base"
+    # option name -> environment variables read when the option is not set
+    env_fallbacks = {}
+    # option names whose value is a secret (from the task or the environment)
+    secret_options = ("api_token", "api_password")
+    default_api_url = None
+    capabilities = {}
+
+    def __init__(self, params, warn=None):
+        self.params = params
+        self.warn = warn or (lambda msg: None)
+        self.client = None
+
+    # -- capabilities -----------------------------------------------------
+    def describe(self):
+        """One line per resource: what this provider can do."""
+        lines = []
+        for resource in RESOURCES:
+            cap = self.capabilities.get(resource)
+            if not cap or not (cap.states or cap.info):
+                continue
+            parts = []
+            if cap.states:
+                parts.append("state=%s" % "|".join(cap.states))
+            if cap.info:
+                parts.append("%s_info" % resource)
+            lines.append("%s (%s)" % (resource, ", ".join(parts)))
+        return "; ".join(lines) or "nothing yet"
+
+    def require(self, resource, state=None, info=False, options=()):
+        """Fail before any request when the provider cannot do what the task asks."""
+        cap = self.capabilities.get(resource)
+        can = "Provider '%s' supports: %s." % (self.name, self.describe())
+        if cap is None or (info and not cap.info) or (not info and not cap.states):
+            what = "%s_info" % resource if info else resource
+            why = cap.notes if cap is not None and cap.notes else "it has no such resource"
+            raise UnsupportedError("Provider '%s' cannot manage %s: %s. %s" % (self.name, what, why, can))
+        if state and state not in cap.states:
+            raise UnsupportedError("Provider '%s' does not support %s state=%s. %s" % (self.name, resource, state, can))
+        extra = [opt for opt in options if opt not in cap.options]
+        if extra:
+            raise UnsupportedError("Provider '%s' does not support the option(s) %s for %s (supported: %s). %s" % (
+                self.name, ", ".join(sorted(extra)), resource, ", ".join(cap.options) or "none", can))
+
+    def validate(self, resource, items, desired=None):
+        """Check names and values before any request; raise ValueError with a clear message."""
+
+    # -- lifecycle --------------------------------------------------------
+    def connect(self):
+        """Build ``self.client``. Called once, after the request was validated."""
+        raise NotImplementedError
+
+    def close(self):
+        if self.client is not None:
+            self.client.close()
+
+    # -- generic engine hooks ---------------------------------------------
+    def read(self, resource, items):
+        return getattr(self, "read_%s" % resource)(items)
+
+    def list(self, resource, filters):
+        return getattr(self, "list_%s" % resource)(filters)
+
+    def changes(self, resource, item, current, desired):
+        custom = getattr(self, "changes_%s" % resource, None)
+        if custom is not None:
+            return custom(item, current, desired)
+        return {key: value for key, value in desired.items() if value is not None and current.get(key) != value}
+
+    def predict(self, resource, action):
+        """The resource as the real run would return it, for check mode."""
+        if action.kind == "delete":
+            return None
+        after = dict(action.current or {})
+        after.update(action.item)
+        after.update(action.changes if action.kind == "update" else {k: v for k, v in action.desired.items() if v is not None})
+        return after
+
+    def apply(self, resource, actions):
+        """Carry out ``actions``; return ``[(action, result, error)]`` in order."""
+        batched = getattr(self, "apply_%s" % resource, None)
+        if batched is not None:
+            return batched(actions)
+
+        def run(action):
+            if action.kind == "create":
+                return getattr(self, "create_%s" % resource)(action.item, action.desired)
+            if action.kind == "update":
+                return getattr(self, "update_%s" % resource)(action.item, action.current, action.changes, action.desired)
+            return getattr(self, "delete_%s" % resource)(action.item, action.current)
+
+        return self.client.run_bulk(run, actions)

@@ -1,0 +1,352 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, regops.registry contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The ``oci`` provider: any OCI Distribution v2 registry. PRIVATE to the collection."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import json
+import os
+
+try:
+    from urllib.parse import urlsplit
+except ImportError:  # pragma: no cover
+    urlsplit = None
+
+from ansible_collections.regops.registry.plugins.module_utils.api import ApiClient, ApiError, HeaderAuth, NotFoundError
+from ansible_collections.regops.registry.plugins.module_utils.oci import (
+    OciAuth,
+    OciRegistry,
+    validate_digest,
+    validate_repository,
+    validate_tag,
+)
+from ansible_collections.regops.registry.plugins.module_utils.providers.base import Capability, Provider
+
+DOCKER_HUB_KEYS = ("https://index.docker.io/v1/", "index.docker.io", "docker.io", "registry-1.docker.io")
+
+
+def docker_config_paths():
+    """Where docker-compatible tools keep credentials, in the order they are read."""
+    paths = []
+    if os.environ.get("REGISTRY_AUTH_FILE"):
+        paths.append(os.environ["REGISTRY_AUTH_FILE"])
+    if os.environ.get("DOCKER_CONFIG"):
+        paths.append(os.path.join(os.environ["DOCKER_CONFIG"], "config.json"))
+    paths.append(os.path.expanduser("~/.docker/config.json"))
+    return paths
+
+
+def credentials_from_auth_file(host, paths=None):
+    """(username, password, path) for ``host`` from a docker ``config.json``/containers ``auth.json``, or None."""
+    keys = [host, "https://" + host, "http://" + host, "https://%s/v1/" % host, "https://%s/v2/" % host]
+    if host in DOCKER_HUB_KEYS:
+        keys.extend(DOCKER_HUB_KEYS)
+    for path in paths or docker_config_paths():
+        try:
+            with open(path) as handle:
+                auths = (json.load(handle) or {}).get("auths") or {}
+        except (IOError, OSError, ValueError):
+            continue
+        for key in keys:
+            entry = auths.get(key)
+            if not entry:
+                continue
+            if entry.get("auth"):
+                decoded = base64.b64decode(entry["auth"]).decode("utf-8")
+                username, _sep, password = decoded.partition(":")
+                return username, password, path
+            if entry.get("username"):
+                return entry["username"], entry.get("password"), path
+    return None
+
+
+class OciProvider(Provider):
+    name = "oci"
+    capabilities = {
+        "registry": Capability(notes="an OCI Distribution registry is the api_url itself; it has no API to create, resize or list registries"),
+        "registry_user": Capability(notes="the OCI Distribution API has no users; accounts live in the registry's own auth "
+                                          "(htpasswd, token service, Harbor robot accounts)"),
+        "repository": Capability(states=("absent",), info=True,
+                                 notes="repositories exist once an image is pushed; absent deletes every manifest in it"),
+        "artifact": Capability(states=("present", "absent"), info=True, options=("expected_tags",)),
+        "tag": Capability(states=("present", "absent"), info=True, options=("digest", "source")),
+    }
+
+    def __init__(self, params, warn=None):
+        super(OciProvider, self).__init__(params, warn)
+        self.registry = None
+        self.secrets = []
+
+    # -- connection -------------------------------------------------------
+    def base_url(self):
+        url = self.params.get("api_url")
+        if not url:
+            raise ValueError("provider 'oci' needs api_url: the registry's base URL, for example https://registry.example.com")
+        if "://" not in url:
+            url = "https://" + url
+        return url.rstrip("/")
+
+    def host(self):
+        return urlsplit(self.base_url()).netloc
+
+    def connect(self):
+        base = self.base_url()
+        username, password = self.params.get("api_username"), self.params.get("api_password")
+        token = self.params.get("api_token")
+        if username and password is None and token:
+            password = token
+        if username is None and token is None:
+            found = credentials_from_auth_file(self.host())
+            if found:
+                username, password = found[0], found[1]
+                self.secrets.append(password)
+        if username is None and token:
+            auth = HeaderAuth("Authorization", "Bearer " + token)
+        else:
+            auth = OciAuth(username, password)
+        self.client = ApiClient(base, auth=auth, validate_certs=self.params["validate_certs"], ca_path=self.params.get("ca_path"),
+                                timeout=self.params["timeout"], retries=self.params["retries"], concurrency=self.params["concurrency"],
+                                warn=self.warn)
+        self.registry = OciRegistry(self.client, auth)
+        self.registry.probe()
+
+    # -- validation (before any request) -----------------------------------
+    def validate(self, resource, items, desired=None):
+        for item in items:
+            if "repository" in item:
+                validate_repository(item["repository"])
+            if resource == "repository":
+                validate_repository(item["name"])
+            if resource == "tag":
+                validate_tag(item["name"])
+            if resource == "artifact":
+                validate_digest(item["digest"])
+        if desired and desired.get("digest"):
+            validate_digest(desired["digest"])
+
+    # -- helpers ------------------------------------------------------------
+    def location(self, repository):
+        return "%s/%s" % (self.host(), repository)
+
+    def _tag_maps(self, repositories):
+        """{repository: {tag: digest}} for every tag of each repository (None for an unknown repository)."""
+        listed = self.client.run_bulk(self.registry.tags, sorted(set(repositories)))
+        pairs, maps = [], {}
+        for repository, tags, error in listed:
+            if error is not None:
+                raise error
+            maps[repository] = None if tags is None else {}
+            pairs.extend((repository, tag) for tag in tags or [])
+        for (repository, tag), digest, error in self.client.run_bulk(lambda p: self.registry.head_manifest(p[0], p[1]), pairs):
+            if error is not None:
+                raise error
+            if digest:
+                maps[repository][tag] = digest
+        return maps
+
+    @staticmethod
+    def _by_digest(tag_map):
+        found = {}
+        for tag, digest in (tag_map or {}).items():
+            found.setdefault(digest, []).append(tag)
+        return dict((d, sorted(t)) for d, t in found.items())
+
+    def _artifact(self, repository, manifest, tags, config=None):
+        platforms = [c["platform"] for c in manifest.children() if c.get("platform")]
+        if config and not manifest.is_index and config.get("os"):
+            platforms = ["%s/%s%s" % (config.get("os"), config.get("architecture"), "/" + config["variant"] if config.get("variant") else "")]
+        body = manifest.body
+        return {
+            "repository": repository,
+            "digest": manifest.digest,
+            "media_type": manifest.media_type,
+            "size_bytes": manifest.size(),
+            "tags": sorted(tags or []),
+            "pushed_at": None,
+            "pulled_at": None,
+            "created_at": (config or {}).get("created"),
+            "platforms": platforms,
+            "children": manifest.children(),
+            "subject": (body.get("subject") or {}).get("digest"),
+            "status": None,
+            "provider_data": {
+                "artifact_type": body.get("artifactType") or ((body.get("config") or {}).get("mediaType") if not manifest.is_index else None),
+                "annotations": body.get("annotations") or {},
+            },
+        }
+
+    def _describe(self, refs, tag_maps):
+        """Normalized artifacts for ``[(repository, digest)]``; index children are described too."""
+        manifests = {}
+        pending = list(set(refs))
+        while pending:
+            fetched = self.client.run_bulk(lambda r: self.registry.get_manifest(r[0], r[1]), pending)
+            pending = []
+            for ref, manifest, error in fetched:
+                if error is not None:
+                    raise error
+                if manifest is None:
+                    continue
+                manifests[ref] = manifest
+                for child in manifest.children():
+                    child_ref = (ref[0], child["digest"])
+                    if child_ref not in manifests and child_ref not in pending:
+                        pending.append(child_ref)
+        configs = {}
+        wanted = [(ref, m.blobs()[0]) for ref, m in manifests.items() if not m.is_index and m.blobs()]
+        for (ref, descriptor), config, error in self.client.run_bulk(lambda w: self.registry.image_config(w[0][0], w[1]), wanted):
+            configs[ref] = config if error is None else None
+        artifacts = {}
+        for ref, manifest in manifests.items():
+            tags = self._by_digest(tag_maps.get(ref[0])).get(manifest.digest, [])
+            artifacts[ref] = self._artifact(ref[0], manifest, tags, configs.get(ref))
+        for ref, artifact in artifacts.items():
+            if artifact["children"] and not artifact["created_at"]:
+                # An index has no config: it is as old as its newest child.
+                created = [artifacts[(ref[0], c["digest"])]["created_at"] for c in artifact["children"] if (ref[0], c["digest"]) in artifacts]
+                created = [c for c in created if c]
+                artifact["created_at"] = max(created) if created else None
+        return artifacts
+
+    # -- repositories -------------------------------------------------------
+    def list_repository(self, filters):
+        names = filters.get("name") or self.registry.catalog()
+        if filters.get("name"):
+            found = self.client.run_bulk(self.registry.tags, names)
+            names = [name for name, tags, error in found if error is None and tags is not None]
+        return [self._repository(name) for name in sorted(names)]
+
+    def _repository(self, name, manifests=None):
+        repository = {"name": name, "id": None, "location": self.location(name), "artifact_count": None, "pull_count": None,
+                      "size_bytes": None, "description": None, "created_at": None, "updated_at": None, "provider_data": {}}
+        if manifests is not None:
+            repository["manifests"] = manifests
+        return repository
+
+    def read_repository(self, items):
+        found = []
+        tag_maps = self._tag_maps([item["name"] for item in items])
+        for item in items:
+            tag_map = tag_maps.get(item["name"])
+            if not tag_map:
+                found.append(None)
+                continue
+            artifacts = self._describe([(item["name"], d) for d in set(tag_map.values())], tag_maps)
+            manifests = sorted(({"digest": a["digest"], "media_type": a["media_type"], "tags": a["tags"],
+                                 "children": [c["digest"] for c in a["children"]]} for a in artifacts.values()),
+                               key=lambda m: (bool(m["children"]) is False, m["digest"]))
+            found.append(self._repository(item["name"], manifests))
+        return found
+
+    def delete_repository(self, item, current):
+        # Indexes first, so that no surviving index ever points at a deleted manifest.
+        for manifest in current["manifests"]:
+            self.registry.delete_manifest(item["name"], manifest["digest"])
+        return current
+
+    # -- artifacts ------------------------------------------------------------
+    def list_artifact(self, filters):
+        repositories = filters.get("repository") or self.registry.catalog()
+        tag_maps = self._tag_maps(repositories)
+        refs = []
+        for repository in repositories:
+            refs.extend((repository, digest) for digest in set((tag_maps.get(repository) or {}).values()))
+        refs.extend((item["repository"], item["digest"]) for item in filters.get("digests") or [])
+        artifacts = self._describe(refs, tag_maps)
+        wanted = set(d["digest"] for d in filters.get("digests") or [])
+        result = [a for a in artifacts.values() if not wanted or a["digest"] in wanted]
+        return sorted(result, key=lambda a: (a["repository"], a["digest"]))
+
+    def read_artifact(self, items):
+        tag_maps = self._tag_maps([item["repository"] for item in items])
+        artifacts = self._describe([(item["repository"], item["digest"]) for item in items], tag_maps)
+        return [artifacts.get((item["repository"], item["digest"])) for item in items]
+
+    def delete_artifact(self, item, current):
+        self.registry.delete_manifest(item["repository"], item["digest"])
+        return current
+
+    # -- tags -----------------------------------------------------------------
+    def list_tag(self, filters):
+        repositories = filters.get("repository") or self.registry.catalog()
+        tag_maps = self._tag_maps(repositories)
+        names = set(filters.get("name") or [])
+        tags = []
+        for repository in sorted(tag_maps):
+            for name, digest in sorted((tag_maps[repository] or {}).items()):
+                if not names or name in names:
+                    tags.append(self._tag(repository, name, digest))
+        return tags
+
+    @staticmethod
+    def _tag(repository, name, digest):
+        return {"repository": repository, "name": name, "digest": digest, "pushed_at": None, "pulled_at": None}
+
+    def read_tag(self, items):
+        tag_maps = {}
+        listed = self.client.run_bulk(self.registry.tags, sorted(set(item["repository"] for item in items)))
+        for repository, tags, error in listed:
+            if error is not None:
+                raise error
+            tag_maps[repository] = set(tags or [])
+        present = [item for item in items if item["name"] in tag_maps[item["repository"]]]
+        digests = {}
+        for item, digest, error in self.client.run_bulk(lambda i: self.registry.head_manifest(i["repository"], i["name"]), present):
+            if error is not None:
+                raise error
+            digests[(item["repository"], item["name"])] = digest
+        return [self._tag(item["repository"], item["name"], digests[(item["repository"], item["name"])])
+                if digests.get((item["repository"], item["name"])) else None for item in items]
+
+    def resolve_source(self, repository, source=None, digest=None):
+        """The (repository, digest) a tag should point at, from ``digest`` or a ``source`` tag/reference. Read-only."""
+        source_repository = repository
+        ref = digest
+        if source:
+            if "@" in source:
+                source_repository, ref = source.split("@", 1)
+            elif ":" in source:
+                source_repository, ref = source.rsplit(":", 1)
+            else:
+                ref = source
+            validate_repository(source_repository)
+        resolved = self.registry.head_manifest(source_repository, ref)
+        if resolved is None:
+            raise NotFoundError("%s %s not found in repository %s" % ("digest" if ref.startswith("sha256:") else "tag", ref, source_repository))
+        return source_repository, resolved
+
+    def changes_tag(self, item, current, desired):
+        return {"digest": desired["digest"]} if current.get("digest") != desired["digest"] else {}
+
+    def predict(self, resource, action):
+        if resource == "tag" and action.kind != "delete":
+            return self._tag(action.item["repository"], action.item["name"], action.desired["digest"])
+        return super(OciProvider, self).predict(resource, action)
+
+    def apply_tag(self, actions):
+        deletes = [a for a in actions if a.kind == "delete"]
+        outcome = {}
+        by_repository = {}
+        for action in deletes:
+            by_repository.setdefault(action.item["repository"], []).append(action)
+        for repository, group in sorted(by_repository.items()):
+            try:
+                removed = dict(self.registry.remove_tags(repository, [a.item["name"] for a in group]))
+            except (ApiError, ValueError) as exc:
+                removed = dict((a.item["name"], exc) for a in group)
+            for action in group:
+                outcome[id(action)] = (action, action.current, removed.get(action.item["name"]))
+        writes = [a for a in actions if a.kind != "delete"]
+
+        def point(action):
+            desired = action.desired
+            self.registry.copy_manifest(desired["source_repository"], desired["digest"], action.item["repository"], action.item["name"])
+            return self._tag(action.item["repository"], action.item["name"], desired["digest"])
+
+        for action, result, error in self.client.run_bulk(point, writes):
+            outcome[id(action)] = (action, result, error)
+        return [outcome[id(a)] for a in actions]

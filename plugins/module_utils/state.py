@@ -1,0 +1,164 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, regops.registry contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one present/absent engine. PRIVATE to the collection.
+
+Read the current state of every item, compare it with the desired state,
+then either predict (check mode: no mutating request) or hand the actions to
+the provider. The result has the same shape in both modes.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.regops.registry.plugins.module_utils.providers.base import Action
+
+MASK = "********"
+
+
+def _ref_registry(item):
+    return item["name"]
+
+
+def _ref_user(item):
+    return "%s/%s" % (item.get("registry") or "", item["name"])
+
+
+def _ref_repository(item):
+    return item["name"]
+
+
+def _ref_artifact(item):
+    return "%s@%s" % (item["repository"], item["digest"])
+
+
+def _ref_tag(item):
+    return "%s:%s" % (item["repository"], item["name"])
+
+
+class ResourceKind:
+    def __init__(self, name, ref, result_key, bulk, secrets=()):
+        self.name = name
+        self.ref = ref
+        self.result_key = result_key
+        self.bulk = bulk
+        self.secrets = secrets
+
+
+KINDS = {
+    "registry": ResourceKind("registry", _ref_registry, "registry", False),
+    "registry_user": ResourceKind("registry_user", _ref_user, "users", True, secrets=("secret",)),
+    "repository": ResourceKind("repository", _ref_repository, "repository", False),
+    "artifact": ResourceKind("artifact", _ref_artifact, "artifacts", True),
+    "tag": ResourceKind("tag", _ref_tag, "tags", True),
+}
+
+OUTCOME = {"create": "created", "update": "updated", "delete": "deleted"}
+
+
+def mask(resource, secrets):
+    if not isinstance(resource, dict):
+        return resource
+    return {k: (MASK if k in secrets and v else v) for k, v in resource.items()}
+
+
+class Failure(Exception):
+    """Some items failed; ``result`` still reports what was done."""
+
+    def __init__(self, msg, result):
+        super(Failure, self).__init__(msg)
+        self.msg = msg
+        self.result = result
+
+
+def ensure(provider, resource, items, state, desired, check_mode=False, diff_mode=False, skip_if=None, can_create=True):
+    """Bring ``items`` to ``state``; return the module result (raise ``Failure`` when an item failed).
+
+    ``skip_if(item, current)`` may return a reason to leave an existing item alone on ``absent``.
+    ``can_create`` False means ``present`` only asserts existence (the provider cannot create it).
+    """
+    kind = KINDS[resource]
+    currents = provider.read(resource, items)
+    actions, outcomes = [], []
+    for item, current in zip(items, currents):
+        ref = kind.ref(item)
+        if state == "absent":
+            reason = skip_if(item, current) if (skip_if and current is not None) else None
+            if current is None:
+                outcomes.append({"ref": ref, "action": "absent"})
+            elif reason:
+                outcomes.append({"ref": ref, "action": "skipped", "msg": reason, "resource": current})
+            else:
+                actions.append(Action("delete", item, current))
+                outcomes.append(None)
+        elif current is None:
+            if not can_create:
+                outcomes.append({"ref": ref, "action": "failed", "msg": "%s %s does not exist" % (resource.replace("_", " "), ref)})
+            else:
+                actions.append(Action("create", item, None, desired))
+                outcomes.append(None)
+        else:
+            changes = provider.changes(resource, item, current, desired)
+            if changes:
+                actions.append(Action("update", item, current, desired, changes))
+                outcomes.append(None)
+            else:
+                outcomes.append({"ref": ref, "action": "unchanged", "resource": current})
+
+    if check_mode:
+        applied = [(action, provider.predict(resource, action), None) for action in actions]
+    else:
+        applied = provider.apply(resource, actions) if actions else []
+
+    results = iter(applied)
+    for index, outcome in enumerate(outcomes):
+        if outcome is not None:
+            continue
+        action, after, error = next(results)
+        ref = kind.ref(action.item)
+        if error is not None:
+            outcomes[index] = {"ref": ref, "action": "failed", "msg": str(error), "resource": action.current}
+        else:
+            outcomes[index] = {"ref": ref, "action": OUTCOME[action.kind],
+                               "resource": action.current if action.kind == "delete" else after,
+                               "before": action.current}
+    return _result(kind, items, currents, outcomes, check_mode, diff_mode)
+
+
+def _result(kind, items, currents, outcomes, check_mode, diff_mode):
+    changed = any(o["action"] in ("created", "updated", "deleted") for o in outcomes)
+    resources = [o["resource"] for o in outcomes if o.get("resource") is not None and o["action"] != "failed"]
+    actions = [{k: v for k, v in o.items() if k in ("ref", "action", "msg")} for o in outcomes]
+    result = {"changed": changed, "actions": actions}
+    if kind.bulk:
+        result[kind.result_key] = resources
+    else:
+        outcome = outcomes[0]
+        result[kind.result_key] = None if outcome["action"] == "absent" else outcome.get("resource")
+    if diff_mode:
+        result["diff"] = _diff(kind, items, currents, outcomes)
+    failed = [o for o in outcomes if o["action"] == "failed"]
+    if failed:
+        detail = "; ".join("%s: %s" % (o["ref"], o.get("msg")) for o in failed[:20])
+        more = " (and %d more)" % (len(failed) - 20) if len(failed) > 20 else ""
+        raise Failure("%d of %d %s failed: %s%s" % (len(failed), len(outcomes), kind.name.replace("_", " ") + "(s)", detail, more), result)
+    return result
+
+
+def _diff(kind, items, currents, outcomes):
+    before, after = {}, {}
+    for item, current, outcome in zip(items, currents, outcomes):
+        ref = kind.ref(item)
+        before[ref] = mask(current, kind.secrets)
+        if outcome["action"] in ("deleted", "absent"):
+            after[ref] = None
+        elif outcome["action"] in ("created", "updated"):
+            after[ref] = mask(outcome["resource"], kind.secrets)
+        else:
+            after[ref] = mask(current, kind.secrets)
+    if not kind.bulk:
+        ref = kind.ref(items[0])
+        return {"before": before[ref] or {}, "after": after[ref] or {}}
+    return {"before": {k: v for k, v in before.items() if v is not None},
+            "after": {k: v for k, v in after.items() if v is not None}}

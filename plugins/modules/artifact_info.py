@@ -1,0 +1,139 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, regops.registry contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: artifact_info
+short_description: List artifacts (manifests) with their tags, sizes, times and platforms
+version_added: 0.1.0
+description:
+  - Lists every artifact of one, several or all repositories, by digest, with the tags on it, its media type,
+    size, push/pull/created times where the registry has them, and for an index its children and platforms.
+  - The output is the snapshot the M(regops.registry.cleanup) role and the P(regops.registry.retention_plan#filter)
+    filter plan from.
+  - "On V(oci): the artifacts reachable from a tag, and the children of the indexes among them (the OCI API has
+    no way to list untagged manifests). C(created_at) comes from each image's config; C(pushed_at) and
+    C(pulled_at) are V(null) because the API does not record them."
+  - "Providers: V(oci)."
+author:
+  - regops.registry contributors
+options:
+  repository:
+    description:
+      - Repositories to list. When not set, every repository of the registry.
+    type: list
+    elements: str
+  digest:
+    description:
+      - Only these digests (each C(sha256:...), or C(repository@sha256:...)).
+    type: list
+    elements: str
+extends_documentation_fragment:
+  - regops.registry.connection
+  - regops.registry.connection.action_group
+  - regops.registry.connection.info_module
+  - ansible.builtin.action_common_attributes
+attributes:
+  platform:
+    platforms: all
+seealso:
+  - module: regops.registry.artifact
+  - module: regops.registry.tag_info
+"""
+
+EXAMPLES = r"""
+- name: Snapshot two repositories
+  regops.registry.artifact_info:
+    provider: oci
+    api_url: https://registry.example.com
+    repository: [team/app, team/worker]
+  register: snapshot
+
+- name: Untagged children of indexes
+  ansible.builtin.debug:
+    msg: "{{ snapshot.artifacts | selectattr('tags', 'equalto', []) | map(attribute='digest') }}"
+"""
+
+RETURN = r"""
+artifacts:
+  description: The artifacts, sorted by repository and digest.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    repository:
+      description: Repository of the artifact.
+      type: str
+      sample: team/app
+    digest:
+      description: The artifact's digest.
+      type: str
+    media_type:
+      description: Media type of the manifest.
+      type: str
+    size_bytes:
+      description: Size of the manifest and the blobs it references directly, in bytes (an index counts only itself).
+      type: int
+    tags:
+      description: Tags on the artifact, sorted.
+      type: list
+      elements: str
+    pushed_at:
+      description: Push time (ISO 8601 UTC) where the provider records it; V(null) on V(oci).
+      type: str
+    pulled_at:
+      description: Last pull time where the provider records it; V(null) on V(oci).
+      type: str
+    created_at:
+      description: The image's C(created) time from its config (for an index, its newest child's); V(null) when unknown.
+      type: str
+    platforms:
+      description: Platforms (C(os/architecture[/variant])) of an index's children, or of the image itself.
+      type: list
+      elements: str
+    children:
+      description: For an index, its child manifests (C(digest), C(media_type), C(platform)); empty otherwise.
+      type: list
+      elements: dict
+    subject:
+      description: For a referrer (signature, SBOM), the digest it refers to; V(null) otherwise.
+      type: str
+    status:
+      description: Lifecycle status where the provider keeps one; V(null) otherwise.
+      type: str
+    provider_data:
+      description: Provider-specific extras (on V(oci) the C(artifact_type) and the manifest's C(annotations)).
+      type: dict
+"""
+
+from ansible_collections.regops.registry.plugins.module_utils.common import RegistryModule, split_refs
+
+
+def main():
+    runner = RegistryModule(
+        argument_spec=dict(
+            repository=dict(type="list", elements="str"),
+            digest=dict(type="list", elements="str"),
+        ),
+    )
+    params = runner.params
+    repositories = params["repository"]
+    digests = []
+    if params["digest"]:
+        try:
+            digests = split_refs(params["digest"], (repositories or [None])[0] if len(repositories or []) == 1 else None, "@", "digest")
+        except ValueError as exc:
+            runner.fail(str(exc))
+        repositories = sorted(set((repositories or []) + [d["repository"] for d in digests]))
+    runner.open("artifact", info=True, validate=lambda p: p.validate("artifact", digests) or p.validate("repository", [
+        {"name": r} for r in repositories or []]))
+    runner.info("artifact", {"repository": repositories, "digests": digests}, "artifacts")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, regops.registry contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: registry
+short_description: Create, resize and delete registries on providers that host them
+version_added: 0.1.0
+description:
+  - With O(state=present), creates the registry O(name) or brings its settings (O(storage_limit)) to what the task
+    says. Options left out are left alone.
+  - With O(state=absent), deletes the registry B(with every repository, artifact, tag and user in it). This cannot
+    be undone.
+  - "An OCI Distribution registry (V(oci)) is its O(api_url): there is nothing to create, and this module fails
+    with a clear message for it."
+  - "Providers: none in this version (cloud providers arrive with their own releases)."
+author:
+  - regops.registry contributors
+options:
+  name:
+    description:
+      - The registry's name.
+    type: str
+    required: true
+  state:
+    description:
+      - V(present) creates or updates the registry; V(absent) deletes it and everything in it.
+    type: str
+    choices: [present, absent]
+    default: present
+  storage_limit:
+    description:
+      - Storage limit in GiB. Changing it on an existing registry resizes it.
+    type: int
+extends_documentation_fragment:
+  - regops.registry.connection
+  - regops.registry.connection.action_group
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: Reports what would change and sends no mutating request.
+  diff_mode:
+    support: full
+  platform:
+    platforms: all
+seealso:
+  - module: regops.registry.registry_info
+"""
+
+EXAMPLES = r"""
+- name: A registry of 20 GiB
+  regops.registry.registry:
+    provider: gcore
+    name: builds
+    storage_limit: 20
+"""
+
+RETURN = r"""
+registry:
+  description: The registry after the run; for O(state=absent), as it was before it was deleted; V(null) when it was already absent.
+  returned: always
+  type: dict
+  contains:
+    name:
+      description: Registry name.
+      type: str
+    id:
+      description: Provider ID.
+      type: str
+    url:
+      description: The registry host and path to push to and pull from.
+      type: str
+    storage_limit_bytes:
+      description: Storage limit in bytes.
+      type: int
+    storage_used_bytes:
+      description: Storage used in bytes.
+      type: int
+    public:
+      description: Whether anyone may pull, where the provider has the setting.
+      type: bool
+    region:
+      description: Region, where the provider has one.
+      type: str
+    plan:
+      description: Plan, where the provider has one.
+      type: str
+    created_at:
+      description: Creation time (ISO 8601 UTC).
+      type: str
+    updated_at:
+      description: Last update time (ISO 8601 UTC).
+      type: str
+    provider_data:
+      description: Provider-specific extras.
+      type: dict
+actions:
+  description: What happened to the registry.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    ref:
+      description: The registry name.
+      type: str
+    action:
+      description: One of V(created), V(updated), V(deleted), V(unchanged), V(absent), V(failed).
+      type: str
+"""
+
+from ansible_collections.regops.registry.plugins.module_utils.common import RegistryModule
+
+
+def main():
+    runner = RegistryModule(
+        argument_spec=dict(
+            name=dict(type="str", required=True),
+            state=dict(type="str", default="present", choices=["present", "absent"]),
+            storage_limit=dict(type="int"),
+        ),
+    )
+    params = runner.params
+    item = {"name": params["name"]}
+    desired = {"storage_limit": params["storage_limit"]}
+    options = [k for k, v in desired.items() if v is not None]
+    runner.open("registry", state=params["state"], options=options, validate=lambda p: p.validate("registry", [item], desired))
+    runner.ensure("registry", [item], params["state"], desired)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, regops.registry contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: registry_info
+short_description: List registries on providers that host them
+version_added: 0.1.0
+description:
+  - Lists the registries of the account (and project/region where the provider has them), or one by name, with
+    storage used and limit and the host to push to.
+  - "An OCI Distribution registry (V(oci)) is its O(api_url): this module fails with a clear message for it."
+  - "Providers: none in this version (cloud providers arrive with their own releases)."
+author:
+  - regops.registry contributors
+options:
+  name:
+    description:
+      - Only the registry of this name.
+    type: str
+extends_documentation_fragment:
+  - regops.registry.connection
+  - regops.registry.connection.action_group
+  - regops.registry.connection.info_module
+  - ansible.builtin.action_common_attributes
+attributes:
+  platform:
+    platforms: all
+seealso:
+  - module: regops.registry.registry
+"""
+
+EXAMPLES = r"""
+- name: All registries of a Gcore project and region
+  regops.registry.registry_info:
+    provider: gcore
+  register: registries
+"""
+
+RETURN = r"""
+registries:
+  description: The registries, sorted by name.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Registry name.
+      type: str
+    id:
+      description: Provider ID.
+      type: str
+    url:
+      description: The registry host and path to push to and pull from.
+      type: str
+    storage_limit_bytes:
+      description: Storage limit in bytes.
+      type: int
+    storage_used_bytes:
+      description: Storage used in bytes.
+      type: int
+    public:
+      description: Whether anyone may pull, where the provider has the setting.
+      type: bool
+    region:
+      description: Region, where the provider has one.
+      type: str
+    plan:
+      description: Plan, where the provider has one.
+      type: str
+    created_at:
+      description: Creation time (ISO 8601 UTC).
+      type: str
+    updated_at:
+      description: Last update time (ISO 8601 UTC).
+      type: str
+    provider_data:
+      description: Provider-specific extras.
+      type: dict
+"""
+
+from ansible_collections.regops.registry.plugins.module_utils.common import RegistryModule
+
+
+def main():
+    runner = RegistryModule(argument_spec=dict(name=dict(type="str")))
+    params = runner.params
+    runner.open("registry", info=True, validate=lambda p: p.validate("registry", [{"name": params["name"]}] if params["name"] else []))
+    runner.info("registry", {"name": params["name"]}, "registries")
+
+
+if __name__ == "__main__":
+    main()

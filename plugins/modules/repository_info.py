@@ -1,0 +1,112 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, regops.registry contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: repository_info
+short_description: List repositories
+version_added: 0.1.0
+description:
+  - Lists the repositories of a registry, or only the ones named.
+  - "On V(oci) this is the registry's catalog (C(/v2/_catalog)), followed across every page; counts and sizes are
+    V(null) because the API does not report them."
+  - "Providers: V(oci)."
+author:
+  - regops.registry contributors
+options:
+  name:
+    description:
+      - Only these repositories. A name that does not exist is simply not listed.
+    type: list
+    elements: str
+  registry:
+    description:
+      - The registry to list, for providers that host several registries. Not used by V(oci).
+    type: str
+extends_documentation_fragment:
+  - regops.registry.connection
+  - regops.registry.connection.action_group
+  - regops.registry.connection.info_module
+  - ansible.builtin.action_common_attributes
+attributes:
+  platform:
+    platforms: all
+seealso:
+  - module: regops.registry.repository
+"""
+
+EXAMPLES = r"""
+- name: Every repository of a registry
+  regops.registry.repository_info:
+    provider: oci
+    api_url: https://registry.example.com
+  register: repos
+
+- name: Their names
+  ansible.builtin.debug:
+    msg: "{{ repos.repositories | map(attribute='name') }}"
+"""
+
+RETURN = r"""
+repositories:
+  description: The repositories, sorted by name.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Repository name.
+      type: str
+      sample: team/app
+    id:
+      description: Provider ID; V(null) on V(oci).
+      type: str
+    location:
+      description: Where to pull from (C(host/name)).
+      type: str
+    artifact_count:
+      description: Number of artifacts where the provider counts them; V(null) on V(oci).
+      type: int
+    pull_count:
+      description: Number of pulls where the provider counts them; V(null) on V(oci).
+      type: int
+    size_bytes:
+      description: Storage used where the provider reports it; V(null) on V(oci).
+      type: int
+    description:
+      description: Description where the provider keeps one.
+      type: str
+    created_at:
+      description: Creation time (ISO 8601 UTC) where the provider records it.
+      type: str
+    updated_at:
+      description: Last update time where the provider records it.
+      type: str
+    provider_data:
+      description: Provider-specific extras.
+      type: dict
+"""
+
+from ansible_collections.regops.registry.plugins.module_utils.common import RegistryModule
+
+
+def main():
+    runner = RegistryModule(
+        argument_spec=dict(
+            name=dict(type="list", elements="str"),
+            registry=dict(type="str"),
+        ),
+    )
+    params = runner.params
+    names = [n.strip("/") for n in params["name"] or []]
+    runner.open("repository", info=True, validate=lambda p: p.validate("repository", [{"name": n} for n in names]))
+    runner.info("repository", {"name": names, "registry": params["registry"]}, "repositories")
+
+
+if __name__ == "__main__":
+    main()

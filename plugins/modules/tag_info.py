@@ -1,0 +1,102 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, regops.registry contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: tag_info
+short_description: List the tags of repositories, with the digest each points at
+version_added: 0.1.0
+description:
+  - Lists the tags of one, several or all repositories, each with the digest it resolves to.
+  - Tags are returned sorted by repository and name; the registry's own order is not relied on.
+  - "Providers: V(oci)."
+author:
+  - regops.registry contributors
+options:
+  repository:
+    description:
+      - Repositories to list. When not set, every repository of the registry (the catalog).
+    type: list
+    elements: str
+  name:
+    description:
+      - Only these tags. A tag that does not exist is simply not listed.
+    type: list
+    elements: str
+extends_documentation_fragment:
+  - regops.registry.connection
+  - regops.registry.connection.action_group
+  - regops.registry.connection.info_module
+  - ansible.builtin.action_common_attributes
+attributes:
+  platform:
+    platforms: all
+seealso:
+  - module: regops.registry.tag
+"""
+
+EXAMPLES = r"""
+- name: Where does production point?
+  regops.registry.tag_info:
+    provider: oci
+    api_url: https://registry.example.com
+    repository: team/app
+    name: production
+  register: prod
+
+- name: Show it
+  ansible.builtin.debug:
+    msg: "{{ prod.tags[0].digest }}"
+"""
+
+RETURN = r"""
+tags:
+  description: The tags found, sorted by repository and name.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    repository:
+      description: Repository of the tag.
+      type: str
+      sample: team/app
+    name:
+      description: The tag.
+      type: str
+      sample: production
+    digest:
+      description: The digest the tag points at.
+      type: str
+      sample: sha256:3f0bd8b9d2e4bbf1a7a0bd3c8b2b0a3e9f4c3d2b1a0f9e8d7c6b5a4f3e2d1c0b
+    pushed_at:
+      description: When the tag was pushed, where the provider records it (ISO 8601 UTC); V(null) on V(oci).
+      type: str
+    pulled_at:
+      description: When the tag was last pulled, where the provider records it (ISO 8601 UTC); V(null) on V(oci).
+      type: str
+"""
+
+from ansible_collections.regops.registry.plugins.module_utils.common import RegistryModule
+
+
+def main():
+    runner = RegistryModule(
+        argument_spec=dict(
+            repository=dict(type="list", elements="str"),
+            name=dict(type="list", elements="str"),
+        ),
+    )
+    params = runner.params
+    items = [{"repository": r, "name": n} for r in params["repository"] or [] for n in params["name"] or []]
+    runner.open("tag", info=True, validate=lambda p: p.validate("tag", items) or p.validate("repository", [
+        {"name": r} for r in params["repository"] or []]))
+    runner.info("tag", {"repository": params["repository"], "name": params["name"]}, "tags")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,206 @@
+"""Prove the e2e harness and the distribution 2.8 behaviours the collection relies on."""
+
+import time
+from pathlib import Path
+
+import requests
+
+from tests.support import ansible_runner
+from tests.support.registry import MUTATING_METHODS
+from tests.support.seed import DOCKER_MANIFEST, MANIFEST_ACCEPT, OCI_INDEX, OCI_MANIFEST, SeedClient, SeedError
+
+
+def _error_code(resp):
+    return resp.json()["errors"][0]["code"]
+
+
+def test_htpasswd_rejects_bad_credentials(registry):
+    resp = requests.get(registry.url + "/v2/", auth=(registry.username, "wrong"), timeout=5)
+    assert resp.status_code == 401
+    assert resp.headers["WWW-Authenticate"].startswith("Basic ")
+    assert requests.get(registry.url + "/v2/", timeout=5).status_code == 401
+    assert requests.get(registry.url + "/v2/", auth=(registry.username, registry.password), timeout=5).status_code == 200
+    bad = SeedClient(registry.url, registry.username, "wrong")
+    try:
+        bad.tags("any/repo")
+    except SeedError as exc:
+        assert "401" in str(exc)
+    else:
+        raise AssertionError("bad credentials were accepted")
+
+
+def test_seed_standard(seed, seeded):
+    app, multi, lib = seeded["app"], seeded["multi"], seeded["lib"]
+    assert seed.tag_map(app["repo"]) == app["tags"]
+    assert sorted(app["tags"]) == ["latest", "legacy", "v1", "v1.0", "v2", "v3"]
+    assert len(set(app["digests"].values())) == 4
+    assert app["tags"]["v1"] == app["tags"]["latest"] == app["tags"]["v1.0"]
+    assert seed.get_manifest(app["repo"], "legacy")[0] == DOCKER_MANIFEST
+    assert seed.get_manifest(app["repo"], "v2")[0] == OCI_MANIFEST
+
+    assert seed.tag_map(multi["repo"]) == {"1.0": multi["index"], "latest": multi["index"]}
+    media_type, body = seed.get_manifest(multi["repo"], "latest")
+    assert media_type == OCI_INDEX
+    assert b"arm64" in body and b"amd64" in body
+    for child in multi["children"].values():
+        assert seed.manifest_exists(multi["repo"], child)
+    assert seed.tags(lib["repo"]) == ["1.0", "2.0"]
+    assert set(seeded["repos"].values()) <= set(seed.catalog())
+
+
+def test_manifest_get_needs_full_accept(seed, seeded):
+    """2.8 hides OCI manifests and rewrites Docker schema2 to schema1 unless Accept lists them."""
+    app = seeded["app"]
+    resp = seed.request("GET", f"/v2/{app['repo']}/manifests/v2", ok=None)
+    assert resp.status_code == 404 and _error_code(resp) == "MANIFEST_UNKNOWN"
+    resp = seed.request("GET", f"/v2/{app['repo']}/manifests/legacy", ok=None)
+    assert resp.status_code == 200
+    assert resp.headers["Content-Type"].startswith("application/vnd.docker.distribution.manifest.v1")
+    assert resp.headers["Docker-Content-Digest"] != app["tags"]["legacy"]
+    resp = seed.request("HEAD", f"/v2/{app['repo']}/manifests/legacy", headers={"Accept": MANIFEST_ACCEPT})
+    assert resp.headers["Docker-Content-Digest"] == app["tags"]["legacy"]
+
+
+def test_delete_by_tag_is_digest_invalid(seed, seeded):
+    repo = seeded["app"]["repo"]
+    resp = seed.request("DELETE", f"/v2/{repo}/manifests/v2", ok=None)
+    assert resp.status_code == 400
+    assert _error_code(resp) == "DIGEST_INVALID"
+    assert seed.resolve(repo, "v2") == seeded["app"]["tags"]["v2"]
+
+
+def test_delete_by_digest_removes_every_tag(seed, seeded):
+    app = seeded["app"]
+    resp = seed.delete_manifest(app["repo"], app["digests"]["v1"])
+    assert resp.status_code == 202
+    assert seed.tags(app["repo"]) == ["legacy", "v2", "v3"]
+    assert not seed.manifest_exists(app["repo"], app["digests"]["v1"])
+    again = seed.delete_manifest(app["repo"], app["digests"]["v1"], ok=None)
+    assert again.status_code == 404 and _error_code(again) == "MANIFEST_UNKNOWN"
+
+
+def test_deleting_index_keeps_children(seed, seeded):
+    multi = seeded["multi"]
+    seed.delete_manifest(multi["repo"], multi["index"])
+    assert seed.tags(multi["repo"]) == []
+    for child in multi["children"].values():
+        assert seed.manifest_exists(multi["repo"], child)
+
+
+def test_tags_list_unsorted_and_ignores_n(seed, prefix):
+    repo = prefix + "/order"
+    order = ["m", "c", "x", "a", "q", "f", "z", "b"]  # neither sorted nor reverse-sorted
+    seed.push_image(repo, order)
+    full = seed.request("GET", f"/v2/{repo}/tags/list")
+    assert sorted(full.json()["tags"]) == sorted(order)
+    assert full.json()["tags"] != sorted(order)
+    paged = seed.request("GET", f"/v2/{repo}/tags/list?n=2")
+    assert len(paged.json()["tags"]) == len(order)
+    assert "Link" not in paged.headers
+    missing = seed.request("GET", f"/v2/{prefix}/nothing/tags/list", ok=(404,))
+    assert _error_code(missing) == "NAME_UNKNOWN"
+    assert seed.tags(prefix + "/nothing") == []
+
+
+def test_catalog_link_is_relative(seed, prefix):
+    repos = [f"{prefix}/c{int(i)}" for i in range(3)]
+    for repo in repos:
+        seed.push_image(repo, ["x"])
+    resp = seed.request("GET", "/v2/_catalog?n=1")
+    assert len(resp.json()["repositories"]) == 1
+    assert resp.headers["Link"].startswith("</v2/_catalog?last=")
+    assert resp.headers["Link"].endswith('>; rel="next"')
+    paged = seed.catalog(page_size=2)
+    assert paged == seed.catalog()
+    assert set(repos) <= set(paged)
+    too_many = seed.request("GET", "/v2/_catalog?n=5000", ok=(400,))
+    assert _error_code(too_many) == "PAGINATION_NUMBER_INVALID"
+
+
+def test_delete_disabled_is_405_unsupported(nodelete_seed, prefix):
+    repo = prefix + "/nodel"
+    digest = nodelete_seed.push_image(repo, ["a"])
+    for ref in (digest, "a"):
+        resp = nodelete_seed.request("DELETE", f"/v2/{repo}/manifests/{ref}", ok=None)
+        assert resp.status_code == 405
+        assert _error_code(resp) == "UNSUPPORTED"
+    assert nodelete_seed.tags(repo) == ["a"]
+
+
+def test_token_auth_full_and_pull_only(token_registry, token_seed, prefix):
+    server = token_registry.token_server
+    before = server.issued_count
+    repo = prefix + "/tok"
+    digest = token_seed.push_image(repo, ["a", "b"])
+    assert token_seed.tag_map(repo) == {"a": digest, "b": digest}
+    assert repo in token_seed.catalog()
+    assert server.issued_count > before
+    assert {"type": "registry", "name": "catalog", "actions": ["*"]} in [a for i in server.issued for a in i["access"]]
+
+    reader = SeedClient.for_registry(token_registry, token_registry.reader_username, token_registry.reader_password)
+    assert reader.tags(repo) == ["a", "b"]
+    resp = reader.delete_manifest(repo, digest, ok=None)
+    assert resp.status_code == 401
+    assert 'error="insufficient_scope"' in resp.headers["WWW-Authenticate"]
+    assert server.issued[-1]["access"] == [{"type": "repository", "name": repo, "actions": []}]
+
+    assert token_seed.delete_manifest(repo, digest).status_code == 202
+    assert token_seed.tags(repo) == []
+
+    bad = requests.get(server.realm, params={"service": server.service, "scope": f"repository:{repo}:pull"},
+                       auth=(token_registry.username, "wrong"), timeout=5)
+    assert bad.status_code == 401
+
+
+def test_token_expiry_is_enforced(token_registry):
+    server = token_registry.token_server
+    old = server.expires_in
+    server.expires_in = 2
+    try:
+        resp = requests.get(server.realm, params={"service": server.service, "scope": "registry:catalog:*"},
+                            auth=(token_registry.username, token_registry.password), timeout=5)
+    finally:
+        server.expires_in = old
+    body = resp.json()
+    assert body["expires_in"] == 2 and body["token"] == body["access_token"]
+    headers = {"Authorization": "Bearer " + body["token"]}
+    assert requests.get(token_registry.url + "/v2/_catalog", headers=headers, timeout=5).status_code == 200
+    time.sleep(2.1)  # iat is whole seconds: valid for >= 1 s, rejected after 2 s
+    assert requests.get(token_registry.url + "/v2/_catalog", headers=headers, timeout=5).status_code == 401
+
+
+def test_request_log(registry, seed, prefix):
+    repo = prefix + "/log"
+    start = registry.mark()
+    digest = seed.push_image(repo, ["a"])
+    seed.tags(repo)
+    seen = registry.requests_since(start)
+    assert ("PUT", f"/v2/{repo}/manifests/a", 201) in seen
+    assert ("GET", f"/v2/{repo}/tags/list", 200) in seen
+    assert any(e.method == "POST" and e.status == 202 for e in seen)
+
+    read_only = registry.mark()
+    seed.resolve(repo, "a")
+    seed.request("GET", f"/v2/{repo}/manifests/{digest}", headers={"Accept": MANIFEST_ACCEPT})
+    requests.get(registry.url + "/v2/", timeout=5)  # unauthenticated 401s are logged too
+    assert registry.mutations_since(read_only) == []
+    later = registry.requests_since(read_only)
+    assert ("HEAD", f"/v2/{repo}/manifests/a", 200) in later
+    assert ("GET", "/v2/", 401) in later
+    assert {e.method for e in registry.request_log()} & MUTATING_METHODS
+
+
+def test_run_tasks_runs_real_ansible():
+    link = Path(ansible_runner.collections_dir(), "ansible_collections", "regops", "registry")
+    assert link.resolve() == ansible_runner.REPO_ROOT
+    results = ansible_runner.run_tasks([
+        {"name": "say hello", "ansible.builtin.debug": {"msg": "hello {{ who }}"}},
+        {"ansible.builtin.debug": {"var": "ansible_python_interpreter"}},
+        {"ansible.builtin.command": "false"},
+        {"ansible.builtin.debug": {"msg": "never"}},
+    ], extra_vars={"who": "world"})
+    assert results[0] == {"msg": "hello world", "changed": False, "failed": False}, results.output
+    assert results[1]["ansible_python_interpreter"] == ansible_runner.sys.executable
+    assert results[2]["failed"] is True and results[2]["rc"] == 1
+    assert results[3] == {"not_run": True}
+    assert results.rc == 2

@@ -1,0 +1,1 @@
+"""Test support helpers (registry, token server, seeding client, ansible runner)."""

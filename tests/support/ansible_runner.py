@@ -1,0 +1,166 @@
+"""Run tasks/playbooks with the real ``ansible-playbook`` from the venv against the repo as ``regops.registry``."""
+
+import atexit
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ANSIBLE_BIN_DIR = Path(sys.executable).parent
+_RESULT_PREFIX = "_regops_r"
+_COLLECTIONS_DIR = None
+
+
+class AnsibleRunError(AssertionError):
+    """ansible-playbook did not produce results; message carries its stdout/stderr."""
+
+
+class TaskResults(list):
+    """List of per-task result dicts, plus ``rc``, ``stdout``, ``stderr`` of the run."""
+
+    def __init__(self, results, rc, stdout, stderr):
+        super().__init__(results)
+        self.rc = rc
+        self.stdout = stdout
+        self.stderr = stderr
+
+    @property
+    def output(self):
+        """Combined output, handy in assertion messages: ``assert ..., results.output``."""
+        return f"rc={self.rc}\n--- stdout ---\n{self.stdout}\n--- stderr ---\n{self.stderr}"
+
+
+def collections_dir():
+    """A temp dir holding ``ansible_collections/regops/registry`` -> repo root (created once per process)."""
+    global _COLLECTIONS_DIR  # pylint: disable=global-statement
+    if _COLLECTIONS_DIR is None:
+        base = tempfile.mkdtemp(prefix="regops-collections-")
+        ns_dir = Path(base, "ansible_collections", "regops")
+        ns_dir.mkdir(parents=True)
+        (ns_dir / "registry").symlink_to(REPO_ROOT, target_is_directory=True)
+        atexit.register(shutil.rmtree, base, True)
+        _COLLECTIONS_DIR = base
+    return _COLLECTIONS_DIR
+
+
+def ansible_env(workdir, env=None):
+    """Environment for ansible-playbook subprocesses."""
+    result = dict(os.environ)
+    for key in list(result):
+        if key.startswith("ANSIBLE_"):
+            del result[key]
+    result.update({
+        "ANSIBLE_COLLECTIONS_PATH": collections_dir(),
+        "ANSIBLE_LOCAL_TEMP": os.path.join(workdir, "tmp"),
+        "ANSIBLE_REMOTE_TMP": os.path.join(workdir, "tmp"),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_RETRY_FILES_ENABLED": "0",
+        "ANSIBLE_HOST_KEY_CHECKING": "0",
+        "ANSIBLE_LOCALHOST_WARNING": "0",
+        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
+        "PATH": str(ANSIBLE_BIN_DIR) + os.pathsep + result.get("PATH", ""),
+    })
+    result.pop("PYTHONPATH", None)
+    if env:
+        result.update(env)
+    return result
+
+
+def _write_inventory(workdir):
+    path = os.path.join(workdir, "inventory.ini")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}\n")
+    return path
+
+
+def _cmd(  # pylint: disable=too-many-arguments,too-many-positional-arguments
+        playbook, inventory, extra_vars_file, check, diff, extra_args):
+    cmd = [str(ANSIBLE_BIN_DIR / "ansible-playbook"), "-i", inventory, playbook]
+    if extra_vars_file:
+        cmd += ["-e", "@" + extra_vars_file]
+    if check:
+        cmd.append("--check")
+    if diff:
+        cmd.append("--diff")
+    cmd += list(extra_args or ())
+    return cmd
+
+
+def _write_extra_vars(workdir, extra_vars):
+    if not extra_vars:
+        return None
+    path = os.path.join(workdir, "extra_vars.json")
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(extra_vars, handle)
+    return path
+
+
+# pylint: disable-next=too-many-arguments,too-many-positional-arguments
+def run_playbook(path, extra_vars=None, check=False, diff=False, env=None, extra_args=None, timeout=600):
+    """Run an existing playbook on localhost; returns ``(rc, stdout, stderr)``."""
+    workdir = tempfile.mkdtemp(prefix="regops-play-")
+    try:
+        os.makedirs(os.path.join(workdir, "tmp"))
+        cmd = _cmd(str(path), _write_inventory(workdir), _write_extra_vars(workdir, extra_vars), check, diff, extra_args)
+        proc = subprocess.run(cmd, cwd=workdir, env=ansible_env(workdir, env), capture_output=True, text=True,
+                              timeout=timeout, check=False)
+        return proc.returncode, proc.stdout, proc.stderr
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+# pylint: disable-next=too-many-arguments,too-many-locals
+def run_tasks(tasks, *, check=False, diff=False, extra_vars=None, env=None, module_defaults=None, timeout=600):
+    """Run ``tasks`` in a localhost play; returns a :class:`TaskResults` with one result dict per task.
+
+    Each task's registered result is returned (``changed``, ``failed``, ``msg`` and module
+    return values). When a task fails the play stops: later tasks get ``{"not_run": True}``.
+    A task's own ``register`` name is honoured. Raises :class:`AnsibleRunError` (with
+    stdout/stderr) when no results could be collected (syntax error, unknown module, ...).
+    """
+    workdir = tempfile.mkdtemp(prefix="regops-tasks-")
+    try:
+        os.makedirs(os.path.join(workdir, "tmp"))
+        results_file = os.path.join(workdir, "results.json")
+        names = []
+        play_tasks = []
+        for index, task in enumerate(tasks):
+            task = dict(task)
+            task.setdefault("register", f"{_RESULT_PREFIX}{index}")
+            names.append(task["register"])
+            play_tasks.append(task)
+        pairs = ", ".join(f"{json.dumps(n)}: ({n} | default(none))" for n in names)
+        dump_expr = "{{ {" + pairs + "} | to_json }}"
+        dump_task = {
+            "name": "regops test harness: dump registered results",
+            "ansible.builtin.copy": {"content": dump_expr, "dest": results_file, "mode": "0600"},
+            "check_mode": False, "diff": False,
+        }
+        play = {"name": "regops test tasks", "hosts": "localhost", "gather_facts": False,
+                "tasks": [{"block": play_tasks, "always": [dump_task]}]}
+        if module_defaults:
+            play["module_defaults"] = module_defaults
+        playbook = os.path.join(workdir, "play.yml")
+        with open(playbook, "w", encoding="utf-8") as handle:
+            yaml.safe_dump([play], handle, sort_keys=False)
+        cmd = _cmd(playbook, _write_inventory(workdir), _write_extra_vars(workdir, extra_vars), check, diff, None)
+        proc = subprocess.run(cmd, cwd=workdir, env=ansible_env(workdir, env), capture_output=True, text=True,
+                              timeout=timeout, check=False)
+        if not os.path.exists(results_file):
+            with open(playbook, encoding="utf-8") as handle:
+                play_text = handle.read()
+            raise AnsibleRunError(f"ansible-playbook produced no results (rc={proc.returncode})\n--- playbook ---\n{play_text}\n"
+                                  f"--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}")
+        with open(results_file, encoding="utf-8") as handle:
+            raw = json.load(handle)
+        results = [raw.get(n) if raw.get(n) is not None else {"not_run": True} for n in names]
+        return TaskResults(results, proc.returncode, proc.stdout, proc.stderr)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)

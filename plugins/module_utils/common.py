@@ -39,7 +39,7 @@ def common_argument_spec():
     )
 
 
-def split_refs(values, repository, separator, what):
+def split_refs(values, repository, separator, what, registry=None):
     """Items from ``name``/``digest`` values that may be qualified as ``repo:tag`` or ``repo@digest``.
 
     A plain value needs ``repository``; a qualified one names its own.
@@ -56,7 +56,10 @@ def split_refs(values, repository, separator, what):
             repo, name = value.split("@", 1)
         if not repo:
             raise ValueError("%s '%s' names no repository: set 'repository' or write it as 'repository%s%s'" % (what, value, separator, value))
-        items.append({"repository": repo.strip("/"), ("name" if separator == ":" else "digest"): name})
+        item = {"repository": repo.strip("/"), ("name" if separator == ":" else "digest"): name}
+        if registry:
+            item["registry"] = registry
+        items.append(item)
     seen, unique = set(), []
     for item in items:
         key = tuple(sorted(item.items()))

@@ -26,6 +26,11 @@ description:
 author:
   - regops.registry contributors
 options:
+  registry:
+    description:
+      - The registry the repository is in, for providers that host several registries. Not used by V(oci), where
+        O(api_url) is the registry.
+    type: str
   repository:
     description:
       - The repository of the artifacts. Not needed when every entry of O(digest) is written as C(repository@digest).
@@ -179,6 +184,7 @@ def unexpected_tags(expected):
 def main():
     runner = RegistryModule(
         argument_spec=dict(
+            registry=dict(type="str"),
             repository=dict(type="str"),
             digest=dict(type="list", elements="str", required=True),
             state=dict(type="str", default="present", choices=["present", "absent"]),
@@ -189,7 +195,7 @@ def main():
     if params["expected_tags"] is not None and params["state"] != "absent":
         runner.fail("expected_tags only applies to state=absent")
     try:
-        items = split_refs(params["digest"], params["repository"], "@", "digest")
+        items = split_refs(params["digest"], params["repository"], "@", "digest", registry=params["registry"])
         expected = dict((key, [str(t) for t in (value or [])]) for key, value in (params["expected_tags"] or {}).items())
     except (ValueError, TypeError) as exc:
         runner.fail(str(exc))

@@ -23,6 +23,11 @@ description:
 author:
   - regops.registry contributors
 options:
+  registry:
+    description:
+      - The registry the repository is in, for providers that host several registries. Not used by V(oci), where
+        O(api_url) is the registry.
+    type: str
   repository:
     description:
       - Repositories to list. When not set, every repository of the registry.
@@ -117,6 +122,7 @@ from ansible_collections.regops.registry.plugins.module_utils.common import Regi
 def main():
     runner = RegistryModule(
         argument_spec=dict(
+            registry=dict(type="str"),
             repository=dict(type="list", elements="str"),
             digest=dict(type="list", elements="str"),
         ),
@@ -126,13 +132,14 @@ def main():
     digests = []
     if params["digest"]:
         try:
-            digests = split_refs(params["digest"], (repositories or [None])[0] if len(repositories or []) == 1 else None, "@", "digest")
+            digests = split_refs(params["digest"], (repositories or [None])[0] if len(repositories or []) == 1 else None, "@", "digest",
+                                 registry=params["registry"])
         except ValueError as exc:
             runner.fail(str(exc))
         repositories = sorted(set((repositories or []) + [d["repository"] for d in digests]))
     runner.open("artifact", info=True, validate=lambda p: p.validate("artifact", digests) or p.validate("repository", [
         {"name": r} for r in repositories or []]))
-    runner.info("artifact", {"repository": repositories, "digests": digests}, "artifacts")
+    runner.info("artifact", {"registry": params["registry"], "repository": repositories, "digests": digests}, "artifacts")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,11 @@ description:
 author:
   - regops.registry contributors
 options:
+  registry:
+    description:
+      - The registry the repository is in, for providers that host several registries. Not used by V(oci), where
+        O(api_url) is the registry.
+    type: str
   repository:
     description:
       - The repository of the tags. Not needed when every entry of O(name) is written as C(repository:tag).
@@ -157,6 +162,7 @@ from ansible_collections.regops.registry.plugins.module_utils.common import Regi
 def main():
     runner = RegistryModule(
         argument_spec=dict(
+            registry=dict(type="str"),
             repository=dict(type="str"),
             name=dict(type="list", elements="str", required=True),
             state=dict(type="str", default="present", choices=["present", "absent"]),
@@ -169,7 +175,7 @@ def main():
     params = runner.params
     state = params["state"]
     try:
-        items = split_refs(params["name"], params["repository"], ":", "tag")
+        items = split_refs(params["name"], params["repository"], ":", "tag", registry=params["registry"])
     except ValueError as exc:
         runner.fail(str(exc))
     options = [opt for opt in ("digest", "source") if params.get(opt)]

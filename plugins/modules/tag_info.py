@@ -18,6 +18,11 @@ description:
 author:
   - regops.registry contributors
 options:
+  registry:
+    description:
+      - The registry the repository is in, for providers that host several registries. Not used by V(oci), where
+        O(api_url) is the registry.
+    type: str
   repository:
     description:
       - Repositories to list. When not set, every repository of the registry (the catalog).
@@ -87,6 +92,7 @@ from ansible_collections.regops.registry.plugins.module_utils.common import Regi
 def main():
     runner = RegistryModule(
         argument_spec=dict(
+            registry=dict(type="str"),
             repository=dict(type="list", elements="str"),
             name=dict(type="list", elements="str"),
         ),
@@ -95,7 +101,7 @@ def main():
     items = [{"repository": r, "name": n} for r in params["repository"] or [] for n in params["name"] or []]
     runner.open("tag", info=True, validate=lambda p: p.validate("tag", items) or p.validate("repository", [
         {"name": r} for r in params["repository"] or []]))
-    runner.info("tag", {"repository": params["repository"], "name": params["name"]}, "tags")
+    runner.info("tag", {"registry": params["registry"], "repository": params["repository"], "name": params["name"]}, "tags")
 
 
 if __name__ == "__main__":

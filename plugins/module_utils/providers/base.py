@@ -133,6 +133,24 @@ class Provider:
         batched = getattr(self, "apply_%s" % resource, None)
         if batched is not None:
             return batched(actions)
+        if resource == "artifact":
+            return self._apply_in_waves(resource, actions)
+        return self._apply_each(resource, actions)
+
+    def _apply_in_waves(self, resource, actions):
+        """Delete an index before the children listed with it, so no surviving index points at a deleted manifest."""
+        listed = set(a.item["digest"] for a in actions)
+        children = set()
+        for action in actions:
+            children.update(c.get("digest") for c in (action.current or {}).get("children") or [] if c.get("digest") in listed)
+        first = [a for a in actions if a.item["digest"] not in children]
+        then = [a for a in actions if a.item["digest"] in children]
+        done = dict((id(a), (a, r, e)) for a, r, e in self._apply_each(resource, first))
+        if then:
+            done.update((id(a), (a, r, e)) for a, r, e in self._apply_each(resource, then))
+        return [done[id(a)] for a in actions]
+
+    def _apply_each(self, resource, actions):
 
         def run(action):
             if action.kind == "create":

@@ -1,0 +1,1086 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2025, regops.registry contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Retention planner for regops.registry.
+
+A pure, deterministic function: ``plan(snapshot, policies, now)`` takes the
+snapshot returned by ``artifact_info`` and one or more retention policies and
+returns the list of tags to remove and manifests to delete, every kept item
+with the reason it is kept, per-repository summaries and circuit-breaker
+results.  It performs no I/O.  The same plan is used for check mode and for
+the real run, so a dry run cannot diverge from what is applied.
+
+Evaluation order: selection -> protection (keep always wins) -> guards
+(digest sharing, index children, referrers) -> circuit breakers -> action.
+See docs/retention.md for the user-facing reference.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import datetime
+import re
+
+__all__ = [
+    'PolicyError',
+    'SnapshotError',
+    'REASONS',
+    'parse_duration',
+    'parse_timestamp',
+    'normalize_policies',
+    'plan',
+]
+
+
+class PolicyError(ValueError):
+    """A retention policy is invalid (message names the policy and the key)."""
+
+
+class SnapshotError(ValueError):
+    """The artifact snapshot is malformed."""
+
+
+# Kept reasons, in order of precedence when several apply to one item.
+PROTECTION_REASONS = ('in_use', 'latest', 'keep_tags', 'keep_semver', 'keep_last', 'min_age')
+GUARD_REASONS = ('index_child', 'referrer_of_kept', 'shared_digest')
+SELECTION_REASONS = ('too_new', 'no_timestamp', 'not_selected')
+REASONS = PROTECTION_REASONS + GUARD_REASONS + SELECTION_REASONS
+
+TAG_STATES = ('tagged', 'untagged', 'any')
+AGE_BASES = ('pushed', 'pulled', 'created')
+AGE_FALLBACK = {
+    'pushed': ('pushed', 'created'),
+    'pulled': ('pulled', 'pushed', 'created'),
+    'created': ('created', 'pushed'),
+}
+# Order used to break ties between artifacts whose age-basis timestamps are equal.
+TIEBREAK_FIELDS = ('pushed', 'created', 'pulled')
+
+DEFAULT_MIN_AGE = 3600
+
+_DURATION_UNITS = {'w': 604800, 'd': 86400, 'h': 3600, 'm': 60, 's': 1}
+_DURATION_PART_RE = re.compile(r'(\d+)([wdhms])')
+_TS_RE = re.compile(
+    r'^(\d{4})-(\d{2})-(\d{2})'
+    r'(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?'
+    r'\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?$'
+)
+# cosign / OCI referrers fallback tags: sha256-<hex>[.sig|.att|.sbom|...]
+REFERRER_TAG_RE = re.compile(r'^(sha256-[0-9a-f]{64}|sha512-[0-9a-f]{128})(?:\.[A-Za-z0-9_-]+)?$')
+_SEMVER_IDENT = r'(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)'
+SEMVER_RE = re.compile(
+    r'^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)'
+    r'(?:-(' + _SEMVER_IDENT + r'(?:\.' + _SEMVER_IDENT + r')*))?'
+    r'(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$'
+)
+_DIGEST_RE = re.compile(r'^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$')
+_INDEX_MEDIA_TYPES = (
+    'application/vnd.oci.image.index.v1+json',
+    'application/vnd.docker.distribution.manifest.list.v2+json',
+)
+
+_POLICY_KEYS = (
+    'name', 'repositories', 'tags', 'tag_state', 'older_than', 'newer_than', 'age_basis', 'keep',
+    'max_deletions', 'max_deletions_percent', 'allow_empty_repository', 'ignore_referrer_tags', 'delete_untagged',
+)
+_KEEP_KEYS = ('latest', 'tags', 'last', 'semver', 'digests', 'min_age')
+_SEMVER_KEYS = ('major', 'minor', 'all')
+_TRUE_STRINGS = ('true', 'yes', 'on', '1', 'y')
+_FALSE_STRINGS = ('false', 'no', 'off', '0', 'n')
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+# --------------------------------------------------------------------------
+# Parsing helpers
+# --------------------------------------------------------------------------
+
+def parse_duration(value):
+    """Return a duration in whole seconds.
+
+    Accepts an int/float (seconds), a digit string (seconds), a
+    ``datetime.timedelta`` or a string of ``<n><unit>`` parts with units
+    ``w`` (weeks), ``d``, ``h``, ``m`` (minutes) and ``s``, e.g. ``30d``,
+    ``1d12h``, ``2w``, ``90m``.  Each unit may appear once.  ``None`` returns
+    ``None``.  Raises ``ValueError`` on anything else or on negative values.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError('invalid duration %r: expected e.g. "30d", "12h", "1d12h" or seconds' % (value,))
+    if isinstance(value, datetime.timedelta):
+        seconds = value.total_seconds()
+        if seconds < 0:
+            raise ValueError('invalid duration %r: must not be negative' % (value,))
+        return int(seconds)
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise ValueError('invalid duration %r: must not be negative' % (value,))
+        return int(value)
+    if not isinstance(value, str):
+        raise ValueError('invalid duration %r: expected e.g. "30d", "12h", "1d12h" or seconds' % (value,))
+    text = value.strip().lower()
+    if text.isdigit():
+        return int(text)
+    pos = 0
+    total = 0
+    seen = set()
+    for match in _DURATION_PART_RE.finditer(text):
+        if match.start() != pos:
+            break
+        unit = match.group(2)
+        if unit in seen:
+            raise ValueError('invalid duration %r: unit "%s" given twice' % (value, unit))
+        seen.add(unit)
+        total += int(match.group(1)) * _DURATION_UNITS[unit]
+        pos = match.end()
+    if not seen or pos != len(text):
+        raise ValueError('invalid duration %r: expected e.g. "30d", "12h", "90m", "2w", "45s", "1d12h" or seconds' % (value,))
+    return total
+
+
+def parse_timestamp(value):
+    """Parse an ISO 8601 timestamp into an aware UTC datetime.
+
+    Accepts ``Z`` or ``+HH:MM`` offsets (no offset means UTC), any number of
+    fractional-second digits, a ``datetime`` (naive means UTC) or a number of
+    seconds since the epoch.  ``None``/empty returns ``None``; anything else
+    raises ``ValueError``.
+    """
+    if value is None or value == '':
+        return None
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is None:
+            return value.replace(tzinfo=datetime.timezone.utc)
+        return value.astimezone(datetime.timezone.utc)
+    if isinstance(value, bool):
+        raise ValueError('invalid timestamp %r' % (value,))
+    if isinstance(value, (int, float)):
+        return _EPOCH + datetime.timedelta(seconds=value)
+    if not isinstance(value, str):
+        raise ValueError('invalid timestamp %r' % (value,))
+    match = _TS_RE.match(value.strip())
+    if not match:
+        raise ValueError('invalid timestamp %r: expected ISO 8601, e.g. 2024-05-01T12:00:00Z' % (value,))
+    year, month, day, hour, minute, second, frac, tz = match.groups()
+    micro = int((frac or '0')[:6].ljust(6, '0'))
+    try:
+        result = datetime.datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
+                                   micro, tzinfo=datetime.timezone.utc)
+    except ValueError as exc:
+        raise ValueError('invalid timestamp %r: %s' % (value, exc))
+    if tz and tz not in ('Z', 'z'):
+        sign = -1 if tz[0] == '-' else 1
+        digits = tz[1:].replace(':', '')
+        offset = datetime.timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0))
+        result = result - sign * offset
+    return result
+
+
+def format_timestamp(value):
+    """Format an aware datetime as ``YYYY-MM-DDTHH:MM:SS[.ffffff]Z``."""
+    value = value.astimezone(datetime.timezone.utc)
+    text = value.strftime('%Y-%m-%dT%H:%M:%S')
+    if value.microsecond:
+        text += '.%06d' % value.microsecond
+    return text + 'Z'
+
+
+def glob_to_regex(pattern):
+    """Translate a repository glob into an anchored regex string.
+
+    ``*`` matches within one path segment, ``**`` crosses ``/`` (``**/``
+    also matches zero segments), ``?`` one non-``/`` character, ``[...]`` a
+    character class (``[!...]`` negated).
+    """
+    out = []
+    i = 0
+    n = len(pattern)
+    while i < n:
+        char = pattern[i]
+        if char == '*':
+            if pattern.startswith('**', i):
+                i += 2
+                if i < n and pattern[i] == '/':
+                    out.append('(?:.*/)?')
+                    i += 1
+                else:
+                    out.append('.*')
+                continue
+            out.append('[^/]*')
+        elif char == '?':
+            out.append('[^/]')
+        elif char == '[':
+            end = pattern.find(']', i + 2 if pattern.startswith('[!', i) or pattern.startswith('[]', i) else i + 1)
+            if end == -1:
+                out.append(re.escape(char))
+            else:
+                body = pattern[i + 1:end]
+                if body.startswith('!'):
+                    body = '^' + body[1:]
+                out.append('[' + body.replace('\\', '\\\\') + ']')
+                i = end
+        else:
+            out.append(re.escape(char))
+        i += 1
+    return '(?:' + ''.join(out) + r')\Z'
+
+
+def parse_semver(tag):
+    """Return ``(major, minor, patch, prerelease)`` for a semver tag (optional ``v``), else ``None``."""
+    match = SEMVER_RE.match(tag)
+    if not match:
+        return None
+    return int(match.group(1)), int(match.group(2)), int(match.group(3)), match.group(4)
+
+
+def is_referrer_tag(tag):
+    return bool(REFERRER_TAG_RE.match(tag))
+
+
+def _referrer_tag_subject(tag):
+    match = REFERRER_TAG_RE.match(tag)
+    if not match:
+        return None
+    return match.group(1).replace('-', ':', 1)
+
+
+# --------------------------------------------------------------------------
+# Policy validation / normalisation
+# --------------------------------------------------------------------------
+
+class _Policy(object):
+    """Validated policy with compiled matchers."""
+
+    def __init__(self, index, raw):
+        self.index = index
+        if not isinstance(raw, dict):
+            raise PolicyError('policy #%d: must be a dict, got %s' % (index + 1, type(raw).__name__))
+        name = raw.get('name')
+        if name is None:
+            name = 'policy-%d' % (index + 1)
+        if not isinstance(name, str) or not name.strip():
+            raise PolicyError('policy #%d: key "name" must be a non-empty string, got %r' % (index + 1, name))
+        self.name = name
+        self._check_keys(raw, _POLICY_KEYS, '')
+
+        repos = raw.get('repositories')
+        if repos is None:
+            repos = {}
+        elif isinstance(repos, (list, tuple, str)):
+            repos = {'include': repos}
+        if not isinstance(repos, dict):
+            raise self._error('repositories', 'must be a dict with include/exclude lists, got %r' % (repos,))
+        self._check_keys(repos, ('include', 'exclude'), 'repositories.')
+        self.repo_include = self._str_list(repos.get('include'), 'repositories.include')
+        self.repo_exclude = self._str_list(repos.get('exclude'), 'repositories.exclude')
+        self._repo_include_re = [self._repo_pattern(p, 'repositories.include') for p in self.repo_include]
+        self._repo_exclude_re = [self._repo_pattern(p, 'repositories.exclude') for p in self.repo_exclude]
+
+        tags = raw.get('tags')
+        if tags is None:
+            tags = {}
+        if not isinstance(tags, dict):
+            raise self._error('tags', 'must be a dict with include/exclude regex lists, got %r' % (tags,))
+        self._check_keys(tags, ('include', 'exclude'), 'tags.')
+        self.tag_include = self._str_list(tags.get('include'), 'tags.include')
+        self.tag_exclude = self._str_list(tags.get('exclude'), 'tags.exclude')
+        self._tag_include_re = [self._regex(p, 'tags.include') for p in self.tag_include]
+        self._tag_exclude_re = [self._regex(p, 'tags.exclude') for p in self.tag_exclude]
+
+        self.tag_state = self._enum(raw.get('tag_state'), 'tag_state', TAG_STATES, 'tagged')
+        self.age_basis = self._enum(raw.get('age_basis'), 'age_basis', AGE_BASES, 'pushed')
+        self.older_than = self._duration(raw.get('older_than'), 'older_than')
+        self.newer_than = self._duration(raw.get('newer_than'), 'newer_than')
+
+        keep = raw.get('keep')
+        if keep is None:
+            keep = {}
+        if not isinstance(keep, dict):
+            raise self._error('keep', 'must be a dict, got %r' % (keep,))
+        self._check_keys(keep, _KEEP_KEYS, 'keep.')
+        self.keep_latest = self._bool(keep.get('latest'), 'keep.latest', True)
+        self.keep_tags = self._str_list(keep.get('tags'), 'keep.tags')
+        self._keep_tags_re = [self._regex(p, 'keep.tags') for p in self.keep_tags]
+        self.keep_last = self._int(keep.get('last'), 'keep.last', minimum=0)
+        self.keep_semver = self._semver(keep.get('semver'))
+        self.keep_digests = self._digests(keep.get('digests'))
+        min_age = keep.get('min_age')
+        self.min_age = DEFAULT_MIN_AGE if min_age is None else self._duration(min_age, 'keep.min_age')
+
+        self.max_deletions = self._int(raw.get('max_deletions'), 'max_deletions', minimum=0)
+        self.max_deletions_percent = self._percent(raw.get('max_deletions_percent'))
+        self.allow_empty_repository = self._bool(raw.get('allow_empty_repository'), 'allow_empty_repository', False)
+        self.ignore_referrer_tags = self._bool(raw.get('ignore_referrer_tags'), 'ignore_referrer_tags', True)
+        self.delete_untagged = self._bool(raw.get('delete_untagged'), 'delete_untagged', True)
+
+    # -- validation helpers -------------------------------------------------
+    def _error(self, key, message):
+        return PolicyError('policy "%s": key "%s" %s' % (self.name, key, message))
+
+    def _check_keys(self, data, allowed, prefix):
+        unknown = sorted(str(k) for k in data if k not in allowed)
+        if unknown:
+            raise PolicyError('policy "%s": unknown key(s) %s; allowed: %s' % (
+                self.name, ', '.join('"%s%s"' % (prefix, k) for k in unknown), ', '.join(prefix + k for k in allowed)))
+
+    def _str_list(self, value, key):
+        if value is None:
+            return []
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, (list, tuple)):
+            raise self._error(key, 'must be a list of strings, got %r' % (value,))
+        for item in value:
+            if not isinstance(item, str) or not item:
+                raise self._error(key, 'must be a list of non-empty strings, got item %r' % (item,))
+        return list(value)
+
+    def _regex(self, pattern, key):
+        try:
+            return re.compile('(?:' + pattern + r')\Z')
+        except re.error as exc:
+            raise self._error(key, 'has an invalid regular expression %r: %s' % (pattern, exc))
+
+    def _repo_pattern(self, pattern, key):
+        if pattern.startswith('re:'):
+            return self._regex(pattern[3:], key)
+        try:
+            return re.compile(glob_to_regex(pattern))
+        except re.error as exc:
+            raise self._error(key, 'has an invalid glob %r: %s' % (pattern, exc))
+
+    def _enum(self, value, key, choices, default):
+        if value is None:
+            return default
+        if value not in choices:
+            raise self._error(key, 'must be one of %s, got %r' % (', '.join(choices), value))
+        return value
+
+    def _duration(self, value, key):
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            raise self._error(key, 'is not a valid duration: %s' % exc)
+
+    def _bool(self, value, key, default):
+        if value is None:
+            return default
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _TRUE_STRINGS + _FALSE_STRINGS:
+            return value.strip().lower() in _TRUE_STRINGS
+        raise self._error(key, 'must be a boolean, got %r' % (value,))
+
+    def _int(self, value, key, minimum):
+        if value is None:
+            return None
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value.strip())
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise self._error(key, 'must be an integer >= %d, got %r' % (minimum, value))
+        return value
+
+    def _percent(self, value):
+        key = 'max_deletions_percent'
+        if value is None:
+            return None
+        if isinstance(value, str):
+            try:
+                value = float(value.strip().rstrip('%'))
+            except ValueError:
+                raise self._error(key, 'must be a number between 0 and 100, got %r' % (value,))
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
+            raise self._error(key, 'must be a number between 0 and 100, got %r' % (value,))
+        return value
+
+    def _semver(self, value):
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise self._error('keep.semver', 'must be a dict with one of major, minor or all, got %r' % (value,))
+        self._check_keys(value, _SEMVER_KEYS, 'keep.semver.')
+        if len(value) != 1:
+            raise self._error('keep.semver', 'must set exactly one of major, minor or all, got %r' % (value,))
+        mode = list(value)[0]
+        if mode == 'all':
+            enabled = self._bool(value['all'], 'keep.semver.all', False)
+            return {'all': True} if enabled else None
+        count = self._int(value[mode], 'keep.semver.' + mode, minimum=1)
+        if count is None:
+            raise self._error('keep.semver.' + mode, 'must be an integer >= 1, got None')
+        return {mode: count}
+
+    def _digests(self, value):
+        items = self._str_list(value, 'keep.digests')
+        result = []
+        for item in items:
+            repo, sep, digest = item.rpartition('@')
+            if sep and not repo:
+                raise self._error('keep.digests', 'has an invalid reference %r (empty repository before "@")' % (item,))
+            if not _DIGEST_RE.match(digest):
+                raise self._error('keep.digests', 'has an invalid digest %r (expected "sha256:<hex>" or "repo@sha256:<hex>")' % (item,))
+            result.append((repo or None, digest))
+        return result
+
+    # -- matching -------------------------------------------------------------
+    def covers(self, repository):
+        if self._repo_include_re and not any(r.match(repository) for r in self._repo_include_re):
+            return False
+        return not any(r.match(repository) for r in self._repo_exclude_re)
+
+    def tag_matches(self, tag):
+        """Tag filter: include/exclude and referrer-tag exclusion."""
+        if self.ignore_referrer_tags and is_referrer_tag(tag):
+            return False
+        if self._tag_include_re and not any(r.match(tag) for r in self._tag_include_re):
+            return False
+        return not any(r.match(tag) for r in self._tag_exclude_re)
+
+    def keep_tag_matches(self, tag):
+        return any(r.match(tag) for r in self._keep_tags_re)
+
+    def digest_in_use(self, repository, digest):
+        for repo, kept in self.keep_digests:
+            if kept == digest and (repo is None or repo == repository):
+                return True
+        return False
+
+    def normalized(self):
+        return {
+            'name': self.name,
+            'repositories': {'include': list(self.repo_include), 'exclude': list(self.repo_exclude)},
+            'tags': {'include': list(self.tag_include), 'exclude': list(self.tag_exclude)},
+            'tag_state': self.tag_state,
+            'older_than': self.older_than,
+            'newer_than': self.newer_than,
+            'age_basis': self.age_basis,
+            'keep': {
+                'latest': self.keep_latest,
+                'tags': list(self.keep_tags),
+                'last': self.keep_last,
+                'semver': dict(self.keep_semver) if self.keep_semver else None,
+                'digests': [('%s@%s' % (r, d)) if r else d for r, d in self.keep_digests],
+                'min_age': self.min_age,
+            },
+            'max_deletions': self.max_deletions,
+            'max_deletions_percent': self.max_deletions_percent,
+            'allow_empty_repository': self.allow_empty_repository,
+            'ignore_referrer_tags': self.ignore_referrer_tags,
+            'delete_untagged': self.delete_untagged,
+        }
+
+
+def _build_policies(policies):
+    if policies is None:
+        raw_list = []
+    elif isinstance(policies, dict):
+        raw_list = [policies]
+    elif isinstance(policies, (list, tuple)):
+        raw_list = list(policies)
+    else:
+        raise PolicyError('policies must be a dict or a list of dicts, got %s' % type(policies).__name__)
+    result = []
+    names = set()
+    for index, raw in enumerate(raw_list):
+        policy = _Policy(index, raw)
+        if policy.name in names:
+            raise PolicyError('policy "%s": key "name" is used by more than one policy' % policy.name)
+        names.add(policy.name)
+        result.append(policy)
+    return result
+
+
+def normalize_policies(policies):
+    """Validate policies and return them normalized (defaults filled in, durations in seconds)."""
+    return [p.normalized() for p in _build_policies(policies)]
+
+
+# --------------------------------------------------------------------------
+# Snapshot normalisation
+# --------------------------------------------------------------------------
+
+class _Artifact(object):
+    __slots__ = ('repository', 'digest', 'media_type', 'size_bytes', 'tags', 'ts', 'children', 'subject')
+
+    def __init__(self, repository, digest):
+        self.repository = repository
+        self.digest = digest
+        self.media_type = None
+        self.size_bytes = None
+        self.tags = []
+        self.ts = {'pushed': None, 'pulled': None, 'created': None}
+        self.children = []
+        self.subject = None
+
+    @property
+    def is_index(self):
+        return bool(self.children) or self.media_type in _INDEX_MEDIA_TYPES
+
+
+def _ref_digest(value):
+    if isinstance(value, dict):
+        value = value.get('digest')
+    return value if isinstance(value, str) and value else None
+
+
+def _load_snapshot(snapshot, warnings):
+    if isinstance(snapshot, dict):
+        entries = snapshot.get('artifacts')
+        repo_names = snapshot.get('repositories') or []
+    elif isinstance(snapshot, (list, tuple)):
+        entries = snapshot
+        repo_names = []
+    else:
+        raise SnapshotError('snapshot must be a dict with "artifacts" or a list of artifacts, got %s' % type(snapshot).__name__)
+    if entries is None:
+        entries = []
+    if not isinstance(entries, (list, tuple)):
+        raise SnapshotError('snapshot "artifacts" must be a list, got %s' % type(entries).__name__)
+    if not isinstance(repo_names, (list, tuple)):
+        raise SnapshotError('snapshot "repositories" must be a list, got %s' % type(repo_names).__name__)
+
+    repos = {}
+    for name in repo_names:
+        if isinstance(name, dict):
+            name = name.get('name') or name.get('repository')
+        if not isinstance(name, str) or not name:
+            raise SnapshotError('snapshot "repositories" entries must be repository names, got %r' % (name,))
+        repos.setdefault(name, {})
+
+    for number, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise SnapshotError('artifact #%d must be a dict, got %s' % (number + 1, type(entry).__name__))
+        repo = entry.get('repository')
+        digest = entry.get('digest')
+        if not isinstance(repo, str) or not repo or not isinstance(digest, str) or not digest:
+            raise SnapshotError('artifact #%d needs non-empty "repository" and "digest" strings' % (number + 1))
+        arts = repos.setdefault(repo, {})
+        art = arts.get(digest)
+        if art is None:
+            art = arts[digest] = _Artifact(repo, digest)
+        else:
+            warnings.append('%s@%s appears more than once in the snapshot; entries merged' % (repo, digest))
+        if art.media_type is None and isinstance(entry.get('media_type'), str):
+            art.media_type = entry['media_type']
+        size = entry.get('size_bytes')
+        if art.size_bytes is None and isinstance(size, int) and not isinstance(size, bool) and size >= 0:
+            art.size_bytes = size
+        tags = entry.get('tags') or []
+        if not isinstance(tags, (list, tuple)):
+            raise SnapshotError('%s@%s: "tags" must be a list' % (repo, digest))
+        for tag in tags:
+            if not isinstance(tag, str) or not tag:
+                raise SnapshotError('%s@%s: tags must be non-empty strings, got %r' % (repo, digest, tag))
+        art.tags = sorted(set(art.tags) | set(tags))
+        for field in AGE_BASES:
+            raw = entry.get(field + '_at')
+            if raw is None or art.ts[field] is not None:
+                continue
+            try:
+                art.ts[field] = parse_timestamp(raw)
+            except ValueError:
+                warnings.append('%s@%s: ignoring unparsable %s_at %r' % (repo, digest, field, raw))
+        children = entry.get('children') or []
+        if not isinstance(children, (list, tuple)):
+            raise SnapshotError('%s@%s: "children" must be a list' % (repo, digest))
+        child_digests = set(art.children)
+        for child in children:
+            child_digest = _ref_digest(child)
+            if child_digest and child_digest != digest:
+                child_digests.add(child_digest)
+        art.children = sorted(child_digests)
+        subject = _ref_digest(entry.get('subject'))
+        if art.subject is None and subject and subject != digest:
+            art.subject = subject
+
+    for repo in sorted(repos):
+        owners = {}
+        for digest in sorted(repos[repo]):
+            for tag in repos[repo][digest].tags:
+                owners.setdefault(tag, []).append(digest)
+        for tag in sorted(owners):
+            if len(owners[tag]) > 1:
+                warnings.append('%s:%s is listed on several digests (%s); the snapshot is inconsistent' % (
+                    repo, tag, ', '.join(owners[tag])))
+    return repos
+
+
+# --------------------------------------------------------------------------
+# Planning
+# --------------------------------------------------------------------------
+
+def _age_ts(art, basis):
+    """Return ``(timestamp, basis_used)`` following the fallback chain, or ``(None, None)``."""
+    for field in AGE_FALLBACK[basis]:
+        if art.ts[field] is not None:
+            return art.ts[field], field
+    return None, None
+
+
+def _recency_key(art, basis):
+    """Sort key: newest first, ties broken by pushed, created, pulled (newest first), then digest ascending.
+
+    Artifacts without any timestamp sort after every dated one.
+    """
+    ts, dummy = _age_ts(art, basis)
+    key = [-(ts - _EPOCH).total_seconds() if ts is not None else float('inf')]
+    for field in TIEBREAK_FIELDS:
+        value = art.ts[field]
+        key.append(-(value - _EPOCH).total_seconds() if value is not None else float('inf'))
+    key.append(art.digest)
+    return tuple(key)
+
+
+def _window_reason(policy, art, now):
+    """``None`` when the artifact is inside the policy's age window, else a kept reason."""
+    if policy.older_than is None and policy.newer_than is None:
+        return None
+    ts, dummy = _age_ts(art, policy.age_basis)
+    if ts is None:
+        return 'no_timestamp'
+    age = (now - ts).total_seconds()
+    if policy.older_than is not None and age < policy.older_than:
+        return 'too_new'
+    if policy.newer_than is not None and age >= policy.newer_than:
+        return 'not_selected'
+    return None
+
+
+def _min_age_protects(policy, art, now):
+    """min_age floor: protected when pushed or created (whichever is newer) is younger than min_age."""
+    if not policy.min_age:
+        return False
+    known = [art.ts[f] for f in ('pushed', 'created') if art.ts[f] is not None]
+    if not known:
+        return False
+    return (now - max(known)).total_seconds() < policy.min_age
+
+
+def _keep_last_digests(policy, arts):
+    if not policy.keep_last:
+        return set()
+    ranked = [a for a in arts if any(policy.tag_matches(t) for t in a.tags)]
+    ranked.sort(key=lambda a: _recency_key(a, policy.age_basis))
+    return set(a.digest for a in ranked[:policy.keep_last])
+
+
+def _keep_semver_tags(policy, arts):
+    """Tags protected by keep.semver; ranking is by version precedence, prereleases never count."""
+    if not policy.keep_semver:
+        return set()
+    releases = {}
+    for art in arts:
+        for tag in art.tags:
+            parsed = parse_semver(tag)
+            if parsed is None or parsed[3] is not None:
+                continue
+            releases.setdefault(parsed[:3], []).append(tag)
+    if 'all' in policy.keep_semver:
+        return set(t for tags in releases.values() for t in tags)
+    if 'major' in policy.keep_semver:
+        count, width = policy.keep_semver['major'], 1
+    else:
+        count, width = policy.keep_semver['minor'], 2
+    groups = {}
+    for version in releases:
+        groups.setdefault(version[:width], []).append(version)
+    kept = set()
+    for versions in groups.values():
+        for version in sorted(versions, reverse=True)[:count]:
+            kept.update(releases[version])
+    return kept
+
+
+class _Item(object):
+    """Per tag (tag set) or per untagged manifest (tag None) evaluation across policies."""
+    __slots__ = ('art', 'tag', 'selected_by', 'protected_by', 'skip_reasons')
+
+    def __init__(self, art, tag):
+        self.art = art
+        self.tag = tag
+        self.selected_by = []      # policy objects, in policy order
+        self.protected_by = []     # (reason, policy)
+        self.skip_reasons = []     # (reason, policy) when a policy did not select it
+
+    @property
+    def removable(self):
+        return bool(self.selected_by) and not self.protected_by
+
+    def protection(self):
+        if not self.protected_by:
+            return None, None
+        reason, policy = min(self.protected_by, key=lambda rp: (PROTECTION_REASONS.index(rp[0]), rp[1].index))
+        return reason, policy
+
+    def selection_reason(self):
+        for wanted in SELECTION_REASONS:
+            for reason, policy in self.skip_reasons:
+                if reason == wanted:
+                    return reason, (policy if reason != 'not_selected' else None)
+        return 'not_selected', None
+
+
+def _evaluate_repository(repo, arts, policies, now):
+    """Return per-item evaluation for one repository."""
+    tag_items = {}
+    untagged_items = {}
+    for art in arts:
+        for tag in art.tags:
+            tag_items[(art.digest, tag)] = _Item(art, tag)
+        if not art.tags:
+            untagged_items[art.digest] = _Item(art, None)
+
+    for policy in policies:
+        last = _keep_last_digests(policy, arts)
+        semver = _keep_semver_tags(policy, arts)
+        for art in arts:
+            window = _window_reason(policy, art, now)
+            young = _min_age_protects(policy, art, now)
+            in_use = policy.digest_in_use(repo, art.digest)
+            for tag in art.tags:
+                item = tag_items[(art.digest, tag)]
+                if in_use:
+                    item.protected_by.append(('in_use', policy))
+                if policy.keep_latest and tag == 'latest':
+                    item.protected_by.append(('latest', policy))
+                if policy.keep_tag_matches(tag):
+                    item.protected_by.append(('keep_tags', policy))
+                if tag in semver:
+                    item.protected_by.append(('keep_semver', policy))
+                if art.digest in last:
+                    item.protected_by.append(('keep_last', policy))
+                if young:
+                    item.protected_by.append(('min_age', policy))
+                if policy.tag_state == 'untagged' or not policy.tag_matches(tag):
+                    item.skip_reasons.append(('not_selected', policy))
+                elif window is not None:
+                    item.skip_reasons.append((window, policy))
+                else:
+                    item.selected_by.append(policy)
+            if not art.tags:
+                item = untagged_items[art.digest]
+                if in_use:
+                    item.protected_by.append(('in_use', policy))
+                if young:
+                    item.protected_by.append(('min_age', policy))
+                if policy.tag_state == 'tagged' or not policy.delete_untagged:
+                    item.skip_reasons.append(('not_selected', policy))
+                elif window is not None:
+                    item.skip_reasons.append((window, policy))
+                else:
+                    item.selected_by.append(policy)
+    return tag_items, untagged_items
+
+
+def _ordered_policies(policy_lists):
+    seen = {}
+    for policies in policy_lists:
+        for policy in policies:
+            seen[policy.index] = policy
+    return [seen[k] for k in sorted(seen)]
+
+
+def _plan_repository(repo, arts_by_digest, policies, now):
+    arts = [arts_by_digest[d] for d in sorted(arts_by_digest)]
+    tag_items, untagged_items = _evaluate_repository(repo, arts, policies, now)
+
+    parents = {}
+    for art in arts:
+        for child in art.children:
+            if child in arts_by_digest:
+                parents.setdefault(child, set()).add(art.digest)
+
+    # Own deletion candidates: digests whose every tag is removable, and removable untagged manifests.
+    own = {}
+    for art in arts:
+        if art.tags:
+            items = [tag_items[(art.digest, t)] for t in art.tags]
+            if all(i.removable for i in items):
+                own[art.digest] = _ordered_policies(i.selected_by for i in items)
+        elif untagged_items[art.digest].removable:
+            own[art.digest] = list(untagged_items[art.digest].selected_by)
+
+    # Children that would go with a deleted index: untagged, unprotected, present in the repository.
+    candidates = set(own)
+    stack = sorted(d for d in own if arts_by_digest[d].is_index)
+    while stack:
+        index_digest = stack.pop()
+        for child in arts_by_digest[index_digest].children:
+            child_art = arts_by_digest.get(child)
+            if child_art is None or child in candidates or child_art.tags or untagged_items[child].protected_by:
+                continue
+            candidates.add(child)
+            if child_art.is_index:
+                stack.append(child)
+
+    # Greatest fixed point: drop anything referenced by a surviving index or whose subject survives.
+    deleted = set(candidates)
+    guard = {}
+    changed = True
+    while changed:
+        changed = False
+        for digest in sorted(deleted):
+            art = arts_by_digest[digest]
+            if any(p not in deleted for p in parents.get(digest, ())):
+                guard[digest] = 'index_child'
+            elif art.subject and art.subject in arts_by_digest and art.subject not in deleted:
+                guard[digest] = 'referrer_of_kept'
+            else:
+                continue
+            deleted.discard(digest)
+            changed = True
+    for digest in deleted:
+        guard.pop(digest, None)
+
+    # Attach untagged deleted manifests to the deleted index they belong to.
+    owner = {}
+    depth = {}
+    for digest in sorted(deleted):
+        if arts_by_digest[digest].tags:
+            continue
+        current, steps, seen = digest, 0, set([digest])
+        while True:
+            deleted_parents = sorted(p for p in parents.get(current, ()) if p in deleted and p not in seen)
+            if not deleted_parents:
+                break
+            current = deleted_parents[0]
+            seen.add(current)
+            steps += 1
+            if arts_by_digest[current].tags:
+                break
+        if steps:
+            owner[digest] = current
+            depth[digest] = steps
+    tops = sorted(d for d in deleted if d not in owner)
+
+    result = {'remove_tags': [], 'delete_digests': [], 'kept': [], 'deleted': deleted}
+
+    def basis_for(art, policy):
+        return _age_ts(art, (policy or policies[0]).age_basis)[1]
+
+    for digest in tops:
+        art = arts_by_digest[digest]
+        children = sorted((d for d in owner if owner[d] == digest), key=lambda d: (depth[d], d))
+        selected = own.get(digest) or []
+        result['delete_digests'].append({
+            'repository': repo,
+            'digest': digest,
+            'media_type': art.media_type,
+            'tags': list(art.tags),
+            'size_bytes': art.size_bytes,
+            'children': children,
+            'policy': selected[0].name if selected else None,
+            'selected_by': [p.name for p in selected],
+            'age_basis': basis_for(art, selected[0] if selected else None),
+        })
+
+    for art in arts:
+        removed_here = False
+        for tag in art.tags:
+            item = tag_items[(art.digest, tag)]
+            if item.removable:
+                removed_here = True
+                if art.digest not in deleted:
+                    result['remove_tags'].append({
+                        'repository': repo, 'tag': tag, 'digest': art.digest,
+                        'policy': item.selected_by[0].name,
+                        'selected_by': [p.name for p in item.selected_by],
+                        'age_basis': basis_for(art, item.selected_by[0]),
+                    })
+                continue
+            reason, policy = item.protection()
+            if reason is None and not item.selected_by and art.tags and is_referrer_tag(tag):
+                subject = _referrer_tag_subject(tag)
+                if subject in arts_by_digest and subject not in deleted:
+                    reason = 'referrer_of_kept'
+            if reason is None:
+                reason, policy = item.selection_reason()
+            result['kept'].append(_kept_entry(repo, art, tag, reason, policy, item, basis_for(art, policy)))
+        if art.digest in deleted:
+            continue
+        if not art.tags:
+            item = untagged_items[art.digest]
+            reason, policy = item.protection()
+            if reason is None:
+                if art.digest in guard:
+                    reason = guard[art.digest]
+                elif any(p not in deleted for p in parents.get(art.digest, ())):
+                    reason = 'index_child'
+                elif art.subject and art.subject in arts_by_digest and art.subject not in deleted:
+                    reason = 'referrer_of_kept'
+                else:
+                    reason, policy = item.selection_reason()
+            result['kept'].append(_kept_entry(repo, art, None, reason, policy, item, basis_for(art, policy)))
+        elif removed_here:
+            # Some tags go but the manifest stays: a sibling tag is kept, or a guard keeps the now-untagged manifest.
+            reason = guard.get(art.digest, 'shared_digest')
+            result['kept'].append({
+                'repository': repo, 'digest': art.digest, 'tag': None, 'reason': reason, 'policy': None,
+                'selected_by': [p.name for p in own.get(art.digest, [])], 'protected_by': [],
+                'age_basis': basis_for(art, None),
+            })
+    return result
+
+
+def _kept_entry(repo, art, tag, reason, policy, item, basis):
+    protected = []
+    for dummy, prot_policy in sorted(item.protected_by, key=lambda rp: rp[1].index):
+        if prot_policy.name not in protected:
+            protected.append(prot_policy.name)
+    return {
+        'repository': repo,
+        'digest': art.digest,
+        'tag': tag,
+        'reason': reason,
+        'policy': policy.name if policy is not None else None,
+        'selected_by': [p.name for p in item.selected_by],
+        'protected_by': protected,
+        'age_basis': basis,
+    }
+
+
+def _resolve_now(now):
+    if now is None:
+        return datetime.datetime.now(datetime.timezone.utc)
+    try:
+        parsed = parse_timestamp(now)
+    except ValueError as exc:
+        raise ValueError('invalid "now": %s' % exc)
+    if parsed is None:
+        return datetime.datetime.now(datetime.timezone.utc)
+    return parsed
+
+
+def plan(snapshot, policies, now=None):
+    """Compute a retention plan.  Pure and deterministic for a given ``now``.
+
+    :param snapshot: ``artifact_info`` result (dict with ``artifacts`` and optional
+        ``repositories``) or a bare list of artifact dicts.
+    :param policies: one policy dict or a list of them.
+    :param now: ISO 8601 string or datetime; the current UTC time when ``None``.
+    :raises PolicyError: invalid policy (message names policy and key).
+    :raises SnapshotError: malformed snapshot.
+    :returns: the plan dict (see docs/retention.md).
+    """
+    policy_objs = _build_policies(policies)
+    now_dt = _resolve_now(now)
+    warnings = []
+    repos = _load_snapshot(snapshot, warnings)
+
+    if not policy_objs:
+        warnings.append('no retention policy given: nothing is selected')
+    for policy in policy_objs:
+        if not any(policy.covers(r) for r in repos):
+            warnings.append('policy "%s" matches no repository in the snapshot' % policy.name)
+        if policy.tag_state == 'untagged' and not policy.delete_untagged:
+            warnings.append('policy "%s" has tag_state untagged and delete_untagged false: it selects nothing' % policy.name)
+
+    remove_tags, delete_digests, kept = [], [], []
+    summaries = {}
+    repo_policies = {}
+    for repo in sorted(repos):
+        applicable = [p for p in policy_objs if p.covers(repo)]
+        if not applicable:
+            continue
+        repo_policies[repo] = applicable
+        res = _plan_repository(repo, repos[repo], applicable, now_dt)
+        remove_tags.extend(res['remove_tags'])
+        delete_digests.extend(res['delete_digests'])
+        kept.extend(res['kept'])
+        summaries[repo] = _summarize(repos[repo], res)
+
+    remove_tags.sort(key=lambda e: (e['repository'], e['tag'], e['digest']))
+    delete_digests.sort(key=lambda e: (e['repository'], e['digest']))
+    kept.sort(key=lambda e: (e['repository'], e['digest'], e['tag'] is not None, e['tag'] or ''))
+
+    block_reasons = _check_breakers(policy_objs, repo_policies, repos, remove_tags, delete_digests, summaries)
+
+    totals = {
+        'remove_tags': len(remove_tags),
+        'delete_digests': len(delete_digests),
+        'children_deleted': sum(len(e['children']) for e in delete_digests),
+        'bytes_freed': sum(s['bytes_freed'] for s in summaries.values()),
+        'bytes_freed_partial': any(s['bytes_freed_partial'] for s in summaries.values()),
+        'kept': len(kept),
+        'repositories': len(summaries),
+    }
+    return {
+        'remove_tags': remove_tags,
+        'delete_digests': delete_digests,
+        'kept': kept,
+        'repositories': summaries,
+        'totals': totals,
+        'blocked': bool(block_reasons),
+        'block_reasons': block_reasons,
+        'warnings': warnings,
+        'now': format_timestamp(now_dt),
+        'policies': [p.normalized() for p in policy_objs],
+    }
+
+
+def _summarize(arts_by_digest, res):
+    deleted = res['deleted']
+    tags_before = sum(len(a.tags) for a in arts_by_digest.values())
+    removed_tags = len(res['remove_tags']) + sum(len(e['tags']) for e in res['delete_digests'])
+    bytes_freed = 0
+    partial = False
+    for digest in sorted(deleted):
+        size = arts_by_digest[digest].size_bytes
+        if size is None:
+            partial = True
+        else:
+            bytes_freed += size
+    by_reason = {}
+    for entry in res['kept']:
+        by_reason[entry['reason']] = by_reason.get(entry['reason'], 0) + 1
+    return {
+        'kept_by_reason': dict(sorted(by_reason.items())),
+        'kept': len(res['kept']),
+        'remove_tags': len(res['remove_tags']),
+        'delete_digests': len(res['delete_digests']),
+        'children_deleted': sum(len(e['children']) for e in res['delete_digests']),
+        'bytes_freed': bytes_freed,
+        'bytes_freed_partial': partial,
+        'tags_before': tags_before,
+        'tags_after': tags_before - removed_tags,
+        'manifests_before': len(arts_by_digest),
+        'manifests_after': len(arts_by_digest) - len(deleted),
+    }
+
+
+def _check_breakers(policies, repo_policies, repos, remove_tags, delete_digests, summaries):
+    """Circuit breakers; each policy counts the operations it selected (``selected_by``)."""
+    reasons = []
+    for policy in policies:
+        mine_tags = [e for e in remove_tags if policy.name in e['selected_by']]
+        mine_digests = [e for e in delete_digests if policy.name in e['selected_by']]
+        operations = len(mine_tags) + len(mine_digests) + sum(len(e['children']) for e in mine_digests)
+        if policy.max_deletions is not None and operations > policy.max_deletions:
+            reasons.append('policy "%s": %d planned deletions (tags removed + manifests deleted) exceed max_deletions %d' % (
+                policy.name, operations, policy.max_deletions))
+        for repo in sorted(r for r, ps in repo_policies.items() if policy in ps):
+            summary = summaries[repo]
+            repo_tags = [e for e in mine_tags if e['repository'] == repo]
+            repo_digests = [e for e in mine_digests if e['repository'] == repo]
+            if policy.max_deletions_percent is not None:
+                untagged_before = sum(1 for a in repos[repo].values() if not a.tags)
+                population = summary['tags_before'] + untagged_before
+                gone = len(repo_tags) + sum(len(e['tags']) or 1 for e in repo_digests) + sum(len(e['children']) for e in repo_digests)
+                if population and gone * 100.0 / population > policy.max_deletions_percent:
+                    reasons.append('policy "%s": repository %s would lose %d of %d tags and untagged manifests (%.1f%%), '
+                                   'more than max_deletions_percent %s' % (
+                                       policy.name, repo, gone, population, gone * 100.0 / population, policy.max_deletions_percent))
+            if not policy.allow_empty_repository and (repo_tags or any(e['tags'] for e in repo_digests)):
+                deleted = set()
+                for entry in delete_digests:
+                    if entry['repository'] == repo:
+                        deleted.add(entry['digest'])
+                        deleted.update(entry['children'])
+                removed = set((e['digest'], e['tag']) for e in remove_tags if e['repository'] == repo)
+                before = [(a.digest, t) for a in repos[repo].values() for t in a.tags if not is_referrer_tag(t)]
+                after = [dt for dt in before if dt[0] not in deleted and dt not in removed]
+                if before and not after:
+                    reasons.append('policy "%s": the plan removes every tag of repository %s '
+                                   '(set allow_empty_repository: true to allow this)' % (policy.name, repo))
+    return reasons

@@ -231,8 +231,10 @@ class ApiClient:
             try:
                 with self._count_lock:
                     self.requests_sent += 1
+                # verify is passed explicitly: with trust_env, requests lets REQUESTS_CA_BUNDLE override session.verify
+                # (even validate_certs=False and ca_path).
                 response = self.session.request(method, url, params=params, json=json, data=data, headers=send_headers,
-                                                timeout=self.timeout, allow_redirects=allow_redirects)
+                                                timeout=self.timeout, allow_redirects=allow_redirects, verify=self.session.verify)
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
                 if attempt < self.retries and self._may_retry_exception(method, exc):
                     self._pause(attempt, None, "%s %s: %s" % (method, self._safe(url), type(exc).__name__))

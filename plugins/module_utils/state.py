@@ -93,8 +93,9 @@ def ensure(provider, resource, items, state, desired, check_mode=False, diff_mod
                 actions.append(Action("delete", item, current))
                 outcomes.append(None)
         elif current is None:
-            if not can_create:
-                outcomes.append({"ref": ref, "action": "failed", "msg": "%s %s does not exist" % (resource.replace("_", " "), ref)})
+            problem = "%s %s does not exist" % (resource.replace("_", " "), ref) if not can_create else provider.check_create(resource, item, desired)
+            if problem:
+                outcomes.append({"ref": ref, "action": "failed", "msg": problem})
             else:
                 actions.append(Action("create", item, None, desired))
                 outcomes.append(None)

@@ -11,11 +11,13 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.regops.registry.plugins.module_utils.api import UnsupportedError
+from ansible_collections.regops.registry.plugins.module_utils.providers.gcore import GcoreProvider
 from ansible_collections.regops.registry.plugins.module_utils.providers.oci import OciProvider
 
 PROVIDER_NAMES = ("oci", "gcore", "vultr", "gitlab", "github", "ncloud")
 
 AVAILABLE = {
+    "gcore": GcoreProvider,
     "oci": OciProvider,
 }
 

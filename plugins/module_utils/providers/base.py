@@ -119,6 +119,10 @@ class Provider:
             return custom(item, current, desired)
         return {key: value for key, value in desired.items() if value is not None and current.get(key) != value}
 
+    def check_create(self, resource, item, desired):
+        """A reason why ``item`` cannot be created from ``desired`` (same answer in check mode and for real), or None."""
+        return None
+
     def predict(self, resource, action):
         """The resource as the real run would return it, for check mode."""
         if action.kind == "delete":

@@ -22,7 +22,7 @@ description:
   - "On V(oci), deleting an image index leaves its child manifests in the registry (untagged) until they are
     deleted too or the registry's garbage collection removes them. Storage is reclaimed only by the registry's
     garbage collection."
-  - "Providers: V(oci)."
+  - "Providers: V(oci), V(gcore)."
 author:
   - regops.registry contributors
 options:

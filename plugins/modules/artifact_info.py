@@ -19,7 +19,7 @@ description:
   - "On V(oci): the artifacts reachable from a tag, and the children of the indexes among them (the OCI API has
     no way to list untagged manifests). C(created_at) comes from each image's config; C(pushed_at) and
     C(pulled_at) are V(null) because the API does not record them."
-  - "Providers: V(oci)."
+  - "Providers: V(oci), V(gcore) (push and pull times, no media type or platforms)."
 author:
   - regops.registry contributors
 options:

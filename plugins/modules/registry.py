@@ -18,7 +18,7 @@ description:
     be undone.
   - "An OCI Distribution registry (V(oci)) is its O(api_url): there is nothing to create, and this module fails
     with a clear message for it."
-  - "Providers: none in this version (cloud providers arrive with their own releases)."
+  - "Providers: V(gcore)."
 author:
   - regops.registry contributors
 options:

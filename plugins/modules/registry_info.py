@@ -15,7 +15,7 @@ description:
   - Lists the registries of the account (and project/region where the provider has them), or one by name, with
     storage used and limit and the host to push to.
   - "An OCI Distribution registry (V(oci)) is its O(api_url): this module fails with a clear message for it."
-  - "Providers: none in this version (cloud providers arrive with their own releases)."
+  - "Providers: V(gcore)."
 author:
   - regops.registry contributors
 options:

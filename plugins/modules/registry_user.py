@@ -20,7 +20,7 @@ description:
     no_log. Use C(no_log=true) on the task if the result is printed.
   - Several users are one module call; where the provider has a batch API it is used.
   - "An OCI Distribution registry (V(oci)) has no users API: this module fails with a clear message for it."
-  - "Providers: none in this version (cloud providers arrive with their own releases)."
+  - "Providers: V(gcore) (one batch call creates several users; PATCH always sends both permission and expiry)."
 author:
   - regops.registry contributors
 options:

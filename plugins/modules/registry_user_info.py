@@ -14,7 +14,7 @@ version_added: 0.1.0
 description:
   - Lists the users of a registry, or only the ones named. Secrets are never returned (providers show them once).
   - "An OCI Distribution registry (V(oci)) has no users API: this module fails with a clear message for it."
-  - "Providers: none in this version (cloud providers arrive with their own releases)."
+  - "Providers: V(gcore)."
 author:
   - regops.registry contributors
 options:

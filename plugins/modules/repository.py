@@ -18,7 +18,7 @@ description:
     name in its catalog until its garbage collection runs; a repository with no tags counts as absent."
   - "Repositories are created by pushing an image; O(state=present) is accepted by providers that can create or
     describe repositories."
-  - "Providers: V(oci) (O(state=absent))."
+  - "Providers: V(oci), V(gcore) (both O(state=absent))."
 author:
   - regops.registry contributors
 options:

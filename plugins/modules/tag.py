@@ -23,7 +23,7 @@ description:
     manifest deletes; this is checked before any tag is touched. The throwaway's two small blobs stay until the
     registry's garbage collection."
   - Many tags are one module call, run concurrently (O(concurrency)) over one keep-alive connection.
-  - "Providers: V(oci)."
+  - "Providers: V(oci) (O(state=present) and O(state=absent)), V(gcore) (O(state=absent) only: Gcore has no API to create a tag)."
 author:
   - regops.registry contributors
 options:

@@ -1,0 +1,221 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2025, regops.registry contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+name: retention_plan
+short_description: Compute a registry retention plan from an artifact snapshot
+version_added: 0.1.0
+author: regops.registry maintainers
+description:
+  - Pure, deterministic planner shared by check mode and the real run of the cleanup role.
+    It never contacts a registry.
+  - Evaluation order is selection, then protection (keep always wins), then guards
+    (shared digests, index children, referrers), then circuit breakers.
+  - A tag is removed when some applicable policy selects it and no applicable policy protects it.
+    A manifest is deleted only when every tag on it is removed, no surviving index references it
+    and, for a signature or SBOM, its subject is deleted too.
+    Untagged children of a deleted index are deleted with it unless something else still references them.
+  - When a circuit breaker trips (O(max_deletions), O(max_deletions_percent), O(allow_empty_repository)),
+    RV(_value.blocked) is true and the plan still lists what would happen; callers must not apply a blocked plan.
+  - See C(docs/retention.md) in the collection for the full policy reference.
+options:
+  _input:
+    description:
+      - The registered result of M(regops.registry.artifact_info) (a dict with an C(artifacts) list and
+        optionally a C(repositories) list), or a bare list of artifact dicts.
+      - Each artifact has C(repository), C(digest), C(media_type), C(size_bytes), C(tags),
+        C(pushed_at), C(pulled_at), C(created_at), C(children) and C(subject).
+    type: raw
+    required: true
+  policies:
+    description:
+      - One retention policy (dict) or a list of them. Unknown keys, invalid regexes, durations
+        or enum values fail the filter with a message naming the policy and the key.
+    type: raw
+    required: true
+    suboptions:
+      name:
+        description: Policy name used in the plan; defaults to C(policy-<n>) (1-based position).
+        type: str
+      repositories:
+        description:
+          - Repository scope, a dict with C(include) and C(exclude) lists (a bare list means C(include)).
+          - Patterns are globs (C(*) stays within one path segment, C(**) crosses C(/)),
+            or anchored full-match regexes when prefixed with C(re:). Empty C(include) means all repositories.
+        type: dict
+      tags:
+        description:
+          - Tag selection, a dict with C(include) and C(exclude) lists of anchored (full-match) regexes.
+            Missing or empty C(include) means all tags. Does not apply to untagged manifests.
+        type: dict
+      tag_state:
+        description: Which items the policy selects; untagged means manifests that carry no tag.
+        type: str
+        choices: [tagged, untagged, any]
+        default: tagged
+      older_than:
+        description: Select only artifacts at least this old, e.g. C(30d), C(12h), C(1d12h), C(2w); an integer is seconds.
+        type: raw
+      newer_than:
+        description: Select only artifacts younger than this duration.
+        type: raw
+      age_basis:
+        description:
+          - Timestamp used for age and for C(keep.last) ranking. Falls back when missing
+            (pulled to pushed to created, pushed to created, created to pushed).
+          - An artifact without any usable timestamp is never selected by an age rule (kept as C(no_timestamp)).
+        type: str
+        choices: [pushed, pulled, created]
+        default: pushed
+      keep:
+        description:
+          - Protection rules, always stronger than selection. Keys C(latest) (bool, default true),
+            C(tags) (anchored regexes), C(last) (newest N artifacts per repository among those
+            with a tag matching the policy's tag filter), C(semver) (one of C(major=N), C(minor=N), C(all=true)),
+            C(digests) (C(sha256:...) or C(repo@sha256:...) in use) and C(min_age) (duration, default C(1h)).
+        type: dict
+      max_deletions:
+        description: Block the plan when this policy selects more than N operations (tags removed plus manifests deleted).
+        type: int
+      max_deletions_percent:
+        description: Block the plan when this policy would remove more than this percentage of a repository's tags and untagged manifests.
+        type: float
+      allow_empty_repository:
+        description: Unless true, block a plan in which this policy helps remove every tag of a repository.
+        type: bool
+        default: false
+      ignore_referrer_tags:
+        description: Never select cosign/referrers fallback tags such as C(sha256-<hex>.sig).
+        type: bool
+        default: true
+      delete_untagged:
+        description: With tag_state untagged or any, allow untagged manifests to be deleted.
+        type: bool
+        default: true
+  now:
+    description:
+      - Reference time as an ISO 8601 UTC string (for example C(2024-06-01T00:00:00Z)).
+      - Defaults to the current UTC time; pass it explicitly for reproducible plans
+        (for example C(now=ansible_date_time.iso8601)).
+    type: str
+seealso:
+  - plugin: regops.registry.retention_refs
+    plugin_type: filter
+"""
+
+EXAMPLES = r"""
+- name: Snapshot the repositories
+  regops.registry.artifact_info:
+    repositories: [team/app]
+  register: snapshot
+
+- name: Plan the cleanup
+  ansible.builtin.set_fact:
+    retention: >-
+      {{ snapshot | regops.registry.retention_plan(policies, now=ansible_date_time.iso8601) }}
+  vars:
+    policies:
+      - name: ci-builds
+        repositories: {include: ["team/**"]}
+        tags: {include: ["pr-.*", "sha-[0-9a-f]{7,40}"]}
+        older_than: 14d
+        keep: {last: 10}
+      - name: releases
+        repositories: {include: ["team/**"]}
+        tag_state: any
+        older_than: 90d
+        keep:
+          semver: {major: 3}
+          tags: ["main", "stable"]
+        max_deletions_percent: 50
+
+- name: Stop when a circuit breaker tripped
+  ansible.builtin.assert:
+    that: not retention.blocked
+    fail_msg: "{{ retention.block_reasons }}"
+"""
+
+RETURN = r"""
+_value:
+  description: The retention plan.
+  type: dict
+  contains:
+    remove_tags:
+      description: Tags to remove while their manifest stays (sorted by repository, tag).
+      type: list
+      elements: dict
+      sample: [{"repository": "team/app", "tag": "pr-12", "digest": "sha256:...", "policy": "ci-builds",
+                "selected_by": ["ci-builds"], "age_basis": "pushed"}]
+    delete_digests:
+      description:
+        - Manifests to delete (sorted by repository, digest). C(tags) go with the manifest and are not repeated
+          in RV(_value.remove_tags); C(children) are untagged index children deleted with it, parents first.
+      type: list
+      elements: dict
+      sample: [{"repository": "team/app", "digest": "sha256:...", "media_type": "application/vnd.oci.image.index.v1+json",
+                "tags": ["pr-9"], "size_bytes": 1234, "children": ["sha256:..."], "policy": "ci-builds",
+                "selected_by": ["ci-builds"], "age_basis": "pushed"}]
+    kept:
+      description:
+        - Every tag and untagged manifest in scope that is not removed, with one primary C(reason)
+          (in_use, latest, keep_tags, keep_semver, keep_last, min_age, index_child, referrer_of_kept,
+          shared_digest, too_new, no_timestamp, not_selected). C(tag) is null for manifest-level entries.
+      type: list
+      elements: dict
+    repositories:
+      description: Per repository summary (kept_by_reason, kept, remove_tags, delete_digests, children_deleted,
+        bytes_freed, bytes_freed_partial, tags_before, tags_after, manifests_before, manifests_after).
+      type: dict
+    totals:
+      description: Totals (remove_tags, delete_digests, children_deleted, bytes_freed, bytes_freed_partial, kept, repositories).
+      type: dict
+    blocked:
+      description: True when a circuit breaker tripped; the plan must not be applied.
+      type: bool
+    block_reasons:
+      description: Human readable reasons for RV(_value.blocked).
+      type: list
+      elements: str
+    warnings:
+      description: Non fatal findings (policy matching no repository, unparsable timestamps, merged duplicates).
+      type: list
+      elements: str
+    now:
+      description: The reference time used, ISO 8601 UTC.
+      type: str
+    policies:
+      description: The normalized policies (defaults filled in, durations in seconds).
+      type: list
+      elements: dict
+"""
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.regops.registry.plugins.module_utils.retention import (
+    PolicyError,
+    SnapshotError,
+    plan,
+)
+
+
+def retention_plan(data, policies=None, now=None):
+    """Compute a retention plan; see DOCUMENTATION."""
+    if policies is None:
+        raise AnsibleFilterError('retention_plan: the policies argument is required')
+    try:
+        return plan(data, policies, now=now)
+    except PolicyError as exc:
+        raise AnsibleFilterError('retention_plan: invalid policy: %s' % exc)
+    except (SnapshotError, ValueError) as exc:
+        raise AnsibleFilterError('retention_plan: %s' % exc)
+
+
+class FilterModule(object):
+    """Retention planning filter."""
+
+    def filters(self):
+        return {'retention_plan': retention_plan}

@@ -1,0 +1,917 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2025, regops.registry contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import copy
+import datetime
+import json
+import random
+
+import pytest
+
+from ansible_collections.regops.registry.plugins.module_utils.retention import (
+    PolicyError,
+    REASONS,
+    SnapshotError,
+    glob_to_regex,
+    normalize_policies,
+    parse_duration,
+    parse_semver,
+    parse_timestamp,
+    plan,
+)
+
+NOW = '2024-06-01T00:00:00Z'
+NOW_DT = datetime.datetime(2024, 6, 1, tzinfo=datetime.timezone.utc)
+INDEX = 'application/vnd.oci.image.index.v1+json'
+IMAGE = 'application/vnd.oci.image.manifest.v1+json'
+HEX_A = 'a' * 64
+HEX_B = 'b' * 64
+HEX_C = 'c' * 64
+
+
+def ago(days=0, hours=0, minutes=0, seconds=0):
+    delta = datetime.timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    return (NOW_DT - delta).strftime('%Y-%m-%dT%H:%M:%SZ')
+
+
+def art(digest, tags=(), repo='team/app', pushed=None, pulled=None, created=None, size=100, children=None,
+        subject=None, media_type=None):
+    entry = {
+        'repository': repo,
+        'digest': digest if ':' in digest else 'sha256:' + digest,
+        'media_type': media_type or (INDEX if children else IMAGE),
+        'size_bytes': size,
+        'tags': list(tags),
+        'pushed_at': pushed,
+        'pulled_at': pulled,
+        'created_at': created,
+        'children': [{'digest': c if ':' in c else 'sha256:' + c, 'media_type': IMAGE, 'platform': 'linux/amd64'}
+                     for c in (children or [])],
+        'subject': (subject if subject is None or ':' in subject else 'sha256:' + subject),
+    }
+    return entry
+
+
+def d(name):
+    return name if ':' in name else 'sha256:' + name
+
+
+def run(artifacts, policies, now=NOW, repositories=None):
+    snapshot = {'artifacts': artifacts}
+    if repositories is not None:
+        snapshot['repositories'] = repositories
+    return plan(snapshot, policies, now=now)
+
+
+def removed_tags(result):
+    return sorted((e['repository'], e['tag']) for e in result['remove_tags'])
+
+
+def deleted(result):
+    return sorted(e['digest'] for e in result['delete_digests'])
+
+
+def all_deleted(result):
+    out = []
+    for entry in result['delete_digests']:
+        out.append(entry['digest'])
+        out.extend(entry['children'])
+    return sorted(out)
+
+
+def kept(result):
+    """{(digest, tag): reason}"""
+    return dict(((e['digest'], e['tag']), e['reason']) for e in result['kept'])
+
+
+def kept_entry(result, digest, tag):
+    matches = [e for e in result['kept'] if e['digest'] == d(digest) and e['tag'] == tag]
+    assert len(matches) == 1, result['kept']
+    return matches[0]
+
+
+# ---------------------------------------------------------------------------
+# parse_duration / timestamps / patterns
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize('value, expected', [
+    ('30d', 30 * 86400), ('12h', 43200), ('90m', 5400), ('2w', 1209600), ('45s', 45),
+    ('1d12h', 129600), ('1w2d3h4m5s', 604800 + 2 * 86400 + 3 * 3600 + 4 * 60 + 5), ('0', 0), ('3600', 3600),
+    (3600, 3600), (0, 0), (1.5, 1), (' 7D ', 7 * 86400), (datetime.timedelta(hours=2), 7200), (None, None),
+])
+def test_parse_duration_valid(value, expected):
+    assert parse_duration(value) == expected
+
+
+@pytest.mark.parametrize('value', ['', 'd', '30x', '1d1d', '-5s', -1, True, '1.5h', '1 d', 'h1', [], '30dd'])
+def test_parse_duration_invalid(value):
+    with pytest.raises(ValueError):
+        parse_duration(value)
+
+
+@pytest.mark.parametrize('value', [
+    '2024-05-01T12:00:00Z', '2024-05-01T12:00:00+00:00', '2024-05-01T12:00:00.000000000Z',
+    '2024-05-01T14:00:00+02:00', '2024-05-01T12:00:00', '2024-05-01 12:00:00z', '2024-05-01T07:00:00-0500',
+])
+def test_parse_timestamp_equivalent_forms(value):
+    assert parse_timestamp(value) == datetime.datetime(2024, 5, 1, 12, tzinfo=datetime.timezone.utc)
+
+
+def test_parse_timestamp_fraction_and_types():
+    assert parse_timestamp('2024-05-01T12:00:00.123456789Z').microsecond == 123456
+    assert parse_timestamp('2024-05-01T12:00:00.5Z').microsecond == 500000
+    assert parse_timestamp(None) is None
+    assert parse_timestamp(datetime.datetime(2024, 5, 1, 12)).tzinfo is not None
+    assert parse_timestamp(0) == datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+    for bad in ('yesterday', '2024-13-01T00:00:00Z', True):
+        with pytest.raises(ValueError):
+            parse_timestamp(bad)
+
+
+@pytest.mark.parametrize('pattern, name, expected', [
+    ('team/*', 'team/app', True),
+    ('team/*', 'team/app/sub', False),
+    ('team/**', 'team/app/sub', True),
+    ('**/app', 'app', True),
+    ('**/app', 'a/b/app', True),
+    ('team/**/app', 'team/app', True),
+    ('team/**/app', 'team/x/y/app', True),
+    ('team/?pp', 'team/app', True),
+    ('team/[ab]pp', 'team/bpp', True),
+    ('team/[!ab]pp', 'team/app', False),
+    ('team/app', 'team/app2', False),
+    ('team.app', 'teamXapp', False),
+])
+def test_glob(pattern, name, expected):
+    import re
+    assert bool(re.match(glob_to_regex(pattern), name)) is expected
+
+
+@pytest.mark.parametrize('tag, expected', [
+    ('1.2.3', (1, 2, 3, None)), ('v1.2.3', (1, 2, 3, None)), ('v1.2.3-rc.1', (1, 2, 3, 'rc.1')),
+    ('1.2', None), ('01.2.3', None), ('V1.2.3', None), ('latest', None), ('1.2.3-beta', (1, 2, 3, 'beta')),
+])
+def test_parse_semver(tag, expected):
+    assert parse_semver(tag) == expected
+
+
+# ---------------------------------------------------------------------------
+# Scope and selection
+# ---------------------------------------------------------------------------
+
+def test_repository_scope_glob_regex_and_exclude():
+    arts = [art('a1', ['old'], repo='team/app', pushed=ago(100)),
+            art('a2', ['old'], repo='team/app/sub', pushed=ago(100)),
+            art('a3', ['old'], repo='other/app', pushed=ago(100)),
+            art('a4', ['old'], repo='team/skip', pushed=ago(100))]
+    res = run(arts, {'repositories': {'include': ['team/*'], 'exclude': ['re:team/sk.*']}, 'older_than': '30d'})
+    assert deleted(res) == [d('a1')]
+    assert sorted(res['repositories']) == ['team/app']
+    res = run(arts, {'repositories': {'include': ['team/**']}, 'older_than': '30d'})
+    assert deleted(res) == [d('a1'), d('a2'), d('a4')]
+    # re: is anchored (full match)
+    res = run(arts, {'repositories': {'include': ['re:team']}})
+    assert res['delete_digests'] == [] and res['repositories'] == {}
+    assert 'matches no repository' in res['warnings'][0]
+    # bare list = include
+    res = run(arts, {'repositories': ['re:other/.*'], 'older_than': '30d'})
+    assert deleted(res) == [d('a3')]
+
+
+def test_tags_include_exclude_are_anchored():
+    arts = [art('a', ['pr-1'], pushed=ago(40)), art('b', ['xpr-2'], pushed=ago(40)),
+            art('c', ['pr-3-keep'], pushed=ago(40)), art('e', ['pr-4'], pushed=ago(40))]
+    res = run(arts, {'tags': {'include': ['pr-.*'], 'exclude': ['.*-keep', 'pr-4']}, 'older_than': '30d'})
+    assert deleted(res) == [d('a')]
+    reasons = kept(res)
+    assert reasons[(d('b'), 'xpr-2')] == 'not_selected'
+    assert reasons[(d('c'), 'pr-3-keep')] == 'not_selected'
+    assert reasons[(d('e'), 'pr-4')] == 'not_selected'
+
+
+def test_tag_state_tagged_untagged_any():
+    arts = [art('t', ['old'], pushed=ago(40)), art('u', [], pushed=ago(40))]
+    res = run(arts, {'older_than': '30d'})
+    assert deleted(res) == [d('t')]
+    assert kept(res)[(d('u'), None)] == 'not_selected'
+    res = run(arts, {'older_than': '30d', 'tag_state': 'untagged'})
+    assert deleted(res) == [d('u')]
+    assert kept(res)[(d('t'), 'old')] == 'not_selected'
+    res = run(arts, {'older_than': '30d', 'tag_state': 'any'})
+    assert deleted(res) == [d('t'), d('u')]
+    res = run(arts, {'older_than': '30d', 'tag_state': 'any', 'delete_untagged': False})
+    assert deleted(res) == [d('t')]
+    res = run(arts, {'tag_state': 'untagged', 'delete_untagged': False})
+    assert deleted(res) == []
+    assert any('selects nothing' in w for w in res['warnings'])
+
+
+def test_tag_filters_do_not_apply_to_untagged_manifests():
+    arts = [art('u', [], pushed=ago(40))]
+    res = run(arts, {'tag_state': 'any', 'tags': {'include': ['nomatch']}, 'older_than': '30d'})
+    assert deleted(res) == [d('u')]
+
+
+def test_age_window_older_newer_too_new_no_timestamp():
+    arts = [art('old', ['a'], pushed=ago(40)), art('new', ['b'], pushed=ago(10)),
+            art('ancient', ['c'], pushed=ago(400)), art('nots', ['e'])]
+    res = run(arts, {'older_than': '30d', 'newer_than': '365d'})
+    assert deleted(res) == [d('old')]
+    reasons = kept(res)
+    assert reasons[(d('new'), 'b')] == 'too_new'
+    assert reasons[(d('ancient'), 'c')] == 'not_selected'
+    assert reasons[(d('nots'), 'e')] == 'no_timestamp'
+    assert kept_entry(res, 'new', 'b')['policy'] == 'policy-1'
+
+
+def test_boundary_older_than_is_inclusive():
+    res = run([art('a', ['x'], pushed=ago(days=30))], {'older_than': '30d'})
+    assert deleted(res) == [d('a')]
+    res = run([art('a', ['x'], pushed=ago(days=30, seconds=-1))], {'older_than': '30d'})
+    assert kept(res)[(d('a'), 'x')] == 'too_new'
+
+
+def test_no_age_rule_selects_undated_artifacts():
+    res = run([art('a', ['x'])], {})
+    assert deleted(res) == [d('a')]
+    assert res['delete_digests'][0]['age_basis'] is None
+
+
+# ---------------------------------------------------------------------------
+# Age basis fallback
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize('basis, fields, expected_basis, selected', [
+    ('pulled', {'pulled': ago(40), 'pushed': ago(1), 'created': ago(1)}, 'pulled', True),
+    ('pulled', {'pushed': ago(40), 'created': ago(1)}, 'pushed', True),
+    ('pulled', {'created': ago(40)}, 'created', True),
+    ('pushed', {'pulled': ago(40), 'created': ago(40)}, 'created', True),
+    ('pushed', {'pulled': ago(40)}, None, False),
+    ('created', {'pushed': ago(40), 'pulled': ago(1)}, 'pushed', True),
+    ('created', {'created': ago(5), 'pushed': ago(40)}, 'created', False),
+])
+def test_age_basis_fallback(basis, fields, expected_basis, selected):
+    res = run([art('a', ['x'], **fields), art('k', ['latest'], pushed=ago(1))],
+              {'age_basis': basis, 'older_than': '30d', 'keep': {'min_age': 0}})
+    if selected:
+        assert deleted(res) == [d('a')]
+        assert res['delete_digests'][0]['age_basis'] == expected_basis
+    else:
+        entry = kept_entry(res, 'a', 'x')
+        assert entry['reason'] == ('no_timestamp' if expected_basis is None else 'too_new')
+        assert entry['age_basis'] == expected_basis
+
+
+# ---------------------------------------------------------------------------
+# Protection
+# ---------------------------------------------------------------------------
+
+def test_latest_protected_by_default_and_can_be_disabled():
+    arts = [art('a', ['latest'], pushed=ago(100))]
+    res = run(arts, {'older_than': '30d'})
+    assert deleted(res) == [] and kept(res)[(d('a'), 'latest')] == 'latest'
+    res = run(arts, {'older_than': '30d', 'keep': {'latest': False}, 'allow_empty_repository': True})
+    assert deleted(res) == [d('a')]
+
+
+def test_keep_tags_regex_anchored():
+    arts = [art('a', ['main'], pushed=ago(100)), art('b', ['main-old'], pushed=ago(100)), art('c', ['x'], pushed=ago(1))]
+    res = run(arts, {'older_than': '30d', 'keep': {'tags': ['main', 'stable']}})
+    assert kept(res)[(d('a'), 'main')] == 'keep_tags'
+    assert deleted(res) == [d('b')]
+
+
+def test_keep_last_counts_tagged_artifacts_per_repository():
+    arts = [art('a%d' % i, ['b%d' % i], pushed=ago(100 + i)) for i in range(5)]
+    arts += [art('u1', [], pushed=ago(1)), art('u2', [], pushed=ago(2))]
+    arts += [art('z%d' % i, ['b%d' % i], repo='team/other', pushed=ago(100 + i)) for i in range(3)]
+    res = run(arts, {'tag_state': 'any', 'older_than': '30d', 'keep': {'last': 2}})
+    # untagged manifests are not counted: a0 and a1 are the two newest tagged artifacts
+    assert kept(res)[(d('a0'), 'b0')] == 'keep_last'
+    assert kept(res)[(d('a1'), 'b1')] == 'keep_last'
+    assert deleted(res) == sorted([d('a2'), d('a3'), d('a4'), d('z2')])
+    assert kept(res)[(d('z0'), 'b0')] == 'keep_last'
+
+
+def test_keep_last_protects_all_tags_of_kept_artifact():
+    arts = [art('new', ['b2', 'other'], pushed=ago(50)), art('old', ['b1'], pushed=ago(60))]
+    res = run(arts, {'older_than': '30d', 'tags': {'include': ['b.*']}, 'keep': {'last': 1}})
+    assert kept(res)[(d('new'), 'b2')] == 'keep_last'
+    assert kept(res)[(d('new'), 'other')] == 'keep_last'
+    assert deleted(res) == [d('old')]
+
+
+def test_keep_last_ranks_within_tag_filter():
+    # a release tag is newer, but the policy manages pr-* tags: keep the newest pr build
+    arts = [art('rel', ['v1.0.0'], pushed=ago(35)), art('pr2', ['pr-2'], pushed=ago(40)), art('pr1', ['pr-1'], pushed=ago(50))]
+    res = run(arts, {'older_than': '30d', 'tags': {'include': ['pr-.*']}, 'keep': {'last': 1}})
+    assert kept(res)[(d('pr2'), 'pr-2')] == 'keep_last'
+    assert deleted(res) == [d('pr1')]
+
+
+def test_keep_last_ties_are_deterministic():
+    same = ago(100)
+    # equal pushed: newest created wins
+    arts = [art('x1', ['t1'], pushed=same, created=ago(200)), art('x2', ['t2'], pushed=same, created=ago(150))]
+    res = run(arts, {'older_than': '30d', 'keep': {'last': 1}})
+    assert kept(res)[(d('x2'), 't2')] == 'keep_last'
+    assert deleted(res) == [d('x1')]
+    # everything equal: lowest digest wins, whatever the input order
+    arts = [art('bbb', ['t1'], pushed=same), art('aaa', ['t2'], pushed=same), art('ccc', ['t3'], pushed=same)]
+    for perm in (arts, list(reversed(arts))):
+        res = run(perm, {'older_than': '30d', 'keep': {'last': 1}})
+        assert kept(res)[(d('aaa'), 't2')] == 'keep_last'
+        assert deleted(res) == [d('bbb'), d('ccc')]
+    # undated artifacts rank last
+    arts = [art('nod', ['t1']), art('dated', ['t2'], pushed=ago(100))]
+    res = run(arts, {'keep': {'last': 1}})
+    assert kept(res)[(d('dated'), 't2')] == 'keep_last'
+    assert deleted(res) == [d('nod')]
+
+
+def test_keep_last_uses_age_basis():
+    arts = [art('a', ['t1'], pushed=ago(100), pulled=ago(1)), art('b', ['t2'], pushed=ago(50), pulled=ago(90))]
+    res = run(arts, {'keep': {'last': 1}, 'age_basis': 'pulled', 'older_than': '0s'})
+    assert kept(res)[(d('a'), 't1')] == 'keep_last'
+    assert deleted(res) == [d('b')]
+
+
+def _semver_arts():
+    tags = ['v1.0.0', 'v1.1.0', 'v1.2.0', '1.2.1', 'v1.3.0-rc.1', '2.0.0', 'v2.0.1', 'v2.1.0-beta', 'v3.0.0-rc1', 'main']
+    return [art('s%02d' % i, [t], pushed=ago(100 + i)) for i, t in enumerate(tags)]
+
+
+def test_keep_semver_major():
+    res = run(_semver_arts(), {'older_than': '30d', 'keep': {'semver': {'major': 2}}})
+    protected = sorted(t for (dg, t), r in kept(res).items() if r == 'keep_semver')
+    assert protected == ['1.2.1', '2.0.0', 'v1.2.0', 'v2.0.1']
+    removed = sorted(t for e in res['delete_digests'] for t in e['tags'])
+    assert removed == ['main', 'v1.0.0', 'v1.1.0', 'v1.3.0-rc.1', 'v2.1.0-beta', 'v3.0.0-rc1']
+
+
+def test_keep_semver_minor_and_v_prefix_is_same_release():
+    arts = _semver_arts() + [art('dup', ['1.2.0'], pushed=ago(200))]
+    res = run(arts, {'older_than': '30d', 'keep': {'semver': {'minor': 1}}})
+    protected = sorted(t for (dg, t), r in kept(res).items() if r == 'keep_semver')
+    # 1.0 -> 1.0.0, 1.1 -> 1.1.0, 1.2 -> 1.2.1, 2.0 -> 2.0.1 ; 1.3 and 2.1 and 3.0 only have prereleases
+    assert protected == ['1.2.1', 'v1.0.0', 'v1.1.0', 'v2.0.1']
+    res = run(arts, {'older_than': '30d', 'keep': {'semver': {'major': 1}}})
+    assert d('dup') in deleted(res)
+    res = run(arts, {'older_than': '30d', 'keep': {'semver': {'minor': 2}}})
+    # 1.2.0 and v1.2.0 are the same release: both kept with 1.2.1
+    assert kept(res)[(d('dup'), '1.2.0')] == 'keep_semver'
+    assert kept(res)[(d('s02'), 'v1.2.0')] == 'keep_semver'
+
+
+def test_keep_semver_all():
+    res = run(_semver_arts(), {'older_than': '30d', 'keep': {'semver': {'all': True}}})
+    protected = sorted(t for (dg, t), r in kept(res).items() if r == 'keep_semver')
+    assert protected == ['1.2.1', '2.0.0', 'v1.0.0', 'v1.1.0', 'v1.2.0', 'v2.0.1']
+
+
+def test_keep_digests_in_use_plain_and_repo_qualified():
+    arts = [art('a', ['x', 'y'], pushed=ago(100)), art('b', ['z'], pushed=ago(100)),
+            art('u', [], pushed=ago(100)), art('a', ['x'], repo='team/other', pushed=ago(100))]
+    res = run(arts, {'tag_state': 'any', 'older_than': '30d', 'keep': {'digests': ['sha256:u', 'team/app@sha256:a']}})
+    assert kept(res)[(d('a'), 'x')] == 'in_use' and kept(res)[(d('a'), 'y')] == 'in_use'
+    assert kept(res)[(d('u'), None)] == 'in_use'
+    assert [(e['repository'], e['digest']) for e in res['delete_digests']] == [('team/app', d('b')), ('team/other', d('a'))]
+
+
+def test_min_age_floor_default_one_hour():
+    arts = [art('a', ['x'], pushed=ago(minutes=30)), art('b', ['y'], pushed=ago(hours=2)), art('u', [], pushed=ago(minutes=5))]
+    res = run(arts, {'tag_state': 'any'})
+    assert kept(res)[(d('a'), 'x')] == 'min_age'
+    assert kept(res)[(d('u'), None)] == 'min_age'
+    assert deleted(res) == [d('b')]
+
+
+def test_min_age_uses_newest_of_pushed_and_created_not_pulled():
+    arts = [art('a', ['x'], pushed=ago(100), created=ago(hours=1, seconds=-1)),
+            art('b', ['y'], pushed=ago(100), created=ago(100), pulled=ago(seconds=1))]
+    res = run(arts, {'older_than': '30d', 'age_basis': 'pushed'})
+    assert kept(res)[(d('a'), 'x')] == 'min_age'
+    assert deleted(res) == [d('b')]
+    res = run(arts, {'older_than': '30d', 'keep': {'min_age': 0}})
+    assert deleted(res) == [d('a'), d('b')]
+    res = run(arts, {'older_than': '30d', 'keep': {'min_age': '2d'}})
+    assert deleted(res) == [d('b')]
+
+
+def test_min_age_without_pushed_or_created_does_not_protect():
+    res = run([art('a', ['x'], pulled=ago(seconds=1))], {})
+    assert deleted(res) == [d('a')]
+
+
+def test_protection_reason_precedence():
+    arts = [art('a', ['latest'], pushed=ago(minutes=1))]
+    res = run(arts, {'keep': {'digests': ['sha256:a'], 'tags': ['latest'], 'last': 1}})
+    assert kept(res)[(d('a'), 'latest')] == 'in_use'
+    res = run(arts, {'keep': {'tags': ['latest'], 'last': 1}})
+    assert kept(res)[(d('a'), 'latest')] == 'latest'
+    res = run([art('a', ['v1.0.0'], pushed=ago(minutes=1))], {'keep': {'tags': ['v.*'], 'semver': {'all': True}, 'last': 1}})
+    assert kept(res)[(d('a'), 'v1.0.0')] == 'keep_tags'
+    res = run([art('a', ['v1.0.0'], pushed=ago(minutes=1))], {'keep': {'semver': {'all': True}, 'last': 1}})
+    assert kept(res)[(d('a'), 'v1.0.0')] == 'keep_semver'
+    res = run([art('a', ['v1'], pushed=ago(minutes=1))], {'keep': {'last': 1}})
+    assert kept(res)[(d('a'), 'v1')] == 'keep_last'
+    # protection is reported even when the tag was not selected at all
+    res = run([art('a', ['latest'], pushed=ago(100))], {'tags': {'include': ['pr-.*']}})
+    assert kept(res)[(d('a'), 'latest')] == 'latest'
+
+
+# ---------------------------------------------------------------------------
+# Digest guard
+# ---------------------------------------------------------------------------
+
+def test_shared_digest_one_tag_selected_sibling_kept_only_untags():
+    arts = [art('a', ['pr-1', 'release'], pushed=ago(100))]
+    res = run(arts, {'tags': {'include': ['pr-.*']}, 'older_than': '30d'})
+    assert res['delete_digests'] == []
+    assert [(e['tag'], e['digest']) for e in res['remove_tags']] == [('pr-1', d('a'))]
+    assert kept(res) == {(d('a'), 'release'): 'not_selected', (d('a'), None): 'shared_digest'}
+
+
+def test_latest_on_shared_digest():
+    arts = [art('a', ['latest', 'v7'], pushed=ago(100)), art('b', ['v6'], pushed=ago(200))]
+    res = run(arts, {'older_than': '30d'})
+    assert removed_tags(res) == [('team/app', 'v7')]
+    assert deleted(res) == [d('b')]
+    assert kept(res)[(d('a'), 'latest')] == 'latest'
+    assert kept(res)[(d('a'), None)] == 'shared_digest'
+    entry = kept_entry(res, 'a', 'latest')
+    assert entry['selected_by'] == ['policy-1'] and entry['protected_by'] == ['policy-1']
+
+
+def test_protected_sibling_tag_keeps_digest():
+    arts = [art('a', ['build-1', 'prod', 'build-1b'], pushed=ago(100))]
+    res = run(arts, {'older_than': '30d', 'keep': {'tags': ['prod']}})
+    assert removed_tags(res) == [('team/app', 'build-1'), ('team/app', 'build-1b')]
+    assert res['delete_digests'] == []
+    assert kept(res)[(d('a'), 'prod')] == 'keep_tags'
+
+
+def test_all_tags_selected_deletes_digest_with_its_tags():
+    arts = [art('a', ['b1', 'b1-alias'], pushed=ago(100), size=500)]
+    res = run(arts, {'older_than': '30d'})
+    assert res['remove_tags'] == []
+    entry = res['delete_digests'][0]
+    assert entry['tags'] == ['b1', 'b1-alias'] and entry['size_bytes'] == 500 and entry['children'] == []
+    assert entry['policy'] == 'policy-1'
+    summary = res['repositories']['team/app']
+    assert summary['tags_before'] == 2 and summary['tags_after'] == 0 and summary['bytes_freed'] == 500
+    assert res['blocked'] is True  # emptying the repository is refused by default
+
+
+# ---------------------------------------------------------------------------
+# Index guard
+# ---------------------------------------------------------------------------
+
+def _multiarch(index_tags, index_pushed=None, extra=()):
+    pushed = index_pushed or ago(100)
+    return [art('idx', index_tags, pushed=pushed, children=['c1', 'c2'], size=10),
+            art('c1', [], pushed=pushed, size=1000), art('c2', [], pushed=pushed, size=None)] + list(extra)
+
+
+def test_children_of_surviving_index_never_deleted():
+    arts = _multiarch(['latest'])
+    res = run(arts, {'tag_state': 'untagged', 'older_than': '30d'})
+    assert res['delete_digests'] == []
+    assert kept(res)[(d('c1'), None)] == 'index_child'
+    assert kept(res)[(d('c2'), None)] == 'index_child'
+    # also under tag_state tagged: guard reason beats not_selected
+    res = run(arts, {'older_than': '30d'})
+    assert kept(res)[(d('c1'), None)] == 'index_child'
+
+
+def test_tagged_index_deleted_with_untagged_children():
+    arts = _multiarch(['v1'], extra=[art('keep', ['v2'], pushed=ago(1))])
+    res = run(arts, {'older_than': '30d'})
+    assert deleted(res) == [d('idx')]
+    entry = res['delete_digests'][0]
+    assert entry['tags'] == ['v1'] and entry['children'] == [d('c1'), d('c2')]
+    summary = res['repositories']['team/app']
+    assert summary['bytes_freed'] == 1010 and summary['bytes_freed_partial'] is True
+    assert summary['children_deleted'] == 2 and summary['manifests_after'] == 1
+    assert res['totals']['bytes_freed'] == 1010 and res['totals']['children_deleted'] == 2
+
+
+def test_untagged_index_deleted_with_children_listed_once():
+    arts = _multiarch([], extra=[art('keep', ['v2'], pushed=ago(1))])
+    res = run(arts, {'tag_state': 'untagged', 'older_than': '30d'})
+    assert deleted(res) == [d('idx')]
+    assert res['delete_digests'][0]['children'] == [d('c1'), d('c2')]
+    assert all_deleted(res) == [d('c1'), d('c2'), d('idx')]
+
+
+def test_child_shared_by_two_indexes_one_survives():
+    arts = [art('idx1', [], pushed=ago(100), children=['c1', 'shared']),
+            art('idx2', ['latest'], pushed=ago(100), children=['shared', 'c3']),
+            art('c1', [], pushed=ago(100)), art('shared', [], pushed=ago(100)), art('c3', [], pushed=ago(100))]
+    res = run(arts, {'tag_state': 'untagged', 'older_than': '30d'})
+    assert deleted(res) == [d('idx1')]
+    assert res['delete_digests'][0]['children'] == [d('c1')]
+    assert kept(res)[(d('shared'), None)] == 'index_child'
+    assert kept(res)[(d('c3'), None)] == 'index_child'
+
+
+def test_child_shared_by_two_deleted_indexes_deleted_once():
+    arts = [art('idx1', [], pushed=ago(100), children=['c1', 'shared']),
+            art('idx2', [], pushed=ago(100), children=['shared', 'c3']),
+            art('c1', [], pushed=ago(100)), art('shared', [], pushed=ago(100)), art('c3', [], pushed=ago(100)),
+            art('k', ['v'], pushed=ago(1))]
+    res = run(arts, {'tag_state': 'untagged', 'older_than': '30d'})
+    assert deleted(res) == [d('idx1'), d('idx2')]
+    by = dict((e['digest'], e['children']) for e in res['delete_digests'])
+    assert by[d('idx1')] == [d('c1'), d('shared')]
+    assert by[d('idx2')] == [d('c3')]
+    assert all_deleted(res) == sorted(set(all_deleted(res)))
+
+
+def test_index_children_go_even_when_not_selected_themselves():
+    # children are too new for the age rule, but go with their deleted index
+    arts = [art('idx', ['old'], pushed=ago(100), children=['c1']), art('c1', [], pushed=ago(10)),
+            art('k', ['v'], pushed=ago(1))]
+    res = run(arts, {'older_than': '30d'})
+    assert res['delete_digests'][0]['children'] == [d('c1')]
+
+
+def test_index_child_with_own_tag_or_protection_is_not_deleted_with_index():
+    arts = [art('idx', [], pushed=ago(100), children=['c1', 'c2', 'c3']),
+            art('c1', ['amd64-only'], pushed=ago(100)), art('c2', [], pushed=ago(100)),
+            art('c3', [], pushed=ago(100))]
+    res = run(arts, {'tag_state': 'untagged', 'older_than': '30d', 'keep': {'digests': ['sha256:c3']}})
+    assert deleted(res) == [d('idx')]
+    assert res['delete_digests'][0]['children'] == [d('c2')]
+    assert kept(res)[(d('c1'), 'amd64-only')] == 'not_selected'
+    assert kept(res)[(d('c3'), None)] == 'in_use'
+    # a child younger than min_age stays
+    arts[3] = art('c3', [], pushed=ago(minutes=10))
+    res = run(arts, {'tag_state': 'untagged', 'older_than': '30d'})
+    assert res['delete_digests'][0]['children'] == [d('c2')]
+    assert kept(res)[(d('c3'), None)] == 'min_age'
+
+
+def test_tagged_child_of_surviving_index_is_only_untagged():
+    arts = [art('idx', ['latest'], pushed=ago(100), children=['c1']), art('c1', ['build-amd64'], pushed=ago(100))]
+    res = run(arts, {'older_than': '30d'})
+    assert res['delete_digests'] == []
+    assert removed_tags(res) == [('team/app', 'build-amd64')]
+    assert kept(res)[(d('c1'), None)] == 'index_child'
+
+
+def test_tagged_child_of_deleted_index_is_its_own_entry():
+    arts = [art('idx', ['v1'], pushed=ago(100), children=['c1']), art('c1', ['v1-amd64'], pushed=ago(100)),
+            art('k', ['keep'], pushed=ago(1))]
+    res = run(arts, {'older_than': '30d'})
+    assert deleted(res) == [d('c1'), d('idx')]
+    assert all(e['children'] == [] for e in res['delete_digests'])
+
+
+def test_nested_index_children_ordered_parents_first():
+    arts = [art('top', [], pushed=ago(100), children=['mid']), art('mid', [], pushed=ago(100), children=['leaf']),
+            art('leaf', [], pushed=ago(100)), art('k', ['v'], pushed=ago(1))]
+    res = run(arts, {'tag_state': 'untagged', 'older_than': '30d'})
+    assert deleted(res) == [d('top')]
+    assert res['delete_digests'][0]['children'] == [d('mid'), d('leaf')]
+    # nested index kept alive by a surviving top index keeps its leaf too
+    arts[0] = art('top', ['latest'], pushed=ago(100), children=['mid'])
+    res = run(arts, {'tag_state': 'untagged', 'older_than': '30d'})
+    assert res['delete_digests'] == []
+    assert kept(res)[(d('leaf'), None)] == 'index_child'
+
+
+def test_index_in_use_keeps_children():
+    arts = _multiarch([])
+    res = run(arts, {'tag_state': 'untagged', 'older_than': '30d', 'keep': {'digests': ['team/app@sha256:idx']}})
+    assert res['delete_digests'] == []
+    assert kept(res) == {(d('idx'), None): 'in_use', (d('c1'), None): 'index_child', (d('c2'), None): 'index_child'}
+
+
+# ---------------------------------------------------------------------------
+# Referrers
+# ---------------------------------------------------------------------------
+
+def test_referrer_of_kept_subject_is_kept():
+    arts = [art(HEX_A, ['v1'], pushed=ago(100)), art(HEX_B, [], pushed=ago(100), subject=HEX_A),
+            art(HEX_C, [], pushed=ago(100), subject='sha256:' + 'f' * 64)]
+    res = run(arts, {'tag_state': 'untagged', 'older_than': '30d'})
+    assert kept(res)[(d(HEX_B), None)] == 'referrer_of_kept'
+    # subject not in the snapshot: orphan referrer is deletable
+    assert deleted(res) == [d(HEX_C)]
+
+
+def test_referrer_deleted_together_with_its_subject():
+    arts = [art(HEX_A, ['old'], pushed=ago(100)), art(HEX_B, [], pushed=ago(100), subject=HEX_A), art(HEX_C, ['new'], pushed=ago(1))]
+    res = run(arts, {'tag_state': 'any', 'older_than': '30d'})
+    assert deleted(res) == [d(HEX_A), d(HEX_B)]
+    # with tag_state tagged only the subject goes; the referrer is not selected
+    res = run(arts, {'older_than': '30d'})
+    assert deleted(res) == [d(HEX_A)]
+    assert kept(res)[(d(HEX_B), None)] == 'not_selected'
+
+
+def test_referrer_tags_never_selected_and_kept_for_surviving_subject():
+    sig = 'sha256-%s.sig' % HEX_A
+    orphan = 'sha256-%s.att' % ('9' * 64)
+    arts = [art(HEX_A, ['v1'], pushed=ago(1)), art(HEX_B, [sig], pushed=ago(100)), art(HEX_C, [orphan, 'sha256-' + '8' * 64], pushed=ago(100))]
+    res = run(arts, {'older_than': '30d'})
+    assert res['delete_digests'] == [] and res['remove_tags'] == []
+    assert kept(res)[(d(HEX_B), sig)] == 'referrer_of_kept'
+    assert kept(res)[(d(HEX_C), orphan)] == 'not_selected'
+    # opt out: referrer tags become ordinary tags
+    res = run(arts, {'older_than': '30d', 'ignore_referrer_tags': False})
+    assert deleted(res) == [d(HEX_B), d(HEX_C)]
+
+
+def test_tagged_referrer_with_surviving_subject_is_only_untagged():
+    arts = [art(HEX_A, ['v1'], pushed=ago(1)), art(HEX_B, ['sbom-old'], pushed=ago(100), subject=HEX_A)]
+    res = run(arts, {'older_than': '30d'})
+    assert removed_tags(res) == [('team/app', 'sbom-old')]
+    assert res['delete_digests'] == []
+    assert kept(res)[(d(HEX_B), None)] == 'referrer_of_kept'
+
+
+# ---------------------------------------------------------------------------
+# Multiple policies
+# ---------------------------------------------------------------------------
+
+def test_multiple_policies_keep_wins_and_reporting():
+    arts = [art('a', ['v1.0.0'], pushed=ago(100)), art('b', ['pr-1'], pushed=ago(100)), art('c', ['keepme'], pushed=ago(1)),
+            art('x', ['pr-9'], repo='other/app', pushed=ago(100))]
+    policies = [
+        {'name': 'purge', 'tag_state': 'tagged', 'older_than': '30d', 'repositories': {'include': ['**']}},
+        {'name': 'releases', 'repositories': {'include': ['team/*']}, 'tags': {'include': ['nothing']},
+         'keep': {'semver': {'all': True}}},
+    ]
+    res = run(arts, policies)
+    assert [(e['repository'], e['digest']) for e in res['delete_digests']] == [('other/app', d('x')), ('team/app', d('b'))]
+    entry = kept_entry(res, 'a', 'v1.0.0')
+    assert entry['reason'] == 'keep_semver' and entry['policy'] == 'releases'
+    assert entry['selected_by'] == ['purge'] and entry['protected_by'] == ['releases']
+    assert res['delete_digests'][1]['selected_by'] == ['purge']
+    # the protecting policy only applies to its own scope
+    assert [p['name'] for p in res['policies']] == ['purge', 'releases']
+
+
+def test_selected_by_several_policies_lists_all_in_order():
+    arts = [art('a', ['pr-1'], pushed=ago(100)), art('k', ['v'], pushed=ago(1))]
+    res = run(arts, [{'name': 'p1', 'older_than': '10d'}, {'name': 'p2', 'tags': {'include': ['pr-.*']}}])
+    assert res['delete_digests'][0]['policy'] == 'p1'
+    assert res['delete_digests'][0]['selected_by'] == ['p1', 'p2']
+
+
+def test_min_age_of_any_applicable_policy_wins():
+    arts = [art('a', ['x'], pushed=ago(hours=5)), art('k', ['v'], pushed=ago(minutes=1))]
+    res = run(arts, [{'name': 'p1', 'keep': {'min_age': 0}}, {'name': 'p2', 'tags': {'include': ['none']}, 'keep': {'min_age': '1d'}}])
+    assert kept_entry(res, 'a', 'x')['reason'] == 'min_age'
+    assert kept_entry(res, 'a', 'x')['policy'] == 'p2'
+
+
+def test_selection_reason_prefers_specific_reason_across_policies():
+    arts = [art('a', ['x'], pushed=ago(5))]
+    res = run(arts, [{'name': 'p1', 'tags': {'include': ['y']}}, {'name': 'p2', 'older_than': '30d'}])
+    entry = kept_entry(res, 'a', 'x')
+    assert entry['reason'] == 'too_new' and entry['policy'] == 'p2'
+
+
+# ---------------------------------------------------------------------------
+# Circuit breakers
+# ---------------------------------------------------------------------------
+
+def _many(n, repo='team/app'):
+    return [art('m%03d' % i, ['b%03d' % i], repo=repo, pushed=ago(100 + i)) for i in range(n)] + [
+        art('keep', ['latest'], repo=repo, pushed=ago(1))]
+
+
+def test_max_deletions_absolute():
+    res = run(_many(5), {'older_than': '30d', 'max_deletions': 5})
+    assert res['blocked'] is False and res['block_reasons'] == []
+    res = run(_many(6), {'older_than': '30d', 'max_deletions': 5})
+    assert res['blocked'] is True
+    assert 'max_deletions 5' in res['block_reasons'][0]
+    # a blocked plan still lists what would happen
+    assert len(res['delete_digests']) == 6
+
+
+def test_max_deletions_counts_children():
+    arts = _multiarch(['v1'], extra=[art('k', ['latest', 'old'], pushed=ago(100))])
+    assert run(arts, {'older_than': '30d', 'max_deletions': 4})['blocked'] is False
+    res = run(arts, {'older_than': '30d', 'max_deletions': 3})
+    assert res['blocked'] is True and '4 planned deletions' in res['block_reasons'][0]
+
+
+def test_max_deletions_percent_per_repository():
+    arts = _many(3) + _many(1, repo='team/small')
+    # team/app: 3 of 4 tags (75%); team/small: 1 of 2 (50%)
+    res = run(arts, {'older_than': '30d', 'max_deletions_percent': 60})
+    assert res['blocked'] is True
+    assert len(res['block_reasons']) == 1 and 'team/app' in res['block_reasons'][0]
+    assert run(arts, {'older_than': '30d', 'max_deletions_percent': 75})['blocked'] is False
+    assert run(arts, {'older_than': '30d', 'max_deletions_percent': '80%'})['blocked'] is False
+
+
+def test_allow_empty_repository():
+    arts = [art('a', ['v1'], pushed=ago(100)), art('b', ['v2', 'sha256-%s.sig' % HEX_A], pushed=ago(100))]
+    res = run(arts, {'older_than': '30d'})
+    assert res['blocked'] is True
+    assert 'every tag of repository team/app' in res['block_reasons'][0]
+    res = run(arts, {'older_than': '30d', 'allow_empty_repository': True})
+    assert res['blocked'] is False
+    # a repository without tags to begin with is not "emptied"
+    res = run([art('u', [], pushed=ago(100))], {'tag_state': 'untagged', 'older_than': '30d'})
+    assert res['blocked'] is False and deleted(res) == [d('u')]
+
+
+def test_breakers_only_count_what_the_policy_selected():
+    arts = _many(4)
+    res = run(arts, [{'name': 'big', 'older_than': '30d'},
+                     {'name': 'strict', 'tags': {'include': ['b000']}, 'max_deletions': 1}])
+    assert res['blocked'] is False
+    res = run(arts, [{'name': 'big', 'older_than': '30d', 'max_deletions': 1}])
+    assert res['blocked'] is True
+
+
+# ---------------------------------------------------------------------------
+# Output shape, summaries, warnings, snapshot forms
+# ---------------------------------------------------------------------------
+
+def test_output_shape_and_summary():
+    arts = [art('a', ['latest', 'v2'], pushed=ago(100), size=10), art('b', ['v1'], pushed=ago(100), size=20),
+            art('u', [], pushed=ago(100), size=5)]
+    res = run(arts, {'tag_state': 'any', 'older_than': '30d'}, repositories=['team/app', 'team/empty'])
+    assert set(res) == {'remove_tags', 'delete_digests', 'kept', 'repositories', 'totals', 'blocked',
+                        'block_reasons', 'warnings', 'now', 'policies'}
+    assert res['now'] == NOW
+    assert set(res['remove_tags'][0]) >= {'repository', 'tag', 'digest', 'policy'}
+    assert set(res['delete_digests'][0]) >= {'repository', 'digest', 'tags', 'size_bytes', 'children', 'policy'}
+    assert set(res['kept'][0]) >= {'repository', 'digest', 'tag', 'reason'}
+    app = res['repositories']['team/app']
+    assert app == {
+        'kept_by_reason': {'latest': 1, 'shared_digest': 1}, 'kept': 2, 'remove_tags': 1, 'delete_digests': 2,
+        'children_deleted': 0, 'bytes_freed': 25, 'bytes_freed_partial': False, 'tags_before': 3, 'tags_after': 1,
+        'manifests_before': 3, 'manifests_after': 1,
+    }
+    assert res['repositories']['team/empty']['tags_before'] == 0
+    assert res['totals'] == {'remove_tags': 1, 'delete_digests': 2, 'children_deleted': 0, 'bytes_freed': 25,
+                             'bytes_freed_partial': False, 'kept': 2, 'repositories': 2}
+    assert all(e['reason'] in REASONS for e in res['kept'])
+    json.dumps(res)
+
+
+def test_bare_list_and_registered_result_are_accepted():
+    arts = [art('a', ['x'], pushed=ago(100)), art('k', ['latest'], pushed=ago(100))]
+    registered = {'changed': False, 'failed': False, 'artifacts': arts}
+    assert plan(arts, {}, now=NOW) == plan(registered, {}, now=NOW)
+
+
+def test_duplicate_entries_merged_with_warning_and_bad_timestamp_warned():
+    arts = [art('a', ['x'], pushed=ago(100)), art('a', ['y'], pushed=None), art('b', ['z'], pushed='garbage')]
+    res = run(arts, {'older_than': '30d', 'allow_empty_repository': True})
+    assert deleted(res) == [d('a')]
+    assert res['delete_digests'][0]['tags'] == ['x', 'y']
+    assert kept(res)[(d('b'), 'z')] == 'no_timestamp'
+    assert any('merged' in w for w in res['warnings'])
+    assert any('garbage' in w for w in res['warnings'])
+
+
+@pytest.mark.parametrize('snapshot', ['nope', {'artifacts': 'x'}, [{'digest': 'sha256:a'}], [{'repository': 'r', 'digest': 'd', 'tags': 'x'}], [1]])
+def test_bad_snapshot(snapshot):
+    with pytest.raises(SnapshotError):
+        plan(snapshot, {}, now=NOW)
+
+
+def test_now_forms():
+    arts = [art('a', ['x'], pushed='2024-05-01T00:00:00Z')]
+    p1 = plan(arts, {'older_than': '30d'}, now='2024-05-31T00:00:00+00:00')
+    p2 = plan(arts, {'older_than': '30d'}, now=datetime.datetime(2024, 5, 31))
+    assert p1 == p2 and p1['now'] == '2024-05-31T00:00:00Z' and deleted(p1) == [d('a')]
+    assert plan(arts, {'older_than': '30d'}, now='2024-05-30T23:59:59.5Z')['delete_digests'] == []
+    assert plan(arts, {}, now=None)['now'].endswith('Z')
+    with pytest.raises(ValueError):
+        plan(arts, {}, now='soon')
+
+
+def test_empty_policy_list_is_a_no_op_with_warning():
+    res = plan([art('a', ['x'])], [], now=NOW)
+    assert res['delete_digests'] == [] and res['kept'] == [] and res['warnings']
+
+
+def test_inputs_not_mutated():
+    arts = _multiarch(['v1'])
+    policies = [{'older_than': '30d', 'keep': {'tags': ['x']}}]
+    before = copy.deepcopy((arts, policies))
+    run(arts, policies)
+    assert (arts, policies) == before
+
+
+def test_determinism_shuffled_input():
+    arts = (_multiarch(['v1']) + _semver_arts() + _many(4, repo='team/b')
+            + [art(HEX_A, ['latest', 'x'], pushed=ago(100)), art(HEX_B, [], pushed=ago(100), subject=HEX_A),
+               art('t1', ['tie-a'], pushed=ago(50)), art('t2', ['tie-b'], pushed=ago(50))])
+    policies = [{'name': 'p', 'tag_state': 'any', 'older_than': '30d', 'keep': {'last': 3, 'semver': {'major': 1}}},
+                {'name': 'q', 'repositories': ['team/b'], 'keep': {'tags': ['b001']}}]
+    reference = json.dumps(run(arts, policies), sort_keys=False)
+    rng = random.Random(1234)
+    for dummy in range(10):
+        shuffled = copy.deepcopy(arts)
+        rng.shuffle(shuffled)
+        for entry in shuffled:
+            rng.shuffle(entry['tags'])
+            rng.shuffle(entry['children'])
+        assert json.dumps(run(shuffled, policies), sort_keys=False) == reference
+
+
+def test_output_lists_sorted():
+    res = run(_many(3, repo='z/repo') + _many(3, repo='a/repo') + [art('q', ['latest', 'b'], repo='a/repo', pushed=ago(100))],
+              {'older_than': '30d', 'allow_empty_repository': True})
+    keys = [(e['repository'], e['digest']) for e in res['delete_digests']]
+    assert keys == sorted(keys)
+    keys = [(e['repository'], e['tag']) for e in res['remove_tags']]
+    assert keys == sorted(keys)
+    keys = [(e['repository'], e['digest'], e['tag'] or '') for e in res['kept']]
+    assert keys == sorted(keys)
+
+
+# ---------------------------------------------------------------------------
+# Policy validation
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize('policy, fragment', [
+    ({'name': 'p', 'bogus': 1}, 'policy "p": unknown key(s) "bogus"'),
+    ({'name': 'p', 'keep': {'lastt': 1}}, '"keep.lastt"'),
+    ({'name': 'p', 'repositories': {'includes': []}}, '"repositories.includes"'),
+    ({'name': 'p', 'tags': {'include': ['(']}}, 'policy "p": key "tags.include" has an invalid regular expression'),
+    ({'name': 'p', 'tags': {'exclude': ['[']}}, 'key "tags.exclude"'),
+    ({'name': 'p', 'keep': {'tags': ['*']}}, 'key "keep.tags"'),
+    ({'name': 'p', 'repositories': {'include': ['re:(']}}, 'key "repositories.include"'),
+    ({'name': 'p', 'older_than': '30 days'}, 'key "older_than" is not a valid duration'),
+    ({'name': 'p', 'newer_than': -1}, 'key "newer_than"'),
+    ({'name': 'p', 'keep': {'min_age': 'soon'}}, 'key "keep.min_age"'),
+    ({'name': 'p', 'tag_state': 'all'}, 'key "tag_state" must be one of tagged, untagged, any'),
+    ({'name': 'p', 'age_basis': 'modified'}, 'key "age_basis"'),
+    ({'name': 'p', 'keep': {'last': -1}}, 'key "keep.last"'),
+    ({'name': 'p', 'keep': {'last': True}}, 'key "keep.last"'),
+    ({'name': 'p', 'keep': {'semver': {'major': 1, 'minor': 1}}}, 'key "keep.semver" must set exactly one'),
+    ({'name': 'p', 'keep': {'semver': {'patch': 1}}}, '"keep.semver.patch"'),
+    ({'name': 'p', 'keep': {'semver': {'major': 0}}}, 'key "keep.semver.major"'),
+    ({'name': 'p', 'keep': {'semver': 'major'}}, 'key "keep.semver"'),
+    ({'name': 'p', 'keep': {'digests': ['latest']}}, 'key "keep.digests"'),
+    ({'name': 'p', 'keep': {'digests': ['@sha256:abc']}}, 'key "keep.digests"'),
+    ({'name': 'p', 'keep': {'latest': 'maybe'}}, 'key "keep.latest" must be a boolean'),
+    ({'name': 'p', 'max_deletions': 'ten'}, 'key "max_deletions"'),
+    ({'name': 'p', 'max_deletions_percent': 150}, 'key "max_deletions_percent"'),
+    ({'name': 'p', 'allow_empty_repository': 3}, 'key "allow_empty_repository"'),
+    ({'name': 'p', 'tags': ['x']}, 'key "tags" must be a dict'),
+    ({'name': 'p', 'keep': ['latest']}, 'key "keep" must be a dict'),
+    ({'name': ''}, 'policy #1: key "name"'),
+    (['nope'], 'policy #1: must be a dict'),
+])
+def test_policy_validation_errors(policy, fragment):
+    with pytest.raises(PolicyError) as exc:
+        plan([], policy, now=NOW)
+    assert fragment in str(exc.value)
+
+
+def test_policy_validation_names_default_and_duplicates():
+    with pytest.raises(PolicyError, match='used by more than one policy'):
+        plan([], [{'name': 'a'}, {'name': 'a'}], now=NOW)
+    with pytest.raises(PolicyError, match='policy "policy-2": key "older_than"'):
+        plan([], [{}, {'older_than': 'x'}], now=NOW)
+    with pytest.raises(PolicyError):
+        plan([], 'not-a-policy', now=NOW)
+
+
+def test_normalize_policies_defaults():
+    normalized = normalize_policies({'older_than': '1d12h', 'keep': {'digests': ['r/x@sha256:ab'], 'latest': 'no'},
+                                     'repositories': 'team/*', 'max_deletions': '10'})
+    assert normalized == [{
+        'name': 'policy-1',
+        'repositories': {'include': ['team/*'], 'exclude': []},
+        'tags': {'include': [], 'exclude': []},
+        'tag_state': 'tagged', 'older_than': 129600, 'newer_than': None, 'age_basis': 'pushed',
+        'keep': {'latest': False, 'tags': [], 'last': None, 'semver': None, 'digests': ['r/x@sha256:ab'], 'min_age': 3600},
+        'max_deletions': 10, 'max_deletions_percent': None, 'allow_empty_repository': False,
+        'ignore_referrer_tags': True, 'delete_untagged': True,
+    }]
+
+
+def test_protect_only_policy_from_docs():
+    arts = [art('r1', ['v1.0.0'], pushed=ago(100)), art('r2', ['v2.0.0'], pushed=ago(100)),
+            art('m', ['main'], pushed=ago(100))] + [art('b%d' % i, ['b%d' % i], pushed=ago(40 + i)) for i in range(7)]
+    policies = [
+        {'name': 'purge', 'repositories': ['**'], 'tag_state': 'any', 'older_than': '30d', 'keep': {'last': 5},
+         'max_deletions_percent': 80},
+        {'name': 'releases', 'repositories': ['team/*'], 'tags': {'include': ['(?!)']},
+         'keep': {'semver': {'major': 2}, 'tags': ['main', 'stable']}},
+    ]
+    res = run(arts, policies)
+    assert res['blocked'] is False
+    assert kept_entry(res, 'r1', 'v1.0.0')['reason'] == 'keep_semver'
+    assert kept_entry(res, 'm', 'main')['reason'] == 'keep_tags'
+    # the five newest tagged artifacts are b0..b4; releases/main are older
+    assert deleted(res) == [d('b5'), d('b6')]

@@ -288,6 +288,12 @@ class ApiClient:
             body = response.json()
         except ValueError:
             body = response.text[:2000] if response.text else None
+        challenge = response.headers.get("WWW-Authenticate") or ""
+        if response.status_code in (401, 403) and "insufficient_scope" in challenge:
+            # RFC 6750: authenticated, but the token does not grant what this request needs
+            scope = re.search(r'scope="([^"]*)"', challenge)
+            message = "%s (insufficient_scope: the account is not granted %s)" % (
+                message or response.reason, scope.group(1) if scope else "the access this request needs")
         return cls(message or response.reason or "request failed", status=response.status_code, method=method,
                    url=self._safe(url), code=code, body=body, request_id=request_id)
 
@@ -315,8 +321,7 @@ class ApiClient:
             query[offset_param] = offset
             body = self.get(path, params=query) or {}
             items = body.get(results_key) or []
-            for item in items:
-                yield item
+            yield from items
             offset += len(items)
             total = body.get(count_key)
             if not items or (total is not None and offset >= total) or (total is None and len(items) < limit):
@@ -331,8 +336,7 @@ class ApiClient:
             if cursor:
                 query[cursor_param] = cursor
             body = self.get(path, params=query) or {}
-            for item in body.get(results_key) or []:
-                yield item
+            yield from body.get(results_key) or []
             cursor = ((body.get("meta") or {}).get("links") or {}).get("next")
             if not cursor:
                 return
@@ -344,8 +348,7 @@ class ApiClient:
             query = dict(params or {})
             query.update({"page": page, "per_page": per_page})
             response = self.request("GET", path, params=query)
-            for item in response.json() or []:
-                yield item
+            yield from response.json() or []
             next_page = response.headers.get("X-Next-Page")
             page = int(next_page) if next_page and next_page.strip().isdigit() else None
 
@@ -356,8 +359,7 @@ class ApiClient:
         while url:
             response = self.request("GET", url, params=query)
             body = response.json() if response.content else None
-            for item in (items(body) if items else (body or [])):
-                yield item
+            yield from (items(body) if items else (body or []))
             next_url = parse_link_header(response.headers.get("Link")).get("next")
             url = urljoin(url, next_url) if next_url else None
             query = None
@@ -368,8 +370,7 @@ class ApiClient:
         query = dict(params or {})
         while url:
             body = self.get(url, params=query) or {}
-            for item in body.get(results_key) or []:
-                yield item
+            yield from body.get(results_key) or []
             following = body.get(next_key)
             if not following:
                 return

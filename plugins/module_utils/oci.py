@@ -49,9 +49,9 @@ EMPTY_JSON = b"{}"
 EMPTY_JSON_DIGEST = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
 NO_SUCH_DIGEST = "sha256:" + "0" * 64
 
-REPOSITORY_RE = re.compile(r"^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$")
-TAG_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
-DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
+REPOSITORY_RE = re.compile(r"^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*\Z")
+TAG_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}\Z")
+DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+\Z")
 
 
 def digest_of(data):
@@ -69,7 +69,7 @@ def validate_tag(name):
 
 
 def validate_digest(value):
-    if not DIGEST_RE.match(value or "") or (value.startswith("sha256:") and not re.match(r"^sha256:[a-f0-9]{64}$", value)):
+    if not DIGEST_RE.match(value or "") or (value.startswith("sha256:") and not re.match(r"^sha256:[a-f0-9]{64}\Z", value)):
         raise ValueError("'%s' is not a valid digest (expected sha256:<64 hex>)" % value)
 
 
@@ -236,7 +236,17 @@ class OciRegistry:
 
     def probe(self):
         """``GET /v2/``: learns the auth scheme; answers 200 on a conformant registry."""
-        self.client.request("GET", "/v2/")
+        try:
+            self.client.request("GET", "/v2/")
+        except AuthError as exc:
+            if exc.url and exc.url.rstrip("/").endswith("/v2"):  # not the token service: it explains itself
+                username = getattr(self.auth, "username", None)
+                if username is not None:
+                    exc.message = "the registry rejected the credentials of user '%s' (%s)" % (username, exc.message)
+                else:
+                    exc.message = ("the registry requires credentials (%s): set api_username and api_password (or api_token), "
+                                   "or log in so that a docker config.json or REGISTRY_AUTH_FILE holds them" % exc.message)
+            raise
 
     # -- reading ----------------------------------------------------------
     def catalog(self):

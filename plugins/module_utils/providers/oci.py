@@ -127,6 +127,17 @@ class OciProvider(Provider):
                 validate_digest(item["digest"])
         if desired and desired.get("digest"):
             validate_digest(desired["digest"])
+        # The tag module's source (tag, repository:tag or repository@digest) is checked here too, before the probe.
+        source = self.params.get("source") if resource == "tag" else None
+        if source:
+            if "@" in source:
+                validate_repository(source.split("@", 1)[0])
+                validate_digest(source.split("@", 1)[1])
+            elif ":" in source:
+                validate_repository(source.rsplit(":", 1)[0])
+                validate_tag(source.rsplit(":", 1)[1])
+            else:
+                validate_tag(source)
 
     # -- helpers ------------------------------------------------------------
     def location(self, repository):

@@ -1,0 +1,570 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, regops.registry contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The OCI Distribution client: auth challenges, tag removal, manifests, name validation."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import json
+
+import pytest
+
+from ansible_collections.regops.registry.plugins.module_utils import oci
+from ansible_collections.regops.registry.plugins.module_utils.api import ApiClient, ApiError, AuthError
+from ansible_collections.regops.registry.plugins.module_utils.oci import (
+    DOCKER_LIST,
+    DOCKER_MANIFEST,
+    EMPTY_JSON,
+    EMPTY_JSON_DIGEST,
+    NO_SUCH_DIGEST,
+    OCI_INDEX,
+    OCI_MANIFEST,
+    Manifest,
+    OciAuth,
+    OciRegistry,
+    digest_of,
+    parse_challenge,
+    platform_string,
+    validate_digest,
+    validate_repository,
+    validate_tag,
+)
+from ansible_collections.regops.registry.tests.unit.plugins.module_utils.http_helpers import FakeOci, Reply, ScriptedServer
+
+HEX = "a" * 64
+
+
+@pytest.fixture
+def server():
+    srv = ScriptedServer().start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def clients():
+    made = []
+
+    def make(url, auth=None, **kwargs):
+        kwargs.setdefault("sleep", lambda delay: None)
+        client = ApiClient(url, auth=auth, **kwargs)
+        made.append(client)
+        return client
+    yield make
+    for client in made:
+        client.close()
+
+
+def basic(user, password):
+    return "Basic " + base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
+
+
+# -- OciAuth ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method, url, scopes", [
+    ("GET", "https://r/v2/_catalog?n=100", ("registry:catalog:*",)),
+    ("GET", "https://r/v2/team/app/manifests/v1", ("repository:team/app:pull",)),
+    ("HEAD", "https://r/v2/team/app/blobs/sha256:%s" % HEX, ("repository:team/app:pull",)),
+    ("GET", "https://r/v2/app/tags/list", ("repository:app:pull",)),
+    ("GET", "https://r/v2/app/referrers/sha256:%s" % HEX, ("repository:app:pull",)),
+    ("DELETE", "https://r/v2/team/app/manifests/sha256:%s" % HEX, ("repository:team/app:delete",)),
+    ("PUT", "https://r/v2/a/b/c/manifests/v1", ("repository:a/b/c:pull,push",)),
+    ("POST", "https://r/v2/team/app/blobs/uploads/", ("repository:team/app:pull,push",)),
+    ("POST", "https://r/v2/team/app/blobs/uploads/?mount=sha256%%3A%s&from=team%%2Fbase" % HEX,
+     ("repository:team/app:pull,push", "repository:team/base:pull")),
+    ("POST", "https://r/v2/team/app/blobs/uploads/?mount=sha256:%s&from=lib/base" % HEX,
+     ("repository:team/app:pull,push", "repository:lib/base:pull")),
+    ("GET", "https://r/v2/", ()),
+])
+def test_scopes_for(method, url, scopes):
+    assert OciAuth.scopes_for(method, url) == scopes
+
+
+def test_parse_challenge():
+    assert parse_challenge('Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a:pull"') == (
+        "bearer", {"realm": "https://auth.example/token", "service": "registry.example", "scope": "repository:a:pull"})
+    assert parse_challenge('Basic realm="Registry Realm"') == ("basic", {"realm": "Registry Realm"})
+    assert parse_challenge('BEARER Realm="x"') == ("bearer", {"realm": "x"})
+    assert parse_challenge("") is None
+    assert parse_challenge(None) is None
+
+
+def _basic_registry(server, user="alice", password="s3cret"):
+    def reply(seen):
+        if seen.headers.get("authorization") != basic(user, password):
+            return Reply(401, {"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]},
+                         {"WWW-Authenticate": 'Basic realm="Registry Realm"'})
+        return Reply(200, {"repositories": ["a"]} if seen.path == "/v2/_catalog" else {})
+    server.route("GET", "/v2/", reply)
+    server.route("GET", "/v2/_catalog", reply)
+
+
+def test_basic_challenge_switches_to_basic(server, clients):
+    _basic_registry(server)
+    auth = OciAuth("alice", "s3cret")
+    client = clients(server.url, auth=auth)
+    registry = OciRegistry(client, auth)
+    registry.probe()
+    assert registry.catalog() == ["a"]
+    assert auth.scheme == "basic"
+    assert [r.headers.get("authorization") for r in server.requests] == [None, basic("alice", "s3cret"), basic("alice", "s3cret")]
+
+
+def test_basic_challenge_without_credentials_fails(server, clients):
+    _basic_registry(server)
+    auth = OciAuth()
+    client = clients(server.url, auth=auth)
+    with pytest.raises(AuthError) as caught:
+        OciRegistry(client, auth).probe()
+    assert caught.value.status == 401
+    assert "authentication required" in str(caught.value)
+    assert len(server.requests) == 1
+
+
+def test_basic_challenge_with_wrong_password_is_not_looped(server, clients):
+    _basic_registry(server)
+    auth = OciAuth("alice", "wrong")
+    client = clients(server.url, auth=auth)
+    with pytest.raises(AuthError):
+        OciRegistry(client, auth).probe()
+    assert len(server.requests) == 2
+
+
+class TokenService:
+    """A bearer registry: ``/token`` issues tok-1, tok-2, ... to alice:s3cret; the registry accepts issued tokens."""
+
+    def __init__(self, server, expires_in=300, user="alice", password="s3cret", anonymous=False):
+        self.server = server
+        self.expires_in = expires_in
+        self.user = user
+        self.password = password
+        self.anonymous = anonymous
+        self.issued = {}
+        self.revoked = set()
+        server.route("GET", "/token", self.token)
+        server.fallback = self.registry
+
+    def token(self, seen):
+        auth = seen.headers.get("authorization")
+        if not (self.anonymous and auth is None) and auth != basic(self.user, self.password):
+            return Reply(401, {"errors": [{"code": "UNAUTHORIZED", "message": "invalid username or password"}]})
+        token = "tok-%d" % (len(self.issued) + 1)
+        self.issued[token] = seen.query.get("scope", [])
+        return Reply(200, {"token": token, "expires_in": self.expires_in, "issued_at": "2026-01-01T00:00:00Z"})
+
+    def registry(self, seen):
+        auth = seen.headers.get("authorization") or ""
+        token = auth[len("Bearer "):] if auth.startswith("Bearer ") else None
+        if token not in self.issued or token in self.revoked:
+            challenge = 'Bearer realm="%s/token",service="test-registry"' % self.server.url
+            return Reply(401, {"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]}, {"WWW-Authenticate": challenge})
+        if seen.path == "/v2/":
+            return Reply(200, {})
+        return Reply(200, {"name": "team/app", "tags": ["v1"]})
+
+    def token_requests(self):
+        return self.server.calls("GET", "/token")
+
+
+class Clock:
+    def __init__(self, now=1000000.0):
+        self.now = now
+
+    def time(self):
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    fake = Clock()
+    monkeypatch.setattr(oci, "time", fake)
+    return fake
+
+
+def test_bearer_token_fetched_with_service_scope_account_and_basic(server, clients, clock):
+    tokens = TokenService(server)
+    auth = OciAuth("alice", "s3cret")
+    client = clients(server.url, auth=auth)
+    registry = OciRegistry(client, auth)
+    registry.probe()
+    assert registry.tags("team/app") == ["v1"]
+    first, second = tokens.token_requests()
+    assert first.arg("service") == "test-registry"
+    assert first.arg("account") == "alice"
+    assert first.headers["authorization"] == basic("alice", "s3cret")
+    assert "scope" not in first.query
+    assert second.query["scope"] == ["repository:team/app:pull"]
+    assert second.arg("account") == "alice"
+    assert second.headers["authorization"] == basic("alice", "s3cret")
+    tags_request = server.calls("GET", "/v2/team/app/tags/list")[-1]
+    assert tags_request.headers["authorization"] == "Bearer tok-2"
+    assert auth.scheme == "bearer"
+    assert auth.realm == server.url + "/token"
+    assert auth.service == "test-registry"
+
+
+def test_bearer_token_is_cached_and_reused(server, clients, clock):
+    tokens = TokenService(server)
+    auth = OciAuth("alice", "s3cret")
+    client = clients(server.url, auth=auth)
+    registry = OciRegistry(client, auth)
+    registry.probe()
+    for _i in range(4):
+        registry.tags("team/app")
+    clock.now += 200
+    registry.tags("team/app")
+    assert len(tokens.token_requests()) == 2
+    # one 401 for the probe only; every other request carried a token
+    assert len([r for r in server.requests if r.path != "/token" and "authorization" not in r.headers]) == 1
+
+
+def test_bearer_token_refetched_after_expiry(server, clients, clock):
+    tokens = TokenService(server, expires_in=300)
+    auth = OciAuth("alice", "s3cret")
+    client = clients(server.url, auth=auth)
+    registry = OciRegistry(client, auth)
+    registry.probe()
+    registry.tags("team/app")
+    assert len(tokens.token_requests()) == 2
+    clock.now += 296  # within the 5 s safety margin of expiry
+    registry.tags("team/app")
+    assert len(tokens.token_requests()) == 3
+    assert server.calls("GET", "/v2/team/app/tags/list")[-1].headers["authorization"] == "Bearer tok-3"
+
+
+def test_bearer_token_rejected_by_registry_is_refetched_once(server, clients, clock):
+    tokens = TokenService(server)
+    auth = OciAuth("alice", "s3cret")
+    client = clients(server.url, auth=auth)
+    registry = OciRegistry(client, auth)
+    registry.probe()
+    registry.tags("team/app")
+    tokens.revoked.add("tok-2")
+    assert registry.tags("team/app") == ["v1"]
+    assert len(tokens.token_requests()) == 3
+
+
+def test_anonymous_bearer_token(server, clients, clock):
+    tokens = TokenService(server, anonymous=True)
+    auth = OciAuth()
+    client = clients(server.url, auth=auth)
+    registry = OciRegistry(client, auth)
+    registry.probe()
+    registry.tags("team/app")
+    for request in tokens.token_requests():
+        assert "authorization" not in request.headers
+        assert "account" not in request.query
+
+
+def test_token_service_401_is_a_clear_auth_error(server, clients, clock):
+    TokenService(server)
+    auth = OciAuth("alice", "wrong")
+    client = clients(server.url, auth=auth)
+    with pytest.raises(AuthError) as caught:
+        OciRegistry(client, auth).probe()
+    error = caught.value
+    assert error.status == 401
+    assert "the token service at %s/token refused the credentials" % server.url in str(error)
+    assert "invalid username or password" in str(error)
+    assert "wrong" not in str(error)
+
+
+def test_token_service_without_token_is_an_auth_error(server, clients):
+    server.route("GET", "/v2/", Reply(401, None, {"WWW-Authenticate": 'Bearer realm="%s/token"' % server.url}))
+    server.route("GET", "/token", Reply(200, {"nothing": "here"}))
+    auth = OciAuth("alice", "s3cret")
+    client = clients(server.url, auth=auth)
+    with pytest.raises(AuthError) as caught:
+        OciRegistry(client, auth).probe()
+    assert "without a token" in str(caught.value)
+
+
+def test_challenge_scope_is_requested(server, clients):
+    challenge = 'Bearer realm="%s/token",service="svc",scope="repository:team/app:pull"' % server.url
+    server.route("GET", "/v2/team/app/tags/list", Reply(401, None, {"WWW-Authenticate": challenge}), Reply(200, {"tags": ["x"]}))
+    server.route("GET", "/token", Reply(200, {"access_token": "at", "expires_in": 10}))
+    auth = OciAuth("alice", "s3cret")
+    client = clients(server.url, auth=auth)
+    assert OciRegistry(client, auth).tags("team/app") == ["x"]
+    assert server.calls("GET", "/token")[0].query["scope"] == ["repository:team/app:pull"]
+    assert server.calls("GET", "/v2/team/app/tags/list")[-1].headers["authorization"] == "Bearer at"
+
+
+# -- remove_tags -----------------------------------------------------------------
+
+
+def _registry(server, clients, **kwargs):
+    fake = FakeOci(server, **kwargs)
+    client = clients(server.url, retries=0)
+    return fake, OciRegistry(client, OciAuth())
+
+
+def test_remove_tags_with_tag_delete(server, clients):
+    fake, registry = _registry(server, clients, tag_delete=202)
+    digest = fake.add_image("team/app", tags=["v1", "v2", "v3", "keep"])
+    results = registry.remove_tags("team/app", ["v1", "gone", "v2", "v3"])
+    assert results == [("v1", None), ("gone", None), ("v2", None), ("v3", None)]
+    assert set(r.method for r in server.requests) == {"DELETE"}
+    assert len(server.requests) == 4
+    assert fake.tags["team/app"] == {"keep": digest}
+    assert registry.tag_delete is True
+
+
+def test_remove_tags_first_tag_missing_keeps_probing(server, clients):
+    fake, registry = _registry(server, clients, tag_delete=202)
+    fake.add_image("team/app", tags=["v1"])
+    assert registry.remove_tags("team/app", ["gone", "v1"]) == [("gone", None), ("v1", None)]
+    assert registry.tag_delete is True
+    assert [r.path for r in server.requests] == ["/v2/team/app/manifests/gone", "/v2/team/app/manifests/v1"]
+
+
+def test_remove_tags_falls_back_to_a_throwaway_manifest(server, clients):
+    fake, registry = _registry(server, clients, tag_delete=400)
+    digest = fake.add_image("team/app", tags=["v1", "v2", "v3", "keep"])
+    results = registry.remove_tags("team/app", ["v1", "v2", "v3"])
+    assert results == [("v1", None), ("v2", None), ("v3", None)]
+
+    puts = [r for r in server.requests if r.method == "PUT" and "/manifests/" in r.path]
+    throwaway = digest_of(puts[0].body)
+    assert all(p.body == puts[0].body and p.headers["content-type"] == OCI_MANIFEST for p in puts)
+    sequence = server.sequence()
+    config_digest = json.loads(puts[0].body.decode())["config"]["digest"]
+    assert sequence[:2] == [("DELETE", "/v2/team/app/manifests/v1"), ("DELETE", "/v2/team/app/manifests/" + NO_SUCH_DIGEST)]
+    blob_pushes = sequence[2:8]
+    assert [m for m, _p in blob_pushes] == ["HEAD", "POST", "PUT", "HEAD", "POST", "PUT"]
+    assert blob_pushes[0][1] == "/v2/team/app/blobs/" + EMPTY_JSON_DIGEST
+    assert blob_pushes[3][1] == "/v2/team/app/blobs/" + config_digest
+    assert blob_pushes[1][1] == blob_pushes[4][1] == "/v2/team/app/blobs/uploads/"
+    assert sorted(sequence[8:11]) == [("PUT", "/v2/team/app/manifests/%s" % t) for t in ("v1", "v2", "v3")]
+    assert sequence[11:] == [("DELETE", "/v2/team/app/manifests/" + throwaway)]
+    assert len(sequence) == 12
+
+    assert fake.tags["team/app"] == {"keep": digest}
+    assert (("team/app", digest)) in fake.manifests
+    assert fake.blobs[("team/app", EMPTY_JSON_DIGEST)] == EMPTY_JSON
+    labels = json.loads(fake.blobs[("team/app", config_digest)].decode())["config"]["Labels"]
+    assert labels["delete-tag"] == "v1,v2,v3"
+    assert labels["delete-by"] == "regops.registry"
+
+    # the next call reuses what was learnt: no probe again, and the empty blob is not pushed twice
+    fake.add_image("team/app", tags=["v4"], arch="arm64")
+    server.requests[:] = []
+    assert registry.remove_tags("team/app", ["v4"]) == [("v4", None)]
+    methods = server.sequence()
+    assert ("DELETE", "/v2/team/app/manifests/v4") not in methods
+    assert ("DELETE", "/v2/team/app/manifests/" + NO_SUCH_DIGEST) not in methods
+    assert methods[0] == ("HEAD", "/v2/team/app/blobs/" + EMPTY_JSON_DIGEST)
+    assert methods[1][0] == "HEAD"
+
+
+@pytest.mark.parametrize("tag_delete", [400, 405])
+def test_remove_tags_fails_before_any_put_when_deletes_are_disabled(server, clients, tag_delete):
+    fake, registry = _registry(server, clients, tag_delete=tag_delete, manifest_delete=False)
+    fake.add_image("team/app", tags=["v1", "v2"])
+    with pytest.raises(ApiError) as caught:
+        registry.remove_tags("team/app", ["v1", "v2"])
+    assert caught.value.status == 405
+    assert "does not allow deletes" in str(caught.value)
+    assert "storage.delete.enabled" in str(caught.value)
+    assert server.sequence() == [("DELETE", "/v2/team/app/manifests/v1"), ("DELETE", "/v2/team/app/manifests/" + NO_SUCH_DIGEST)]
+    assert sorted(fake.tags["team/app"]) == ["v1", "v2"]
+
+
+def test_remove_tags_probe_error_is_reported_per_tag(server, clients):
+    fake, registry = _registry(server, clients, tag_delete=202)
+    fake.add_image("team/app", tags=["v1", "v2"])
+    server.route("DELETE", "/v2/team/app/manifests/v1", Reply(500, {"errors": [{"code": "UNKNOWN", "message": "storage error"}]}))
+    results = registry.remove_tags("team/app", ["v1", "v2"])
+    assert results[0][0] == "v1" and results[0][1].status == 500
+    assert results[1] == ("v2", None)
+
+
+def test_remove_nothing_sends_nothing(server, clients):
+    _registry(server, clients)
+    assert not OciRegistry(clients(server.url), OciAuth()).remove_tags("team/app", [])
+    assert not server.requests
+
+
+# -- reading -----------------------------------------------------------------------
+
+
+def test_get_manifest_and_head(server, clients):
+    fake, registry = _registry(server, clients)
+    digest = fake.add_image("team/app", tags=["v1"])
+    manifest = registry.get_manifest("team/app", "v1")
+    assert manifest.digest == digest
+    assert manifest.media_type == OCI_MANIFEST
+    accept = server.requests[0].headers["accept"]
+    for media_type in (OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST):
+        assert media_type in accept
+    assert registry.head_manifest("team/app", "v1") == digest
+    assert registry.head_manifest("team/app", "nope") is None
+    assert registry.get_manifest("team/app", "nope") is None
+    assert registry.tags("team/app") == ["v1"]
+    assert registry.tags("team/nope") is None
+
+
+def test_head_without_digest_header_falls_back_to_get(server, clients):
+    raw = b'{"schemaVersion": 2}'
+    server.route("HEAD", "/v2/app/manifests/v1", Reply(200, raw, {"Content-Type": DOCKER_MANIFEST + "; charset=utf-8"}))
+    server.route("GET", "/v2/app/manifests/v1", Reply(200, raw, {"Content-Type": DOCKER_MANIFEST + "; charset=utf-8"}))
+    registry = OciRegistry(clients(server.url), OciAuth())
+    assert registry.head_manifest("app", "v1") == digest_of(raw)
+    assert registry.get_manifest("app", "v1").media_type == DOCKER_MANIFEST
+
+
+def test_catalog_and_tags_follow_links_and_shrink_page_size(server, clients):
+    def catalog(seen):
+        if seen.arg("n") == "1000":
+            return Reply(400, {"errors": [{"code": "PAGINATION_NUMBER_INVALID", "message": "invalid number of results requested"}]})
+        if seen.arg("last") is None:
+            return Reply(200, {"repositories": ["b", "a"]}, {"Link": '</v2/_catalog?last=b&n=100>; rel="next"'})
+        return Reply(200, {"repositories": ["c", "a"]})
+    server.route("GET", "/v2/_catalog", catalog)
+    server.route("GET", "/v2/a/tags/list", Reply(200, {"tags": ["2"]}, {"Link": '</v2/a/tags/list?last=2&n=1>; rel="next"'}),
+                 Reply(200, {"tags": ["1"]}))
+    registry = OciRegistry(clients(server.url), OciAuth())
+    assert registry.catalog() == ["a", "b", "c"]
+    assert [r.raw_query for r in server.requests] == ["n=1000", "n=100", "last=b&n=100"]
+    assert registry.tags("a") == ["1", "2"]
+
+
+def test_copy_manifest_across_repositories_copies_blobs(server, clients):
+    fake, registry = _registry(server, clients)
+    digest = fake.add_image("team/base", tags=["v1"])
+    assert registry.copy_manifest("team/base", digest, "team/app", "stable") == digest
+    assert fake.tags["team/app"] == {"stable": digest}
+    for (repository, blob), data in list(fake.blobs.items()):
+        if repository == "team/base":
+            assert fake.blobs[("team/app", blob)] == data
+    mounts = [r for r in server.requests if r.method == "POST"]
+    assert mounts and all(r.arg("from") == "team/base" and r.arg("mount").startswith("sha256:") for r in mounts)
+
+
+def test_delete_manifest(server, clients):
+    fake, registry = _registry(server, clients)
+    digest = fake.add_image("team/app", tags=["v1"])
+    assert registry.delete_manifest("team/app", digest) is True
+    assert registry.delete_manifest("team/app", digest) is False
+    fake.manifest_delete = False
+    with pytest.raises(ApiError) as caught:
+        registry.delete_manifest("team/app", "sha256:" + HEX)
+    assert "storage.delete.enabled" in str(caught.value)
+
+
+# -- Manifest ----------------------------------------------------------------------
+
+
+def _index(media_type=OCI_INDEX, with_type=True):
+    body = {"schemaVersion": 2, "manifests": [
+        {"mediaType": OCI_MANIFEST, "digest": "sha256:" + "1" * 64, "size": 500, "platform": {"os": "linux", "architecture": "amd64"}},
+        {"mediaType": OCI_MANIFEST, "digest": "sha256:" + "2" * 64, "size": 500,
+         "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}},
+        {"mediaType": OCI_MANIFEST, "digest": "sha256:" + "3" * 64, "size": 300},
+    ]}
+    if with_type:
+        body["mediaType"] = media_type
+    return json.dumps(body).encode()
+
+
+def test_manifest_index_children_and_platforms():
+    raw = _index()
+    manifest = Manifest(digest_of(raw), OCI_INDEX, raw)
+    assert manifest.is_index
+    assert manifest.children() == [
+        {"digest": "sha256:" + "1" * 64, "media_type": OCI_MANIFEST, "platform": "linux/amd64"},
+        {"digest": "sha256:" + "2" * 64, "media_type": OCI_MANIFEST, "platform": "linux/arm64/v8"},
+        {"digest": "sha256:" + "3" * 64, "media_type": OCI_MANIFEST, "platform": None},
+    ]
+    assert manifest.blobs() == []
+    assert manifest.size() == len(raw)
+
+
+@pytest.mark.parametrize("header, body_type, expected", [
+    (DOCKER_LIST, DOCKER_LIST, DOCKER_LIST),
+    ("application/json", DOCKER_LIST, DOCKER_LIST),
+    ("", OCI_INDEX, OCI_INDEX),
+    (None, None, None),
+])
+def test_manifest_index_types(header, body_type, expected):
+    raw = _index(body_type, with_type=body_type is not None)
+    manifest = Manifest("sha256:" + HEX, header, raw)
+    assert manifest.media_type == expected
+    assert manifest.is_index
+    assert len(manifest.children()) == 3
+
+
+@pytest.mark.parametrize("media_type, config_type", [
+    (OCI_MANIFEST, "application/vnd.oci.image.config.v1+json"),
+    (DOCKER_MANIFEST, "application/vnd.docker.container.image.v1+json"),
+])
+def test_manifest_image_blobs_and_size(media_type, config_type):
+    raw = json.dumps({"schemaVersion": 2, "mediaType": media_type,
+                      "config": {"mediaType": config_type, "digest": "sha256:" + "c" * 64, "size": 1000},
+                      "layers": [{"digest": "sha256:" + "d" * 64, "size": 20000}, {"digest": "sha256:" + "e" * 64, "size": 300}, "junk"]}).encode()
+    manifest = Manifest(digest_of(raw), "application/octet-stream", raw)
+    assert manifest.media_type == media_type
+    assert not manifest.is_index
+    assert manifest.children() == []
+    assert [b["digest"][7] for b in manifest.blobs()] == ["c", "d", "e"]
+    assert manifest.size() == len(raw) + 21300
+
+
+def test_manifest_bad_json():
+    manifest = Manifest("sha256:" + HEX, OCI_MANIFEST, b"not json")
+    assert manifest.body == {}
+    assert manifest.size() == 8
+    assert Manifest("sha256:" + HEX, None, b"").body == {}
+
+
+def test_platform_string():
+    assert platform_string(None) is None
+    assert platform_string({}) is None
+    assert platform_string({"os": "windows"}) == "windows/unknown"
+    assert platform_string({"os": "linux", "architecture": "arm", "variant": "v7"}) == "linux/arm/v7"
+
+
+def test_empty_json_digest_constant():
+    assert digest_of(EMPTY_JSON) == EMPTY_JSON_DIGEST
+
+
+# -- validation ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["app", "team/app", "a.b_c__d-e/f--g", "a0/b1/c2", "x" * 255])
+def test_valid_repository(name):
+    validate_repository(name)
+
+
+@pytest.mark.parametrize("name", ["", None, "Team/app", "team//app", "-app", "app-", "app/", "/app", "a..b", "a___b", "app:v1",
+                                  "app@sha256", "x" * 256, "app\n", "team app"])
+def test_invalid_repository(name):
+    with pytest.raises(ValueError, match="not a valid OCI repository name"):
+        validate_repository(name)
+
+
+@pytest.mark.parametrize("name", ["latest", "v1.2.3", "_private", "A" * 128, "1", "pr-101_b.2"])
+def test_valid_tag(name):
+    validate_tag(name)
+
+
+@pytest.mark.parametrize("name", ["", None, ".hidden", "-x", "A" * 129, "a/b", "a:b", "v1\n", "white space", "é"])
+def test_invalid_tag(name):
+    with pytest.raises(ValueError, match="not a valid tag"):
+        validate_tag(name)
+
+
+@pytest.mark.parametrize("value", ["sha256:" + HEX, "sha512:" + "f" * 128, "sha256:" + "0123456789abcdef" * 4])
+def test_valid_digest(value):
+    validate_digest(value)
+
+
+@pytest.mark.parametrize("value", ["", None, "sha256:abc", "sha256:" + "A" * 64, "sha256:" + "g" * 64, "sha256:" + HEX + "0", HEX,
+                                   "md5", "sha256:" + HEX + "\n", "SHA256:" + HEX, ":" + HEX])
+def test_invalid_digest(value):
+    with pytest.raises(ValueError, match="not a valid digest"):
+        validate_digest(value)

@@ -153,11 +153,13 @@ _value:
     delete_digests:
       description:
         - Manifests to delete (sorted by repository, digest). C(tags) go with the manifest and are not repeated
-          in RV(_value.remove_tags); C(children) are untagged index children deleted with it, parents first.
+          in RV(_value.remove_tags); C(children) are untagged index children deleted with it, parents first,
+          and C(children_size_bytes) maps each of them to its size.
       type: list
       elements: dict
       sample: [{"repository": "team/app", "digest": "sha256:...", "media_type": "application/vnd.oci.image.index.v1+json",
-                "tags": ["pr-9"], "size_bytes": 1234, "children": ["sha256:..."], "policy": "ci-builds",
+                "tags": ["pr-9"], "size_bytes": 1234, "children": ["sha256:..."],
+                "children_size_bytes": {"sha256:...": 567}, "policy": "ci-builds",
                 "selected_by": ["ci-builds"], "age_basis": "pushed"}]
     kept:
       description:

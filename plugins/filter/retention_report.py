@@ -93,6 +93,8 @@ def retention_report(plan, tag_result=None, artifact_result=None, check_mode=Fal
     sizes = {}
     for entry in plan.get("delete_digests") or []:
         sizes[(entry["repository"], entry["digest"])] = entry.get("size_bytes") or 0
+        for child, size in (entry.get("children_size_bytes") or {}).items():
+            sizes[(entry["repository"], child)] = size or 0
     done = ("deleted",)
     for action in _actions(tag_result):
         repository, tag = _split(action["ref"], ":")

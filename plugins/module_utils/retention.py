@@ -870,6 +870,7 @@ def _plan_repository(repo, arts_by_digest, policies, now):
             'tags': list(art.tags),
             'size_bytes': art.size_bytes,
             'children': children,
+            'children_size_bytes': dict((d, arts_by_digest[d].size_bytes) for d in children if d in arts_by_digest),
             'policy': selected[0].name if selected else None,
             'selected_by': [p.name for p in selected],
             'age_basis': basis_for(art, selected[0] if selected else None),

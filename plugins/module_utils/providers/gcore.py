@@ -97,7 +97,8 @@ class GcoreProvider(Provider):
                                                "region_id": "GCORE_CLOUD_REGION_ID"}[m] for m in missing)))
         desired = desired or {}
         for item in items:
-            registry = item["name"] if resource == "registry" else item.get("registry")
+            # Modules that validate repository names for a list call leave registry out of the item: use the option.
+            registry = item["name"] if resource == "registry" else (item.get("registry") or self.params.get("registry"))
             if resource != "registry" and not registry:
                 raise ValueError("provider gcore needs registry: the name of the registry the %s is in" % resource.replace("_", " "))
             if registry is not None and not REGISTRY_NAME_RE.match(registry):
@@ -174,8 +175,11 @@ class GcoreProvider(Provider):
         try:
             created = self.client.json("POST", self._base(), json=body, expected=(201,))
         except ConflictError:
-            # Created by someone else since we looked: report it as it is.
-            return self._find_registry_fresh(item["name"])
+            # Created by someone else since we looked: report it as it is (a 409 for a name we cannot see is an error).
+            found = self._find_registry_fresh(item["name"])
+            if found is None:
+                raise
+            return found
         return self._normalize_registry(created)
 
     def _find_registry_fresh(self, name):

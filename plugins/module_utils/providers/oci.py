@@ -212,8 +212,11 @@ class OciProvider(Provider):
         for (ref, descriptor), config, error in self.client.run_bulk(lambda w: self.registry.image_config(w[0][0], w[1]), wanted):
             configs[ref] = config if error is None else None
         artifacts = {}
+        by_digest = {}  # repository -> {digest: [tags]}, built once per repository (not once per artifact)
         for ref, manifest in manifests.items():
-            tags = self._by_digest(tag_maps.get(ref[0])).get(manifest.digest, [])
+            if ref[0] not in by_digest:
+                by_digest[ref[0]] = self._by_digest(tag_maps.get(ref[0]))
+            tags = by_digest[ref[0]].get(manifest.digest, [])
             artifacts[ref] = self._artifact(ref[0], manifest, tags, configs.get(ref))
         for ref, artifact in artifacts.items():
             if artifact["children"] and not artifact["created_at"]:

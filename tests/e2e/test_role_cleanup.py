@@ -1,0 +1,295 @@
+"""End to end: the ``regops.registry.cleanup`` role with real ansible-playbook against distribution 2.8.
+
+Every check reads the registry back over HTTP with the independent seed client; the
+registry's access log proves that check mode and tripped guards send no mutating request.
+"""
+
+# pylint: disable=redefined-outer-name
+import json
+import re
+
+import pytest
+
+from tests.support.ansible_runner import REPO_ROOT, run_playbook, run_tasks
+from tests.support.seed import random_hex
+
+PLAYBOOK = REPO_ROOT / "tests" / "playbooks" / "cleanup.yml"
+NOW = "2026-11-01T00:00:00Z"
+BASE_LAYER = b"base-layer-" + b"x" * 8192  # shared by every image, as a real base image would be
+
+
+# -- helpers -------------------------------------------------------------------
+def image(seed, repo, tags, created, arch="amd64"):
+    """Push an image (shared base layer + one unique layer) and return its digest."""
+    layers = [BASE_LAYER, b"app-" + random_hex(2048).encode()]
+    return seed.push_image(repo, tags, created=created, layers=layers, arch=arch)
+
+
+def manifest_size(seed, repo, digest):
+    """What artifact_info reports as ``size_bytes``: manifest + directly referenced blobs (an index counts itself)."""
+    _media_type, body = seed.get_manifest(repo, digest)
+    doc = json.loads(body)
+    if "manifests" in doc:
+        return len(body)
+    return len(body) + doc["config"]["size"] + sum(layer["size"] for layer in doc["layers"])
+
+
+def role_vars(registry, report_path, repositories, policies, **extra):
+    """Extra vars for tests/playbooks/cleanup.yml."""
+    result = {
+        "cleanup_provider": "oci",
+        "cleanup_api_url": registry.url,
+        "cleanup_api_username": registry.username,
+        "cleanup_api_password": registry.password,
+        "cleanup_repositories": repositories,
+        "cleanup_policies": policies,
+        "cleanup_now": NOW,
+        "cleanup_report_path": str(report_path),
+    }
+    result.update(extra)
+    return result
+
+
+def run_role(extra_vars, check=False):
+    """Run the role; returns ``(rc, stdout, stderr, changed)`` (``changed`` from the play recap)."""
+    rc, out, err = run_playbook(PLAYBOOK, extra_vars=extra_vars, check=check)
+    match = re.search(r"^localhost\s*:.*\bchanged=(\d+)", out, re.M)
+    changed = int(match.group(1)) if match else None
+    return rc, out, err, changed
+
+
+def read_report(path):
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def snapshot(seed, repos, digests):
+    """``({repo: {tag: digest}}, {digest: exists})`` read over HTTP."""
+    tag_maps = {repo: seed.tag_map(repo) for repo in repos}
+    present = {name: seed.manifest_exists(repo, digest) for name, (repo, digest) in digests.items()}
+    return tag_maps, present
+
+
+# -- the realistic history -------------------------------------------------------
+@pytest.fixture
+def history(seed, prefix):
+    """Three repositories with months of history, releases, shared digests and multi-arch indexes.
+
+    ``api`` (policy ``api``: older_than 30d, keep latest, ``stable``, keep.last 3, semver major=1, one digest in use):
+        A1 v1.0.0              2026-01-05  -> deleted (superseded release)
+        A2 v1.1.0 sha-1111111  2026-02-10  -> deleted (both tags selected)
+        A3 v1.2.3 sha-3333333  2026-03-20  -> sha-3333333 removed, manifest stays (v1.2.3 newest 1.x)
+        A4 pr-17 stable        2026-04-01  -> pr-17 removed, manifest stays (stable kept)
+        A5 sha-deadbee         2026-05-01  -> kept, in use (keep.digests)
+        A6 v2.0.0              2026-05-15  -> deleted
+        A8 v2.1.0 latest       2026-07-01  -> kept
+        A9 sha-9999999         2026-09-15  -> kept by keep.last
+        A10 sha-aaaaaaa        2026-10-31  -> kept by keep.last
+    ``web`` (policy ``web``: older_than 30d, keep latest, keep.last 1):
+        WI1 2026.02 -> index over W1a, W1b (untagged)        -> index and both children deleted
+        WI2 2026.03 -> index over WS, W2b                    -> index and W2b deleted, WS stays (WI3 uses it)
+        WI3 latest  -> index over WS, W3b (2026-10-20)       -> kept, children resolvable
+    ``base`` (excluded from every policy): old tags, never touched.
+    The ``untagged`` policy (every repository but ``base``) sees the untagged index children: those of a kept index
+    stay (WS is also old enough to be selected, the index_child guard keeps it).
+    (An untagged manifest nothing references is invisible through the distribution API, so it is not seeded.)
+    """
+    api, web, base = f"{prefix}/api", f"{prefix}/web", f"{prefix}/base"
+    d = {}
+    d["A1"] = image(seed, api, ["v1.0.0"], "2026-01-05T00:00:00Z")
+    d["A2"] = image(seed, api, ["v1.1.0", "sha-1111111"], "2026-02-10T00:00:00Z")
+    d["A3"] = image(seed, api, ["v1.2.3", "sha-3333333"], "2026-03-20T00:00:00Z")
+    d["A4"] = image(seed, api, ["pr-17", "stable"], "2026-04-01T00:00:00Z")
+    d["A5"] = image(seed, api, ["sha-deadbee"], "2026-05-01T00:00:00Z")
+    d["A6"] = image(seed, api, ["v2.0.0"], "2026-05-15T00:00:00Z")
+    d["A8"] = image(seed, api, ["v2.1.0", "latest"], "2026-07-01T00:00:00Z")
+    d["A9"] = image(seed, api, ["sha-9999999"], "2026-09-15T00:00:00Z")
+    d["A10"] = image(seed, api, ["sha-aaaaaaa"], "2026-10-31T00:00:00Z")
+
+    d["W1a"] = image(seed, web, [], "2026-02-01T00:00:00Z")
+    d["W1b"] = image(seed, web, [], "2026-02-01T00:00:00Z", arch="arm64")
+    d["WI1"] = seed.push_index(web, ["2026.02"], children=[d["W1a"], d["W1b"]])
+    d["WS"] = image(seed, web, [], "2026-03-01T00:00:00Z")
+    d["W2b"] = image(seed, web, [], "2026-03-01T00:00:00Z", arch="arm64")
+    d["WI2"] = seed.push_index(web, ["2026.03"], children=[d["WS"], d["W2b"]])
+    d["W3b"] = image(seed, web, [], "2026-10-20T00:00:00Z", arch="arm64")
+    d["WI3"] = seed.push_index(web, ["latest"], children=[d["WS"], d["W3b"]])
+
+    d["B1"] = image(seed, base, ["2025.01"], "2025-01-01T00:00:00Z")
+    d["B2"] = image(seed, base, ["2025.02", "latest"], "2025-02-01T00:00:00Z")
+
+    repo_of = {name: (api if name.startswith("A") else web if name.startswith("W") else base) for name in d}
+    policies = [
+        {"name": "api", "repositories": {"include": [api]}, "older_than": "30d", "age_basis": "created",
+         "keep": {"latest": True, "tags": ["stable|main"], "last": 3, "semver": {"major": 1},
+                  "digests": [f"{api}@{d['A5']}"], "min_age": "1h"}},
+        {"name": "web", "repositories": {"include": [web]}, "older_than": "30d", "age_basis": "created",
+         "keep": {"latest": True, "last": 1}},
+        {"name": "untagged", "repositories": {"include": [f"{prefix}/**"], "exclude": [base]},
+         "tag_state": "untagged", "older_than": "30d", "age_basis": "created"},
+    ]
+    return {
+        "api": api, "web": web, "base": base, "repos": [api, web, base], "d": d,
+        "refs": {name: (repo_of[name], digest) for name, digest in d.items()},
+        "policies": policies,
+    }
+
+
+# -- tests -----------------------------------------------------------------------
+def test_check_mode_then_real_run_then_idempotent(registry, seed, history, tmp_path):
+    """Check mode plans without touching the registry; the real run does exactly that plan; a rerun changes nothing."""
+    api, web, base, d = history["api"], history["web"], history["base"], history["d"]
+    before_tags, before_present = snapshot(seed, history["repos"], history["refs"])
+    sizes = {name: manifest_size(seed, repo, digest) for name, (repo, digest) in history["refs"].items()}
+    check_report = tmp_path / "check.json"
+    report_path = tmp_path / "report.json"
+
+    # 1. check mode: the plan is printed, nothing changes on the registry
+    mark = registry.mark()
+    rc, out, err, changed = run_role(role_vars(registry, check_report, history["repos"], history["policies"]),
+                                     check=True)
+    assert rc == 0, out + err
+    assert registry.mutations_since(mark) == []
+    assert snapshot(seed, history["repos"], history["refs"]) == (before_tags, before_present)
+    assert changed == 2  # the tag and artifact calls predict changes
+    for planned in (f"{api}:pr-17", f"{api}:sha-3333333", f"{api}@{d['A1']}", f"{api}@{d['A6']}",
+                    f"{web}@{d['WI1']}", f"{web}@{d['W1b']}", f"{web}@{d['W2b']}"):
+        assert planned in out, (planned, out)
+    assert "would remove 2 tag(s), would delete 3 digest(s)" in out
+    check = read_report(check_report)
+    assert check["check_mode"] is True and check["blocked"] is False
+
+    # 2. the real run
+    mark = registry.mark()
+    rc, out, err, changed = run_role(role_vars(registry, report_path, history["repos"], history["policies"]))
+    assert rc == 0, out + err
+    assert changed == 2
+    # (distribution 2.8 has no tag DELETE: the tag module points the tags at a throwaway manifest and deletes that)
+    kept_digests = [digest for name, digest in d.items() if name not in ("A1", "A2", "A6", "WI1", "W1a", "W1b", "WI2", "W2b")]
+    deletes = registry.requests_since(mark, ["DELETE"])
+    assert not [e for e in deletes if any(digest in e.path for digest in kept_digests)], deletes
+
+    tags_after, present_after = snapshot(seed, history["repos"], history["refs"])
+    assert tags_after[api] == {
+        "v1.2.3": d["A3"], "stable": d["A4"], "sha-deadbee": d["A5"], "v2.1.0": d["A8"], "latest": d["A8"],
+        "sha-9999999": d["A9"], "sha-aaaaaaa": d["A10"],
+    }
+    assert tags_after[web] == {"latest": d["WI3"]}
+    assert tags_after[base] == before_tags[base]
+    gone = {"A1", "A2", "A6", "WI1", "W1a", "W1b", "WI2", "W2b"}
+    assert {name for name, there in present_after.items() if not there} == gone
+    # shared digests lost only the selected tag; the surviving index's children still resolve
+    assert present_after["A3"] and present_after["A4"]
+    for child in ("WS", "W3b"):
+        assert seed.manifest_exists(web, d[child])
+    _media_type, body = seed.get_manifest(web, "latest")
+    assert {m["digest"] for m in json.loads(body)["manifests"]} == {d["WS"], d["W3b"]}
+
+    # 3. the JSON report
+    report = read_report(report_path)
+    assert report["check_mode"] is False and report["blocked"] is False and report["now"] == NOW
+    repos = report["repositories"]
+    assert set(repos) == {api, web}
+    assert repos[api]["removed_tags"] == ["pr-17", "sha-3333333"]
+    assert repos[api]["deleted_digests"] == sorted(d[n] for n in ("A1", "A2", "A6"))
+    assert repos[api]["kept_by_reason"] == {"in_use": 1, "keep_last": 2, "keep_semver": 2, "keep_tags": 1,
+                                            "latest": 1, "shared_digest": 2}
+    assert repos[web]["removed_tags"] == []
+    assert repos[web]["deleted_digests"] == sorted(d[n] for n in ("WI1", "W1a", "W1b", "WI2", "W2b"))
+    assert repos[web]["kept_by_reason"] == {"index_child": 2, "latest": 1}
+    assert repos[api]["bytes_freed"] == sum(sizes[n] for n in ("A1", "A2", "A6"))
+    assert repos[api]["bytes_freed"] > 3 * 2048
+    for summary in repos.values():
+        assert summary["skipped"] == [] and summary["errors"] == []
+    assert report["totals"]["removed_tags"] == 2
+    assert report["totals"]["deleted_digests"] == 8
+    assert report["totals"]["errors"] == 0
+    # check mode predicted exactly what the real run did
+    for name in (api, web):
+        for key in ("removed_tags", "deleted_digests", "kept_by_reason", "bytes_freed"):
+            assert check["repositories"][name][key] == repos[name][key], (name, key)
+
+    # 4. a second run finds nothing to do
+    mark = registry.mark()
+    rc, out, err, changed = run_role(role_vars(registry, report_path, history["repos"], history["policies"]))
+    assert rc == 0, out + err
+    assert changed == 0, out
+    assert registry.mutations_since(mark) == []
+    assert read_report(report_path)["totals"]["removed_tags"] == 0
+    assert snapshot(seed, history["repos"], history["refs"]) == (tags_after, present_after)
+
+
+def test_report_bytes_freed_counts_index_children(registry, seed, prefix, tmp_path):
+    """bytes_freed covers every deleted manifest, the untagged children deleted with an index included."""
+    web = f"{prefix}/web"
+    amd = image(seed, web, [], "2026-02-01T00:00:00Z")
+    arm = image(seed, web, [], "2026-02-01T00:00:00Z", arch="arm64")
+    index = seed.push_index(web, ["2026.02"], children=[amd, arm])
+    image(seed, web, ["latest"], "2026-10-01T00:00:00Z")
+    expected = sum(manifest_size(seed, web, digest) for digest in (index, amd, arm))
+    report_path = tmp_path / "report.json"
+    policies = [{"name": "web", "older_than": "30d", "age_basis": "created", "keep": {"latest": True}}]
+    rc, out, err, _changed = run_role(role_vars(registry, report_path, [web], policies))
+    assert rc == 0, out + err
+    assert not seed.manifest_exists(web, amd)
+    assert read_report(report_path)["repositories"][web]["bytes_freed"] == expected
+
+
+def test_guards_stop_before_any_mutation(registry, seed, history, prefix, tmp_path):
+    """max_deletions trips for one repository and another would be emptied: the run fails, the report says why,
+    and not one mutating request reached the registry (the guards are checked on the whole plan first)."""
+    old = f"{prefix}/old"
+    old_digests = [image(seed, old, [f"build-{n}"], f"2026-0{n}-01T00:00:00Z") for n in (1, 2, 3)]
+    repos = history["repos"] + [old]
+    refs = dict(history["refs"], **{f"old{n}": (old, digest) for n, digest in enumerate(old_digests)})
+    before = snapshot(seed, repos, refs)
+    policies = [dict(history["policies"][0], max_deletions=3)] + history["policies"][1:] + [
+        {"name": "old-builds", "repositories": [old], "older_than": "30d", "age_basis": "created"}]
+    report_path = tmp_path / "report.json"
+    mark = registry.mark()
+    rc, out, err, _changed = run_role(role_vars(registry, report_path, repos, policies))
+    assert rc != 0
+    assert "Cleanup blocked, nothing was deleted" in out, out + err
+    assert registry.mutations_since(mark) == []
+    assert snapshot(seed, repos, refs) == before
+    report = read_report(report_path)
+    assert report["blocked"] is True
+    reasons = report["block_reasons"]
+    assert any('policy "api"' in reason and "max_deletions 3" in reason for reason in reasons), reasons
+    assert any('policy "old-builds"' in reason and f"removes every tag of repository {old}" in reason
+               for reason in reasons), reasons
+    assert not any('policy "web"' in reason for reason in reasons), reasons
+    assert report["totals"]["removed_tags"] == 0 and report["totals"]["deleted_digests"] == 0
+    assert report["lines"][0].startswith("BLOCKED, nothing deleted")
+
+
+def test_tag_pushed_after_the_snapshot_is_never_lost(registry, seed, history):
+    """The re-check: a digest that gains a tag between plan and deletion is skipped, the new tag survives."""
+    api, d = history["api"], history["d"]
+    role_task = {
+        "name": "Plan with the role (check mode)",
+        "ansible.builtin.include_role": {"name": "regops.registry.cleanup"},
+        "vars": role_vars(registry, "", history["repos"], history["policies"]),
+    }
+    results = run_tasks([role_task, {"ansible.builtin.debug": {"var": "cleanup_refs"}}], check=True)
+    assert results.rc == 0, results.output
+    refs = results[1]["cleanup_refs"]
+    target = f"{api}@{d['A2']}"
+    assert target in refs["digests"]
+    assert refs["expected_tags"][target] == ["sha-1111111", "v1.1.0"]
+
+    seed.tag(api, "hotfix-pinned", d["A2"])  # someone tags the planned digest after the snapshot
+
+    args = dict(registry.oci_args(), digest=refs["digests"], expected_tags=refs["expected_tags"], state="absent")
+    task = {"regops.registry.artifact": args}
+    mark = registry.mark()
+    result = run_tasks([task])[0]
+    assert not result.get("failed"), result
+    actions = {a["ref"]: a for a in result["actions"]}
+    assert actions[target]["action"] == "skipped"
+    assert "hotfix-pinned" in actions[target]["msg"]
+    assert {ref for ref, a in actions.items() if a["action"] == "deleted"} == set(refs["digests"]) - {target}
+    assert seed.resolve(api, "hotfix-pinned") == d["A2"]
+    assert seed.manifest_exists(api, d["A2"])
+    assert not [e for e in registry.requests_since(mark, ["DELETE"]) if d["A2"] in e.path]
+    assert not seed.manifest_exists(api, d["A1"])

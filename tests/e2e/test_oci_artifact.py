@@ -1,0 +1,146 @@
+"""End to end: ``regops.registry.artifact`` (provider oci) with real ansible-playbook against distribution 2.8."""
+
+from tests.support.ansible_runner import run_tasks
+from tests.support.registry import MUTATING_METHODS
+
+MISSING = "sha256:" + "e" * 64
+
+
+def module_calls(registry, start):
+    """Requests since ``start``, one list per module run: every run opens with an unauthenticated ``GET /v2/`` (401)."""
+    calls = []
+    for entry in registry.request_log()[start:]:
+        if (entry.method, entry.path, entry.status) == ("GET", "/v2/", 401):
+            calls.append([])
+        assert calls, f"request outside a module run: {entry}"
+        calls[-1].append(entry)
+    return calls
+
+
+def mutations(entries):
+    """The state-changing requests among ``entries``."""
+    return [e for e in entries if e.method in MUTATING_METHODS]
+
+
+def artifact(registry, diff=False, **args):
+    """A ``regops.registry.artifact`` task for ``registry``."""
+    task = {"regops.registry.artifact": dict(registry.oci_args(), **args)}
+    if diff:
+        task["diff"] = True
+    return task
+
+
+def cycle(task):
+    """check mode, apply, apply again."""
+    return [dict(task, check_mode=True), task, task]
+
+
+def assert_cycle(results, calls, first, changed_again=False):
+    """Check predicted a change without a mutating request, apply changed, the second apply did nothing."""
+    check, apply, again = results[first:first + 3]
+    assert check["changed"] is True and not check.get("failed"), check
+    assert mutations(calls[first]) == [], calls[first]
+    assert apply["changed"] is True and not apply.get("failed"), apply
+    assert again["changed"] is changed_again and not again.get("failed"), again
+    assert mutations(calls[first + 2]) == [], calls[first + 2]
+    assert check["actions"] == apply["actions"] and check["artifacts"] == apply["artifacts"]
+    return check, apply, again
+
+
+def test_artifact_absent_and_present(registry, seed, seeded):
+    app, lib = seeded["app"], seeded["lib"]
+    repo, lib_repo = app["repo"], lib["repo"]
+    v1, legacy, v3 = app["digests"]["v1"], app["digests"]["legacy"], app["digests"]["v3"]
+    lib1 = lib["tags"]["1.0"]
+    app_before, lib_before = seed.tag_map(repo), seed.tag_map(lib_repo)
+    tasks = cycle(artifact(registry, diff=True, repository=repo, digest=v1, state="absent"))
+    tasks += cycle(artifact(registry, digest=[f"{repo}@{legacy}", f"{lib_repo}@{lib1}", f"{repo}@{MISSING}"], state="absent"))
+    tasks += [
+        artifact(registry, repository=repo, digest=MISSING, state="absent"),
+        artifact(registry, repository=repo, digest=[v3]),
+        dict(artifact(registry, repository=repo, digest=[v3, MISSING]), ignore_errors=True),
+    ]
+    start = registry.mark()
+    results = run_tasks(tasks)
+    assert results.rc == 0, results.output
+    calls = module_calls(registry, start)
+    assert len(calls) == len(tasks)
+
+    check, apply, again = assert_cycle(results, calls, 0)
+    ref = f"{repo}@{v1}"
+    assert apply["actions"] == [{"ref": ref, "action": "deleted"}]
+    [gone] = apply["artifacts"]
+    assert gone["digest"] == v1 and gone["repository"] == repo
+    assert gone["tags"] == ["latest", "v1", "v1.0"]  # the tags that went with it
+    assert check["diff"]["before"][ref]["tags"] == ["latest", "v1", "v1.0"] and check["diff"]["after"] == {}
+    assert apply["diff"] == check["diff"]
+    assert again["actions"] == [{"ref": ref, "action": "absent"}] and again["artifacts"] == []
+    deletes = [e for e in calls[1] if e.method == "DELETE"]
+    assert [(e.path, e.status) for e in deletes] == [(f"/v2/{repo}/manifests/{v1}", 202)]
+
+    _check, apply, again = assert_cycle(results, calls, 3)
+    assert apply["actions"] == [{"ref": f"{repo}@{legacy}", "action": "deleted"}, {"ref": f"{lib_repo}@{lib1}", "action": "deleted"},
+                                {"ref": f"{repo}@{MISSING}", "action": "absent"}]
+    assert {(a["repository"], a["digest"]): a["tags"] for a in apply["artifacts"]} == {(repo, legacy): ["legacy"], (lib_repo, lib1): ["1.0"]}
+    assert {a["action"] for a in again["actions"]} == {"absent"}
+
+    missing, present, partly = results[6:9]
+    assert missing["changed"] is False and missing["actions"] == [{"ref": f"{repo}@{MISSING}", "action": "absent"}]
+    assert present["changed"] is False and not present.get("failed"), present
+    assert present["actions"] == [{"ref": f"{repo}@{v3}", "action": "unchanged"}]
+    assert present["artifacts"][0]["tags"] == ["v3"]
+    assert partly["failed"] is True and partly["changed"] is False, partly
+    assert f"{repo}@{MISSING}" in partly["msg"] and "does not exist" in partly["msg"], partly["msg"]
+    assert partly["actions"][0]["action"] == "unchanged" and partly["actions"][1]["action"] == "failed"
+    assert all(mutations(c) == [] for c in calls[6:])
+
+    assert seed.tag_map(repo) == {k: v for k, v in app_before.items() if k not in ("v1", "v1.0", "latest", "legacy")}
+    assert seed.tag_map(lib_repo) == {k: v for k, v in lib_before.items() if k != "1.0"}
+    for gone_repo, digest in ((repo, v1), (repo, legacy), (lib_repo, lib1)):
+        assert not seed.manifest_exists(gone_repo, digest)
+
+
+def test_artifact_absent_expected_tags_guard(registry, seed, seeded):
+    app = seeded["app"]
+    repo, v2, v3 = app["repo"], app["digests"]["v2"], app["digests"]["v3"]
+    seed.tag(repo, "hotfix", v3)  # appeared after the plan was made
+    before = seed.tag_map(repo)
+    task = artifact(registry, repository=repo, digest=[v2, v3], state="absent",
+                    expected_tags={v2: ["v2"], f"{repo}@{v3}": ["v3"]})
+    start = registry.mark()
+    results = run_tasks(cycle(task))
+    assert results.rc == 0, results.output
+    calls = module_calls(registry, start)
+    _check, apply, again = assert_cycle(results, calls, 0)
+    assert apply["actions"][0] == {"ref": f"{repo}@{v2}", "action": "deleted"}
+    skipped = apply["actions"][1]
+    assert skipped["ref"] == f"{repo}@{v3}" and skipped["action"] == "skipped"
+    assert "hotfix" in skipped["msg"] and "not deleted" in skipped["msg"], skipped
+    assert again["actions"] == [{"ref": f"{repo}@{v2}", "action": "absent"}, skipped]
+    assert [e.path for e in mutations(calls[1])] == [f"/v2/{repo}/manifests/{v2}"]
+    assert seed.tag_map(repo) == {k: v for k, v in before.items() if k != "v2"}
+    assert seed.tag_map(repo)["hotfix"] == v3
+
+
+def test_invalid_input_fails_before_any_request(registry, prefix):
+    repo = prefix + "/app"
+    bad = {"ignore_errors": True}
+    tasks = [
+        dict(artifact(registry, repository=repo, digest="sha256:abc", state="absent"), **bad),
+        dict(artifact(registry, repository=repo, digest="sha256:" + "G" * 64, state="absent"), **bad),
+        dict(artifact(registry, repository="Bad/Name", digest=MISSING, state="absent"), **bad),
+        dict({"regops.registry.tag": dict(registry.oci_args(), repository=repo, name="x", digest="latest")}, **bad),
+        dict({"regops.registry.tag": dict(registry.oci_args(), repository=repo, name="-x", state="absent")}, **bad),
+        dict({"regops.registry.artifact_info": dict(registry.oci_args(), digest=[f"{repo}@nope"])}, **bad),
+    ]
+    start = registry.mark()
+    results = run_tasks(tasks)
+    assert registry.requests_since(start) == []
+    for result in results:
+        assert result.get("failed") is True and result["changed"] is False, result
+    assert "'sha256:abc' is not a valid digest" in results[0]["msg"]
+    assert "not a valid digest" in results[1]["msg"]
+    assert "'Bad/Name' is not a valid OCI repository name" in results[2]["msg"]
+    assert "'latest' is not a valid digest" in results[3]["msg"]
+    assert "'-x' is not a valid tag" in results[4]["msg"]
+    assert "'nope' is not a valid digest" in results[5]["msg"]

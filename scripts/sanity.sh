@@ -52,8 +52,11 @@ done
 "${ROOT}/scripts/sync-build.sh"
 cd "${DEST}"
 
-# Clean results from earlier runs so a stale file cannot mask anything.
-rm -rf tests/output
+# Clean results from earlier runs (keep tests/output/.tmp: ansible-test's
+# delegation venvs live there and take a while to rebuild).
+if [[ -d tests/output ]]; then
+    find tests/output -mindepth 1 -maxdepth 1 ! -name .tmp -exec rm -rf {} +
+fi
 
 export ANSIBLE_COLLECTIONS_PATH="${ROOT}/build"
 

@@ -28,7 +28,9 @@ EXCLUDES=(
 )
 
 if command -v rsync >/dev/null 2>&1; then
-    args=(-a --delete --delete-excluded)
+    # Protect ansible-test's output dir in the copy (it caches its delegation
+    # venvs under tests/output/.tmp) from --delete-excluded.
+    args=(-a --delete --delete-excluded --filter='P /tests/output/')
     for ex in "${EXCLUDES[@]}"; do
         args+=("--exclude=${ex}")
     done

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Benchmark of bulk tag/artifact removal in regops.registry against a real distribution 2.8 registry.
 
 NOT a test: it measures and prints. One run gives, side by side:

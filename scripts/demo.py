@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """`make demo`: a real registry on a free loopback port, months of history, the modules and the cleanup role.
 
 Starts Debian's docker-registry (distribution 2.8) with htpasswd auth, seeds it over the real /v2 API,

@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 name: retention_plan
 short_description: Compute a registry retention plan from an artifact snapshot
 version_added: 0.1.0
-author: regops.registry maintainers
+author: regops.registry maintainers (@regops)
 description:
   - Pure, deterministic planner shared by check mode and the real run of the cleanup role.
     It never contacts a registry.
@@ -19,7 +19,7 @@ description:
     A manifest is deleted only when every tag on it is removed, no surviving index references it
     and, for a signature or SBOM, its subject is deleted too.
     Untagged children of a deleted index are deleted with it unless something else still references them.
-  - When a circuit breaker trips (O(max_deletions), O(max_deletions_percent), O(allow_empty_repository)),
+  - When a circuit breaker trips (C(max_deletions), C(max_deletions_percent), C(allow_empty_repository)),
     RV(_value.blocked) is true and the plan still lists what would happen; callers must not apply a blocked plan.
   - See C(docs/retention.md) in the collection for the full policy reference.
 options:

@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 name: retention_refs
 short_description: Turn a retention plan into the reference lists the bulk modules take
 version_added: 0.1.0
-author: regops.registry maintainers
+author: regops.registry maintainers (@regops)
 description:
   - Converts the output of P(regops.registry.retention_plan#filter) into
     C(repo:tag) references for one M(regops.registry.tag) invocation with C(state=absent)

@@ -10,13 +10,13 @@ DOCUMENTATION = r"""
 name: retention_report
 short_description: Turn a retention plan and what the modules did into a per-repository report
 version_added: 0.1.0
-author: regops.registry contributors
+author: regops.registry contributors (@regops)
 description:
   - Combines a plan from P(regops.registry.retention_plan#filter) with the registered results of the
     M(regops.registry.tag) and M(regops.registry.artifact) calls that carried it out (or predicted it, in check mode)
     into one report per repository, kept items by reason, removed tags, deleted digests, bytes freed, skipped
     items and errors, plus a list of readable lines.
-  - The M(regops.registry.cleanup) role prints it, writes it as JSON and hands it to C(set_stats).
+  - The the C(regops.registry.cleanup) role role prints it, writes it as JSON and hands it to C(set_stats).
 options:
   _input:
     description: The plan.

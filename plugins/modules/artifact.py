@@ -24,7 +24,7 @@ description:
     garbage collection."
   - "Providers: V(oci), V(gcore)."
 author:
-  - regops.registry contributors
+  - regops.registry contributors (@regops)
 options:
   registry:
     description:
@@ -53,7 +53,7 @@ options:
       - Only with O(state=absent). A mapping from a digest (or C(repository@digest)) to the tags you expect on it.
         When the artifact now carries a tag that is not in its list, it is not deleted; it is reported in RV(actions)
         with V(skipped) and the reason. Digests not in the mapping are deleted unconditionally.
-      - The M(regops.registry.cleanup) role uses this to re-check its plan just before deleting.
+      - The the C(regops.registry.cleanup) role role uses this to re-check its plan just before deleting.
     type: dict
 extends_documentation_fragment:
   - regops.registry.connection

@@ -14,14 +14,14 @@ version_added: 0.1.0
 description:
   - Lists every artifact of one, several or all repositories, by digest, with the tags on it, its media type,
     size, push/pull/created times where the registry has them, and for an index its children and platforms.
-  - The output is the snapshot the M(regops.registry.cleanup) role and the P(regops.registry.retention_plan#filter)
+  - The output is the snapshot the the C(regops.registry.cleanup) role role and the P(regops.registry.retention_plan#filter)
     filter plan from.
   - "On V(oci): the artifacts reachable from a tag, and the children of the indexes among them (the OCI API has
     no way to list untagged manifests). C(created_at) comes from each image's config; C(pushed_at) and
     C(pulled_at) are V(null) because the API does not record them."
   - "Providers: V(oci), V(gcore) (push and pull times, no media type or platforms)."
 author:
-  - regops.registry contributors
+  - regops.registry contributors (@regops)
 options:
   registry:
     description:

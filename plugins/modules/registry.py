@@ -20,7 +20,7 @@ description:
     with a clear message for it."
   - "Providers: V(gcore)."
 author:
-  - regops.registry contributors
+  - regops.registry contributors (@regops)
 options:
   name:
     description:

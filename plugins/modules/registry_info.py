@@ -17,7 +17,7 @@ description:
   - "An OCI Distribution registry (V(oci)) is its O(api_url): this module fails with a clear message for it."
   - "Providers: V(gcore)."
 author:
-  - regops.registry contributors
+  - regops.registry contributors (@regops)
 options:
   name:
     description:

@@ -22,7 +22,7 @@ description:
   - "An OCI Distribution registry (V(oci)) has no users API: this module fails with a clear message for it."
   - "Providers: V(gcore) (one batch call creates several users; PATCH always sends both permission and expiry)."
 author:
-  - regops.registry contributors
+  - regops.registry contributors (@regops)
 options:
   registry:
     description:

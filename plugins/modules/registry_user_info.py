@@ -16,7 +16,7 @@ description:
   - "An OCI Distribution registry (V(oci)) has no users API: this module fails with a clear message for it."
   - "Providers: V(gcore)."
 author:
-  - regops.registry contributors
+  - regops.registry contributors (@regops)
 options:
   registry:
     description:

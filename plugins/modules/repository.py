@@ -20,7 +20,7 @@ description:
     describe repositories."
   - "Providers: V(oci), V(gcore) (both O(state=absent))."
 author:
-  - regops.registry contributors
+  - regops.registry contributors (@regops)
 options:
   name:
     description:

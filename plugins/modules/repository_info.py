@@ -17,7 +17,7 @@ description:
     V(null) because the API does not report them."
   - "Providers: V(oci), V(gcore) (with artifact and pull counts)."
 author:
-  - regops.registry contributors
+  - regops.registry contributors (@regops)
 options:
   name:
     description:

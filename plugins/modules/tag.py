@@ -25,7 +25,7 @@ description:
   - Many tags are one module call, run concurrently (O(concurrency)) over one keep-alive connection.
   - "Providers: V(oci) (O(state=present) and O(state=absent)), V(gcore) (O(state=absent) only: Gcore has no API to create a tag)."
 author:
-  - regops.registry contributors
+  - regops.registry contributors (@regops)
 options:
   registry:
     description:

@@ -16,7 +16,7 @@ description:
   - Tags are returned sorted by repository and name; the registry's own order is not relied on.
   - "Providers: V(oci), V(gcore) (with push and pull times)."
 author:
-  - regops.registry contributors
+  - regops.registry contributors (@regops)
 options:
   registry:
     description:

@@ -97,8 +97,9 @@ def main():
         print("\nWhat is left:")
         for repository in client.catalog():
             tags = client.tags(repository)
-            print("  %-12s %4d -> %4d tags: %s" % (repository, counts.get(repository, 0), len(tags), ", ".join(t for t in tags if not t.startswith(("build-", "sha-")))
-                                                     + (" + %d CI builds" % sum(1 for t in tags if t.startswith("build-")))))
+            named = ", ".join(t for t in tags if not t.startswith(("build-", "sha-")))
+            builds = sum(1 for t in tags if t.startswith("build-"))
+            print("  %-12s %4d -> %4d tags: %s + %d CI builds" % (repository, counts.get(repository, 0), len(tags), named, builds))
         show("Cleanup role again: nothing left to do", *run_playbook(cleanup, extra_vars=extra), keep=("total:", "PLAY RECAP", "localhost "))
     print("\nRegistry stopped. Demo done.")
 

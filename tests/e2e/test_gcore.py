@@ -246,7 +246,7 @@ def test_every_module_check_apply_idempotent_diff(emu):
     assert [r["name"] for r in info[2]["repositories"]] == ["team/app"]
     assert [(a["digest"], a["tags"]) for a in info[3]["artifacts"]] == [(DIGEST_A, ["latest"])]
     assert [(t["name"], t["digest"]) for t in info[4]["tags"]] == [("latest", DIGEST_A)]
-    assert "%s/%d/repositories/team%%252Fapp/artifacts" % (base, main_id) in [p for _, p in calls(emu)]
+    assert "%s/%d/repositories/team%%252Fapp/artifacts" % (base, main_id) in [p for _unused, p in calls(emu)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -313,8 +313,8 @@ def test_validation_before_any_request(emu):
         (task("tag", registry="main", repository="team/app", name=["v1"], digest=DIGEST_A), "tag"),
     ]
     emu.log.clear()
-    results = run_tasks([dict(t, ignore_errors=True) for t, _ in cases], module_defaults=defaults(emu))
-    for (_, expected), result in zip(cases, results):
+    results = run_tasks([dict(t, ignore_errors=True) for t, _unused in cases], module_defaults=defaults(emu))
+    for (_unused, expected), result in zip(cases, results):
         assert result.get("failed") is True, (expected, result)
         assert expected in result["msg"], (expected, result["msg"])
     # what Gcore cannot do is named (no repository create, no tag create)

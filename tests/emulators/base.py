@@ -647,7 +647,7 @@ class EmulatorServer:
     def handle_http(self, handler):
         """Entry point from the HTTP handler thread."""
         target = handler.path
-        path, _, query_string = target.partition("?")
+        path, _unused, query_string = target.partition("?")
         length = int(handler.headers.get("Content-Length") or 0)
         raw_body = handler.rfile.read(length) if length > 0 else b""
         request = Request(method=handler.command, target=target, path=path, query_string=query_string,

@@ -228,7 +228,7 @@ class GcoreEmulator(EmulatorServer):
         value = (request.header("Authorization") or "").strip()
         if not value:
             raise ApiError(401, "Authentication credentials were not provided.", "not_authenticated")
-        scheme, _, token = value.partition(" ")
+        scheme, _unused, token = value.partition(" ")
         if scheme.lower() != "apikey" or token.strip() not in self.api_keys:
             raise ApiError(401, "Given token not valid for any token type", "token_not_valid")
 
@@ -416,7 +416,7 @@ class GcoreEmulator(EmulatorServer):
     def list_registries(self, request):
         """GET P -> {count, results}."""
         project_id, region_id = self._scope(request)
-        regs = [self.registry_json(r) for _, r in sorted(self.registries.items())
+        regs = [self.registry_json(r) for _unused, r in sorted(self.registries.items())
                 if r["project_id"] == project_id and r["region_id"] == region_id]
         return self._page(request, regs)
 
@@ -468,12 +468,12 @@ class GcoreEmulator(EmulatorServer):
     def list_repositories(self, request):
         """GET P/{id}/repositories."""
         reg = self._registry(request)
-        repos = [self.repository_json(r) for _, r in sorted(self.repositories.items()) if r["registry_id"] == reg["id"]]
+        repos = [self.repository_json(r) for _unused, r in sorted(self.repositories.items()) if r["registry_id"] == reg["id"]]
         return self._page(request, repos)
 
     def delete_repository(self, request):
         """DELETE .../repositories/{name} -> 204; removes artifacts and tags."""
-        _, repo = self._repository(request)
+        _unused, repo = self._repository(request)
         self._drop_repository(repo["id"])
         return Response(204)
 
@@ -489,20 +489,20 @@ class GcoreEmulator(EmulatorServer):
 
     def list_artifacts(self, request):
         """GET .../repositories/{name}/artifacts (tags embedded)."""
-        _, repo = self._repository(request)
-        arts = [self.artifact_json(a) for _, a in sorted(self.artifacts.items()) if a["repository_id"] == repo["id"]]
+        _unused, repo = self._repository(request)
+        arts = [self.artifact_json(a) for _unused, a in sorted(self.artifacts.items()) if a["repository_id"] == repo["id"]]
         return self._page(request, arts)
 
     def delete_artifact(self, request):
         """DELETE .../artifacts/{digest} -> 204; its tags go with it."""
-        _, repo, art = self._artifact(request)
+        _unused, repo, art = self._artifact(request)
         self._drop_artifact(art["id"])
         repo["updated_at"] = self._now()
         return Response(204)
 
     def delete_tag(self, request):
         """DELETE .../artifacts/{digest}/tags/{tag} -> 204; the artifact stays."""
-        _, repo, art = self._artifact(request)
+        _unused, repo, art = self._artifact(request)
         name = request.params["tag_name"]
         for tag in list(self.tags.values()):
             if tag["artifact_id"] == art["id"] and tag["name"] == name:
@@ -569,12 +569,12 @@ class GcoreEmulator(EmulatorServer):
     def list_users(self, request):
         """GET P/{id}/users (never includes secrets)."""
         reg = self._registry(request)
-        users = [self.user_json(u) for _, u in sorted(self.users.items()) if u["registry_id"] == reg["id"]]
+        users = [self.user_json(u) for _unused, u in sorted(self.users.items()) if u["registry_id"] == reg["id"]]
         return self._page(request, users)
 
     def update_user(self, request):
         """PATCH P/{id}/users/{uid}: ``duration`` required, ``read_only`` defaults to false."""
-        _, usr = self._user(request)
+        _unused, usr = self._user(request)
         data = _body(request, required=True)
         val = _Validator()
         duration = val.int_field(data, "duration", -1, 365, required=True)
@@ -585,13 +585,13 @@ class GcoreEmulator(EmulatorServer):
 
     def delete_user(self, request):
         """DELETE P/{id}/users/{uid} -> 204."""
-        _, usr = self._user(request)
+        _unused, usr = self._user(request)
         del self.users[usr["id"]]
         return Response(204)
 
     def refresh_secret(self, request):
         """POST P/{id}/users/{uid}/refresh_secret -> 200 user + new secret."""
-        _, usr = self._user(request)
+        _unused, usr = self._user(request)
         usr["secret"] = generate_secret()
         return self.user_json(usr, with_secret=True)
 
@@ -732,13 +732,13 @@ class GcoreEmulator(EmulatorServer):
         """Everything, as the API would show it (user secrets included)."""
         with self.lock:
             regs = []
-            for _, reg in sorted(self.registries.items()):
+            for _unused, reg in sorted(self.registries.items()):
                 repos = []
-                for _, repo in sorted(self.repositories.items()):
+                for _unused, repo in sorted(self.repositories.items()):
                     if repo["registry_id"] == reg["id"]:
-                        arts = [self.artifact_json(a) for _, a in sorted(self.artifacts.items()) if a["repository_id"] == repo["id"]]
+                        arts = [self.artifact_json(a) for _unused, a in sorted(self.artifacts.items()) if a["repository_id"] == repo["id"]]
                         repos.append(dict(self.repository_json(repo), artifacts=arts))
-                users = [self.user_json(u, with_secret=True) for _, u in sorted(self.users.items()) if u["registry_id"] == reg["id"]]
+                users = [self.user_json(u, with_secret=True) for _unused, u in sorted(self.users.items()) if u["registry_id"] == reg["id"]]
                 regs.append(dict(self.registry_json(reg), project_id=reg["project_id"], region_id=reg["region_id"],
                                  repositories=repos, users=users))
             return {"registries": regs}
@@ -756,7 +756,7 @@ class GcoreEmulator(EmulatorServer):
 
 def generate_secret(length=32):
     """A random alphanumeric secret like the documented ``T53rmPo1UeuiSiTarDCa2MKj2K6tuiQB``."""
-    return "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(length))
+    return "".join(secrets.choice(_SECRET_ALPHABET) for _unused in range(length))
 
 
 def _add_arguments(parser):
@@ -772,7 +772,7 @@ def _add_arguments(parser):
 def _factory(args):
     regions = None
     if args.regions:
-        regions = {int(k): v for k, _, v in (r.partition("=") for r in args.regions)}
+        regions = {int(k): v for k, _unused, v in (r.partition("=") for r in args.regions)}
     emu = GcoreEmulator(api_keys=args.api_keys or (DEFAULT_API_KEY,), client_id=args.client_id,
                         projects=args.projects or (DEFAULT_PROJECT_ID,), regions=regions, batch_shape=args.batch_shape)
     if args.seed:

@@ -457,7 +457,7 @@ def test_batch_create_conflicts_and_validation(emu, api):
 
 def test_rate_limit_fault(emu, api):
     emu.rate_limit(times=2, retry_after="2")
-    for _ in range(2):
+    for _unused in range(2):
         resp = requests.get(api.base, timeout=5)  # faults come before auth
         body = assert_error(resp, 429, "TooManyRequests")
         assert resp.headers["Retry-After"] == "2" and body["message"] == "Too many requests"

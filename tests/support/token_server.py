@@ -30,8 +30,8 @@ def _b64url(data):
 
 def parse_scope(scope):
     """Split ``type:name:actions`` (name may contain ':') into (type, name, [actions])."""
-    rtype, _, rest = scope.partition(":")
-    name, _, actions = rest.rpartition(":")
+    rtype, _unused, rest = scope.partition(":")
+    name, _unused, actions = rest.rpartition(":")
     if not rtype or not name:
         return None
     return rtype, name, [a for a in actions.split(",") if a]
@@ -202,7 +202,7 @@ class _TokenHandler(BaseHTTPRequestHandler):
         if not header.lower().startswith("basic "):
             return None
         try:
-            user, _, password = base64.b64decode(header[6:].strip()).decode("utf-8").partition(":")
+            user, _unused, password = base64.b64decode(header[6:].strip()).decode("utf-8").partition(":")
         except ValueError:
             return None
         return user, password

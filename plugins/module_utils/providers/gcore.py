@@ -200,16 +200,17 @@ class GcoreProvider(Provider):
 
     def predict(self, resource, action):
         if resource == "registry" and action.kind != "delete":
-            after = dict(action.current or {"name": action.item["name"], "id": None, "url": None, "storage_used_bytes": 0, "public": None,
-                                             "region": str(self.params["region_id"]), "plan": None, "created_at": None, "updated_at": None,
-                                             "provider_data": {"repo_count": 0, "docker_host": None}})
+            blank = {"name": action.item["name"], "id": None, "url": None, "storage_used_bytes": 0, "public": None,
+                     "region": str(self.params["region_id"]), "plan": None, "created_at": None, "updated_at": None,
+                     "provider_data": {"repo_count": 0, "docker_host": None}}
+            after = dict(action.current or blank)
             limit = action.changes.get("storage_limit") or action.desired.get("storage_limit") or 5
             after["storage_limit_bytes"] = limit * GIB
             after["provider_data"] = dict(after["provider_data"], storage_limit_gib=limit)
             return after
         if resource == "registry_user" and action.kind != "delete":
-            after = dict(action.current or {"name": action.item["name"], "id": None, "login": None, "expires_at": None,
-                                             "created_at": None, "provider_data": {}})
+            blank = {"name": action.item["name"], "id": None, "login": None, "expires_at": None, "created_at": None, "provider_data": {}}
+            after = dict(action.current or blank)
             after["read_only"] = self._value(action, "read_only", False)
             after["duration"] = self._value(action, "duration", None)
             after.pop("secret", None)

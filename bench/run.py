@@ -694,15 +694,18 @@ def derive(results):
             "client_cpu_role_minus_startup_over_floor": (role["client_cpu_s"] - startup_cpu) / floor["client_cpu_s"],
             "registry_cpu_role_over_floor": role["registry_cpu_s"] / floor["registry_cpu_s"],
             "registry_cpu_role_over_floor_recheck": role["registry_cpu_s"] / b["floor_recheck"]["registry_cpu_s"],
-            "naive_cpu_per_tag_over_role_cpu_per_tag": ((naive["client_cpu_s"] + naive["registry_cpu_s"] - startup_cpu) / s)
-                                                       / ((role["client_cpu_s"] + role["registry_cpu_s"]) / n),
+            "naive_cpu_per_tag_over_role_cpu_per_tag": (
+                ((naive["client_cpu_s"] + naive["registry_cpu_s"] - startup_cpu) / s) / ((role["client_cpu_s"] + role["registry_cpu_s"]) / n)),
         }
     return out
 
 
 def fmt_table(rows, headers):
     widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
-    line = lambda cells: "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
+
+    def line(cells):
+        return "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
     return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
 
@@ -723,7 +726,8 @@ def render(results):
     if a:
         bulk, naive, da = a["bulk"], a["naive_sample_run"], d["a"]
         out.append("")
-        out.append("Issue A: remove %d tags (distribution 2.8, throwaway-manifest untag), %d repositories" % (bulk["tags_removed"], results["options"]["a_repos"]))
+        out.append("Issue A: remove %d tags (distribution 2.8, throwaway-manifest untag), %d repositories" % (
+            bulk["tags_removed"], results["options"]["a_repos"]))
         rows = [
             ["(a) one tag call, state=absent", bulk["tags_removed"], "%.2f" % bulk["wall_s"], bulk["http_requests"], "%.2f" % da["bulk_requests_per_tag"],
              bulk["module_invocations"], "%.2f" % da["bulk_per_tag_ms"], cpu(bulk), "%s / %s" % (bulk["max_single_rss_mb"], bulk["tree_peak_rss_mb"])],
@@ -731,16 +735,19 @@ def render(results):
              "%.2f" % da["naive_requests_per_tag"], naive["module_invocations"], "%.1f" % da["naive_per_tag_ms"], cpu(naive),
              "%s / %s" % (naive["max_single_rss_mb"], naive["tree_peak_rss_mb"])],
             ["(b) loop [EXTRAPOLATED to %d]" % bulk["tags_removed"], bulk["tags_removed"], "%.1f" % da["naive_extrapolated_wall_s"],
-             da["naive_extrapolated_requests"], "%.2f" % da["naive_requests_per_tag"], da["naive_extrapolated_invocations"], "%.1f" % da["naive_per_tag_ms"], "-", "-"],
+             da["naive_extrapolated_requests"], "%.2f" % da["naive_requests_per_tag"], da["naive_extrapolated_invocations"],
+             "%.1f" % da["naive_per_tag_ms"], "-", "-"],
         ]
         out.append(fmt_table(rows, headers))
-        out.append("naive per-tag / bulk per-tag = %.0fx   (naive per tag = (wall - start-up)/sample; bulk per tag = whole wall/tags)" % da["naive_per_tag_over_bulk_per_tag"])
+        out.append("naive per-tag / bulk per-tag = %.0fx   (naive per tag = (wall - start-up)/sample; bulk per tag = whole wall/tags)"
+                   % da["naive_per_tag_over_bulk_per_tag"])
     b = results.get("issue_b")
     if b:
         role, floor, fr, naive, db = b["role"], b["floor"], b["floor_recheck"], b["naive_sample_run"], d["b"]
         out.append("")
-        out.append("Issue B: roles/cleanup, %d tags (%d images, %d multi-tag digests) in %d repositories, %d tags removed (expected %d), policy older_than %dd by created" % (
-            b["tags"], b["images"], b["digests_with_several_tags"], b["repositories"], role["tags_removed"], b["expected_tags_removed"], OLDER_THAN_DAYS))
+        title = "Issue B: roles/cleanup, %d tags (%d images, %d multi-tag digests) in %d repositories, %d tags removed (expected %d), " % (
+            b["tags"], b["images"], b["digests_with_several_tags"], b["repositories"], role["tags_removed"], b["expected_tags_removed"])
+        out.append(title + "policy older_than %dd by created" % OLDER_THAN_DAYS)
         rows = [
             ["(a) roles/cleanup", role["tags_removed"], "%.2f" % role["wall_s"], role["http_requests"], "%.2f" % (role["http_requests"] / role["tags_removed"]),
              role["module_invocations"], "%.2f" % db["role_per_tag_ms"], cpu(role), "%s / %s" % (role["max_single_rss_mb"], role["tree_peak_rss_mb"])],
@@ -748,7 +755,8 @@ def render(results):
              "%.2f" % db["naive_requests_per_tag"], naive["module_invocations"], "%.1f" % db["naive_per_tag_ms"], cpu(naive),
              "%s / %s" % (naive["max_single_rss_mb"], naive["tree_peak_rss_mb"])],
             ["(b) loop [EXTRAPOLATED to %d]" % role["tags_removed"], role["tags_removed"], "%.0f" % db["naive_extrapolated_wall_s"],
-             db["naive_extrapolated_requests"], "%.2f" % db["naive_requests_per_tag"], db["naive_extrapolated_invocations"], "%.1f" % db["naive_per_tag_ms"], "-", "-"],
+             db["naive_extrapolated_requests"], "%.2f" % db["naive_requests_per_tag"], db["naive_extrapolated_invocations"],
+             "%.1f" % db["naive_per_tag_ms"], "-", "-"],
             ["(c) raw floor (requests.Session)", floor["tags_removed"], "%.2f" % floor["wall_s"], floor["http_requests"],
              "%.2f" % (floor["http_requests"] / floor["tags_removed"]), 0, "%.2f" % (1000 * floor["wall_s"] / floor["tags_removed"]), cpu(floor), "-"],
             ["(c') raw floor + role's re-reads", fr["tags_removed"], "%.2f" % fr["wall_s"], fr["http_requests"],
@@ -757,7 +765,8 @@ def render(results):
         out.append(fmt_table(rows, headers))
         out.append("role / floor: raw %.2fx; after subtracting the %.2f s start-up: %.2fx (target <= 1.5x); vs floor+re-reads: %.2fx" % (
             db["role_over_floor_raw"], d["startup_s"], db["role_minus_startup_over_floor"], db["role_minus_startup_over_floor_recheck"]))
-        out.append("HTTP requests role / floor: %.2fx (vs floor+re-reads %.2fx)" % (db["role_requests_over_floor_requests"], db["role_requests_over_floor_recheck_requests"]))
+        out.append("HTTP requests role / floor: %.2fx (vs floor+re-reads %.2fx)" % (
+            db["role_requests_over_floor_requests"], db["role_requests_over_floor_recheck_requests"]))
         out.append("naive per-tag / role per-tag = %.0fx wall (target > 100x); %.0fx in CPU (client+registry)" % (
             db["naive_per_tag_over_role_per_tag"], db["naive_cpu_per_tag_over_role_cpu_per_tag"]))
         out.append("CPU: role client CPU minus start-up CPU / floor client CPU = %.2fx; registry CPU role / floor = %.2fx (/ floor+re-reads %.2fx)" % (

@@ -1,50 +1,19 @@
 """End to end: ``regops.registry.artifact`` (provider oci) with real ansible-playbook against distribution 2.8."""
 
 from tests.support.ansible_runner import run_tasks
-from tests.support.registry import MUTATING_METHODS
+from tests.support.cycle import assert_cycle as _assert_cycle, cycle, module_calls, mutations, oci_task
 
 MISSING = "sha256:" + "e" * 64
 
 
-def module_calls(registry, start):
-    """Requests since ``start``, one list per module run: every run opens with an unauthenticated ``GET /v2/`` (401)."""
-    calls = []
-    for entry in registry.request_log()[start:]:
-        if (entry.method, entry.path, entry.status) == ("GET", "/v2/", 401):
-            calls.append([])
-        assert calls, f"request outside a module run: {entry}"
-        calls[-1].append(entry)
-    return calls
-
-
-def mutations(entries):
-    """The state-changing requests among ``entries``."""
-    return [e for e in entries if e.method in MUTATING_METHODS]
-
-
 def artifact(registry, diff=False, **args):
     """A ``regops.registry.artifact`` task for ``registry``."""
-    task = {"regops.registry.artifact": dict(registry.oci_args(), **args)}
-    if diff:
-        task["diff"] = True
-    return task
-
-
-def cycle(task):
-    """check mode, apply, apply again."""
-    return [dict(task, check_mode=True), task, task]
+    return oci_task("artifact", registry, diff=diff, **args)
 
 
 def assert_cycle(results, calls, first, changed_again=False):
-    """Check predicted a change without a mutating request, apply changed, the second apply did nothing."""
-    check, apply, again = results[first:first + 3]
-    assert check["changed"] is True and not check.get("failed"), check
-    assert mutations(calls[first]) == [], calls[first]
-    assert apply["changed"] is True and not apply.get("failed"), apply
-    assert again["changed"] is changed_again and not again.get("failed"), again
-    assert mutations(calls[first + 2]) == [], calls[first + 2]
-    assert check["actions"] == apply["actions"] and check["artifacts"] == apply["artifacts"]
-    return check, apply, again
+    """check, apply, again for artifacts."""
+    return _assert_cycle(results, calls, first, result_key="artifacts", changed_again=changed_again)
 
 
 def test_artifact_absent_and_present(registry, seed, seeded):

@@ -1,32 +1,13 @@
 """End to end: ``regops.registry.repository`` (provider oci) with real ansible-playbook against distribution 2.8."""
 
 from tests.support.ansible_runner import run_tasks
-from tests.support.registry import MUTATING_METHODS
+from tests.support.cycle import module_calls, mutations, oci_task
 from tests.support.seed import OCI_INDEX, OCI_MANIFEST
-
-
-def module_calls(registry, start):
-    """Requests since ``start``, one list per module run: every run opens with an unauthenticated ``GET /v2/`` (401)."""
-    calls = []
-    for entry in registry.request_log()[start:]:
-        if (entry.method, entry.path, entry.status) == ("GET", "/v2/", 401):
-            calls.append([])
-        assert calls, f"request outside a module run: {entry}"
-        calls[-1].append(entry)
-    return calls
-
-
-def mutations(entries):
-    """The state-changing requests among ``entries``."""
-    return [e for e in entries if e.method in MUTATING_METHODS]
 
 
 def repository(registry, name, diff=False):
     """A ``regops.registry.repository`` task (state absent) for ``registry``."""
-    task = {"regops.registry.repository": dict(registry.oci_args(), name=name, state="absent")}
-    if diff:
-        task["diff"] = True
-    return task
+    return oci_task("repository", registry, diff=diff, name=name, state="absent")
 
 
 def test_repository_absent(registry, seed, seeded, prefix):

@@ -3,31 +3,17 @@
 import json
 
 from tests.support.ansible_runner import run_tasks
-from tests.support.registry import MUTATING_METHODS
-
-
-def module_calls(registry, start):
-    """Requests since ``start``, one list per module run: every run opens with an unauthenticated ``GET /v2/`` (401)."""
-    calls = []
-    for entry in registry.request_log()[start:]:
-        if (entry.method, entry.path, entry.status) == ("GET", "/v2/", 401):
-            calls.append([])
-        assert calls, f"request outside a module run: {entry}"
-        calls[-1].append(entry)
-    return calls
-
-
-def mutations(entries):
-    """The state-changing requests among ``entries``."""
-    return [e for e in entries if e.method in MUTATING_METHODS]
+from tests.support.cycle import assert_cycle as _assert_cycle, cycle, module_calls, mutations, oci_task
 
 
 def tag(registry, diff=False, **args):
     """A ``regops.registry.tag`` task for ``registry``."""
-    task = {"regops.registry.tag": dict(registry.oci_args(), **args)}
-    if diff:
-        task["diff"] = True
-    return task
+    return oci_task("tag", registry, diff=diff, **args)
+
+
+def assert_cycle(results, calls, first=0):
+    """check, apply, again for tags."""
+    return _assert_cycle(results, calls, first, result_key="tags")
 
 
 def assert_blobs_in(seed, repo, digest):
@@ -35,24 +21,6 @@ def assert_blobs_in(seed, repo, digest):
     body = json.loads(seed.get_manifest(repo, digest)[1])
     for blob in [body["config"]] + body["layers"]:
         assert seed.blob_exists(repo, blob["digest"]), (repo, digest, blob)
-
-
-def cycle(task):
-    """check mode, apply, apply again."""
-    return [dict(task, check_mode=True), task, task]
-
-
-def assert_cycle(results, calls, first=0):
-    """Check predicted a change without a mutating request, apply changed, the second apply did nothing."""
-    check, apply, again = results[first:first + 3]
-    assert check["changed"] is True and not check.get("failed"), check
-    assert mutations(calls[first]) == [], calls[first]
-    assert apply["changed"] is True and not apply.get("failed"), apply
-    assert again["changed"] is False and not again.get("failed"), again
-    assert mutations(calls[first + 2]) == [], calls[first + 2]
-    assert check["actions"] == apply["actions"]
-    assert check["tags"] == apply["tags"]
-    return check, apply, again
 
 
 def test_tag_absent_keeps_shared_digest(registry, seed, seeded):

@@ -77,7 +77,8 @@ options:
   retries:
     description:
       - How many times a request is retried after HTTP 429, 502, 503, 504 or a connection error, with jittered
-        exponential backoff that honours C(Retry-After) (bounded to 60 seconds).
+        exponential backoff that honours C(Retry-After) (bounded to 60 seconds). V(gcore) also retries HTTP 500, as
+        Gcore's API documentation asks.
       - A create (POST) is retried only when the server said it did not act (429, 503) or the connection was
         never made, so nothing is created twice.
     type: int

@@ -179,11 +179,13 @@ class ApiClient:
     """One keep-alive session, shared by every worker of a module run."""
 
     def __init__(self, base_url, auth=None, validate_certs=True, ca_path=None, timeout=30, retries=5,
-                 retry_max_delay=60.0, concurrency=8, error_parser=None, headers=None, warn=None, sleep=time.sleep):
+                 retry_max_delay=60.0, concurrency=8, error_parser=None, headers=None, warn=None, sleep=time.sleep,
+                 retry_statuses=RETRY_STATUSES):
         self.base_url = base_url.rstrip("/") + "/"
         self.auth = auth or NoAuth()
         self.timeout = timeout
         self.retries = max(0, int(retries))
+        self.retry_statuses = frozenset(retry_statuses)
         self.retry_max_delay = float(retry_max_delay)
         self.concurrency = max(1, int(concurrency))
         self.error_parser = error_parser or default_error_parser
@@ -245,7 +247,7 @@ class ApiClient:
             if status == 401 and auth and not challenged and self.auth.handle_challenge(self, method, url, response):
                 challenged = True
                 continue
-            if status in RETRY_STATUSES and attempt < self.retries and self._may_retry_status(method, status):
+            if status in self.retry_statuses and attempt < self.retries and self._may_retry_status(method, status):
                 delay = parse_retry_after(response.headers.get("Retry-After"))
                 self._pause(attempt, delay, "%s %s answered %s" % (method, self._safe(url), status))
                 attempt += 1

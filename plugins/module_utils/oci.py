@@ -257,8 +257,9 @@ class OciRegistry:
             try:
                 response = self.client.request("GET", url, params=params)
             except ApiError as exc:
-                if exc.status == 400 and params and params.get("n") == 1000:
-                    params = {"n": 100}  # registries with a smaller maxentries
+                if exc.status == 400 and params:
+                    # A registry with a smaller catalog.maxentries: try 100, then its own page size.
+                    params = {"n": 100} if params.get("n") == 1000 else None
                     continue
                 raise
             names.extend((response.json() or {}).get("repositories") or [])
@@ -400,7 +401,7 @@ class OciRegistry:
         if not self.manifest_delete:
             raise self._explain_delete(ApiError("UNSUPPORTED", status=405, method="DELETE", url=self.path(repository, "manifests", "<digest>")))
 
-    def remove_tags(self, repository, tags):
+    def remove_tags(self, repository, tags, concurrency=None):
         """Remove ``tags`` and nothing else: other tags on the same digests survive.
 
         The spec's tag DELETE where the registry supports it; otherwise every
@@ -418,6 +419,9 @@ class OciRegistry:
                     results.append((tag, None))
                 except NotFoundError:
                     results.append((tag, None))
+                except AuthError as exc:
+                    # Not allowed to delete here: every other tag would be refused the same way.
+                    return results + [(t, exc) for t in [tag] + tags]
                 except ApiError as exc:
                     if exc.status not in (400, 405):
                         results.append((tag, exc))
@@ -426,14 +430,14 @@ class OciRegistry:
                     tags.insert(0, tag)
             if self.tag_delete:
                 for tag, _result, error in self.client.run_bulk(
-                        lambda t: self.client.request("DELETE", self.path(repository, "manifests", t), expected=(202, 404)), tags):
+                        lambda t: self.client.request("DELETE", self.path(repository, "manifests", t), expected=(202, 404)), tags, concurrency):
                     results.append((tag, error))
                 return results
         if not tags:
             return results
         self.ensure_manifest_delete(repository)
         throwaway = self._throwaway(repository, tags)
-        pointed = self.client.run_bulk(lambda t: self.put_manifest(repository, t, throwaway[0], throwaway[1]), tags)
+        pointed = self.client.run_bulk(lambda t: self.put_manifest(repository, t, throwaway[0], throwaway[1]), tags, concurrency)
         errors = dict((tag, error) for tag, _result, error in pointed if error is not None)
         try:
             self.delete_manifest(repository, throwaway[2])

@@ -853,6 +853,9 @@ def _plan_repository(repo, arts_by_digest, policies, now):
             owner[digest] = current
             depth[digest] = steps
     tops = sorted(d for d in deleted if d not in owner)
+    owned = {}
+    for child, parent in owner.items():
+        owned.setdefault(parent, []).append(child)
 
     result = {'remove_tags': [], 'delete_digests': [], 'kept': [], 'deleted': deleted}
 
@@ -861,7 +864,7 @@ def _plan_repository(repo, arts_by_digest, policies, now):
 
     for digest in tops:
         art = arts_by_digest[digest]
-        children = sorted((d for d in owner if owner[d] == digest), key=lambda d: (depth[d], d))
+        children = sorted(owned.get(digest, ()), key=lambda d: (depth[d], d))
         selected = own.get(digest) or []
         result['delete_digests'].append({
             'repository': repo,

@@ -127,10 +127,12 @@ artifacts:
       description: Last pull time where the provider records it; V(null) on V(oci).
       type: str
     created_at:
-      description: The image's C(created) time from its config (for an index, its newest child's); V(null) when unknown.
+      description:
+        - Creation time where the provider records it. V(null) on V(oci), where this module does not read image configs
+          (one request per image saved); M(regops.registry.artifact_info) returns it.
       type: str
     platforms:
-      description: Platforms (C(os/architecture[/variant])) of an index's children, or of the image itself.
+      description: Platforms (C(os/architecture[/variant])) of an index's children.
       type: list
       elements: str
     children:

@@ -26,7 +26,7 @@ try:
 except ImportError:  # pragma: no cover
     quote = None
 
-from ansible_collections.regops.registry.plugins.module_utils.api import ApiClient, ConflictError, HeaderAuth, NotFoundError
+from ansible_collections.regops.registry.plugins.module_utils.api import RETRY_STATUSES, ApiClient, ConflictError, HeaderAuth, NotFoundError
 from ansible_collections.regops.registry.plugins.module_utils.providers.base import Capability, Provider
 MASK = "********"  # how engine diffs show a secret
 
@@ -86,7 +86,14 @@ class GcoreProvider(Provider):
                                 auth=HeaderAuth("Authorization", "APIKey %s" % self.params["api_token"]),
                                 validate_certs=self.params["validate_certs"], ca_path=self.params.get("ca_path"),
                                 timeout=self.params["timeout"], retries=self.params["retries"], concurrency=self.params["concurrency"],
-                                warn=self.warn)
+                                warn=self.warn, retry_statuses=RETRY_STATUSES | frozenset((500,)))
+
+    def _delete(self, path):
+        """DELETE that counts an answer of 404 as done: gone is gone, also after a retried request."""
+        try:
+            self.client.request("DELETE", path, expected=(200, 202, 204))
+        except NotFoundError:
+            pass
 
     def validate(self, resource, items, desired=None):
         missing = [opt for opt, env in (("api_token", "GCORE_API_KEY"), ("project_id", "GCORE_CLOUD_PROJECT_ID"),
@@ -192,10 +199,7 @@ class GcoreProvider(Provider):
         return self._normalize_registry(resized)
 
     def delete_registry(self, item, current):
-        try:
-            self.client.request("DELETE", self._registry_path(current["id"]), expected=(200, 202, 204))
-        except NotFoundError:
-            pass
+        self._delete(self._registry_path(current["id"]))
         return current
 
     def predict(self, resource, action):
@@ -349,10 +353,7 @@ class GcoreProvider(Provider):
         return user
 
     def delete_registry_user(self, item, current):
-        try:
-            self.client.request("DELETE", self._registry_path(self._registry_id(item["registry"]), "users", current["id"]), expected=(200, 204))
-        except NotFoundError:
-            pass
+        self._delete(self._registry_path(self._registry_id(item["registry"]), "users", current["id"]))
         return current
 
     # -- repositories -----------------------------------------------------------
@@ -391,10 +392,7 @@ class GcoreProvider(Provider):
 
     def delete_repository(self, item, current):
         path = self._registry_path(self._registry_id(item["registry"]), "repositories", encode_repository(item["name"]))
-        try:
-            self.client.request("DELETE", path, expected=(200, 204))
-        except NotFoundError:
-            pass
+        self._delete(path)
         return current
 
     # -- artifacts and tags --------------------------------------------------------
@@ -463,10 +461,7 @@ class GcoreProvider(Provider):
     def delete_artifact(self, item, current):
         path = self._registry_path(self._registry_id(item["registry"]), "repositories", encode_repository(item["repository"]),
                                    "artifacts", item["digest"])
-        try:
-            self.client.request("DELETE", path, expected=(200, 204))
-        except NotFoundError:
-            pass
+        self._delete(path)
         return current
 
     @staticmethod
@@ -491,8 +486,5 @@ class GcoreProvider(Provider):
     def delete_tag(self, item, current):
         path = self._registry_path(self._registry_id(item["registry"]), "repositories", encode_repository(item["repository"]),
                                    "artifacts", current["digest"], "tags", quote(item["name"], safe=""))
-        try:
-            self.client.request("DELETE", path, expected=(200, 204))
-        except NotFoundError:
-            pass
+        self._delete(path)
         return current

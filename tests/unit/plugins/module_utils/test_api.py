@@ -133,6 +133,19 @@ def test_500_is_not_retried(server, harness):
     assert not harness.sleeps
 
 
+@pytest.mark.parametrize("method, sent", [("GET", 2), ("POST", 1)])
+def test_a_provider_may_add_500_to_the_retry_statuses(server, harness, method, sent):
+    """Gcore asks for 500 to be retried: an idempotent request is, a create is not (it may have been carried out)."""
+    server.route(method, "/items", Reply(500, {"message": "internal"}), Reply(200, {}))
+    client = harness.client(server.url, retry_statuses=(429, 500, 502, 503, 504))
+    if sent == 2:
+        client.json(method, "/items")
+    else:
+        with pytest.raises(ApiError):
+            client.json(method, "/items")
+    assert len(server.requests) == sent
+
+
 @pytest.mark.parametrize("method", ["GET", "POST", "PUT", "DELETE", "PATCH"])
 @pytest.mark.parametrize("status, cls", [(404, NotFoundError), (409, ConflictError), (401, AuthError), (403, AuthError)])
 def test_typed_errors_are_never_retried(server, harness, method, status, cls):

@@ -383,6 +383,19 @@ def test_remove_tags_probe_error_is_reported_per_tag(server, clients):
     assert results[1] == ("v2", None)
 
 
+@pytest.mark.parametrize("status", [401, 403])
+def test_remove_tags_stops_at_an_auth_refusal(server, clients, status):
+    """A user who may not delete is refused once: no request for every other tag, each reported with that error."""
+    fake, registry = _registry(server, clients, tag_delete=202)
+    fake.add_image("team/app", tags=["v1", "v2", "v3"])
+    server.route("DELETE", "/v2/team/app/manifests/v1", Reply(status, {"errors": [{"code": "DENIED", "message": "requested access is denied"}]}))
+    results = registry.remove_tags("team/app", ["v1", "v2", "v3"])
+    assert [tag for tag, _error in results] == ["v1", "v2", "v3"]
+    assert all(error is not None and error.status == status for _tag, error in results)
+    assert server.sequence() == [("DELETE", "/v2/team/app/manifests/v1")]
+    assert sorted(fake.tags["team/app"]) == ["v1", "v2", "v3"]
+
+
 def test_remove_nothing_sends_nothing(server, clients):
     _registry(server, clients)
     assert not OciRegistry(clients(server.url), OciAuth()).remove_tags("team/app", [])
@@ -431,6 +444,16 @@ def test_catalog_and_tags_follow_links_and_shrink_page_size(server, clients):
     assert registry.catalog() == ["a", "b", "c"]
     assert [r.raw_query for r in server.requests] == ["n=1000", "n=100", "last=b&n=100"]
     assert registry.tags("a") == ["1", "2"]
+
+
+def test_catalog_with_fewer_than_100_maxentries_uses_the_registry_page_size(server, clients):
+    def catalog(seen):
+        if seen.arg("n") is not None:
+            return Reply(400, {"errors": [{"code": "PAGINATION_NUMBER_INVALID", "message": "invalid number of results requested"}]})
+        return Reply(200, {"repositories": ["a"]})
+    server.route("GET", "/v2/_catalog", catalog)
+    assert OciRegistry(clients(server.url), OciAuth()).catalog() == ["a"]
+    assert [r.raw_query for r in server.requests] == ["n=1000", "n=100", ""]
 
 
 def test_copy_manifest_across_repositories_copies_blobs(server, clients):

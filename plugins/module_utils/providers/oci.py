@@ -16,7 +16,7 @@ try:
 except ImportError:  # pragma: no cover
     urlsplit = None
 
-from ansible_collections.regops.registry.plugins.module_utils.api import ApiClient, ApiError, HeaderAuth, NotFoundError
+from ansible_collections.regops.registry.plugins.module_utils.api import ApiClient, HeaderAuth, NotFoundError
 from ansible_collections.regops.registry.plugins.module_utils.oci import (
     OciAuth,
     OciRegistry,

@@ -229,6 +229,7 @@ class OciRegistry:
         self.manifest_delete = None
         self._lock = threading.Lock()
         self._config_cache = {}
+        self.media_types = {}  # (repository, digest) -> media type, as the registry answered it
 
     @staticmethod
     def path(repository, kind, ref=""):
@@ -289,16 +290,19 @@ class OciRegistry:
             return None
         raw = response.content
         digest = response.headers.get("Docker-Content-Digest") or digest_of(raw)
-        return Manifest(digest, (response.headers.get("Content-Type") or "").split(";")[0].strip(), raw)
+        manifest = Manifest(digest, (response.headers.get("Content-Type") or "").split(";")[0].strip(), raw)
+        self.media_types[(repository, digest)] = manifest.media_type
+        return manifest
 
     def head_manifest(self, repository, ref):
-        """The digest ``ref`` resolves to, or None."""
+        """The digest ``ref`` resolves to, or None. Remembers the manifest's media type (``media_types``)."""
         try:
             response = self.client.request("HEAD", self.path(repository, "manifests", ref), headers={"Accept": ACCEPT})
         except NotFoundError:
             return None
         digest = response.headers.get("Docker-Content-Digest")
         if digest:
+            self.media_types[(repository, digest)] = (response.headers.get("Content-Type") or "").split(";")[0].strip()
             return digest
         manifest = self.get_manifest(repository, ref)
         return manifest.digest if manifest else None

@@ -16,6 +16,9 @@ description:
     at it, and the result lists which tags went with it.
   - With O(expected_tags), a digest is deleted only when the tags on it now are among the ones expected. A tag
     pushed onto it since you looked is never lost, because the digest is skipped and reported instead.
+  - A manifest that a tagged index of the same repository lists (a platform image of a multi-arch image) is not
+    deleted unless that index is deleted in the same call; it is skipped and reported, so no image is left pointing
+    at a missing manifest. The index is deleted first.
   - With O(state=present), only checks that each artifact exists and returns it; the module does not push
     images. It fails when one is missing.
   - Many digests are one module call, run concurrently (O(concurrency)) over one keep-alive connection.
@@ -142,6 +145,11 @@ artifacts:
     subject:
       description: For a referrer (signature, SBOM), the digest it refers to.
       type: str
+    referenced_by:
+      description: The indexes, reachable from a tag of the same repository, that list this manifest (V(oci)).
+      type: list
+      elements: str
+      returned: on V(oci)
     status:
       description: Lifecycle status where the provider keeps one; V(null) otherwise.
       type: str
@@ -169,11 +177,15 @@ actions:
 from ansible_collections.regops.registry.plugins.module_utils.common import RegistryModule, split_refs
 
 
-def unexpected_tags(expected):
-    """A skip rule for the engine: the tags on an artifact must be among the expected ones."""
+def deletion_guards(items, expected):
+    """The engine's skip rule for state=absent: what must hold for a digest to be deleted."""
+    deleting = set((item["repository"], item["digest"]) for item in items)
+
     def check(item, current):
-        ref = "%s@%s" % (item["repository"], item["digest"])
-        wanted = expected.get(ref, expected.get(item["digest"]))
+        kept_parents = [p for p in current.get("referenced_by") or [] if (item["repository"], p) not in deleting]
+        if kept_parents:
+            return "index(es) %s list this manifest and stay; deleting it would break them: delete the index too" % ", ".join(kept_parents)
+        wanted = expected.get("%s@%s" % (item["repository"], item["digest"]), expected.get(item["digest"]))
         if wanted is None:
             return None
         extra = sorted(set(current.get("tags") or []) - set(wanted))
@@ -203,7 +215,7 @@ def main():
         runner.fail(str(exc))
     runner.open("artifact", state=params["state"], options=["expected_tags"] if expected else [],
                 validate=lambda p: p.validate("artifact", items))
-    runner.ensure("artifact", items, params["state"], skip_if=unexpected_tags(expected) if expected else None, can_create=False)
+    runner.ensure("artifact", items, params["state"], skip_if=deletion_guards(items, expected), can_create=False)
 
 
 if __name__ == "__main__":

@@ -91,6 +91,27 @@ def test_artifact_absent_expected_tags_guard(registry, seed, seeded):
     assert seed.tag_map(repo)["hotfix"] == v3
 
 
+def test_a_platform_image_of_a_surviving_index_is_not_deleted(registry, seed, seeded):
+    """Deleting a child alone would break the multi-arch image: skipped. With its index in the same call, both go, index first."""
+    multi = seeded["multi"]
+    repo, index, amd64, arm64 = multi["repo"], multi["index"], multi["children"]["linux/amd64"], multi["children"]["linux/arm64"]
+    alone = artifact(registry, repository=repo, digest=[amd64], state="absent")
+    together = artifact(registry, repository=repo, digest=[amd64, index, arm64], state="absent")
+    start = registry.mark()
+    results = run_tasks([dict(alone, check_mode=True), alone] + cycle(together))
+    assert results.rc == 0, results.output
+    calls = module_calls(registry, start)
+    for result in results[:2]:
+        assert result["changed"] is False, result
+        assert result["actions"][0]["action"] == "skipped" and index in result["actions"][0]["msg"], result
+    assert mutations(calls[0]) == [] and mutations(calls[1]) == []
+    _check, apply, _again = assert_cycle(results, calls, 2)
+    assert [a["action"] for a in apply["actions"]] == ["deleted"] * 3
+    deleted = [e.path.rsplit("/", 1)[1] for e in mutations(calls[3]) if e.method == "DELETE"]
+    assert deleted[0] == index and sorted(deleted[1:]) == sorted([amd64, arm64])
+    assert not any(seed.manifest_exists(repo, d) for d in (index, amd64, arm64))
+
+
 def test_invalid_input_fails_before_any_request(registry, prefix):
     repo = prefix + "/app"
     bad = {"ignore_errors": True}

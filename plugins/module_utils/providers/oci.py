@@ -18,6 +18,7 @@ except ImportError:  # pragma: no cover
 
 from ansible_collections.regops.registry.plugins.module_utils.api import ApiClient, HeaderAuth, NotFoundError
 from ansible_collections.regops.registry.plugins.module_utils.oci import (
+    INDEX_TYPES,
     OciAuth,
     OciRegistry,
     validate_digest,
@@ -280,7 +281,35 @@ class OciProvider(Provider):
     def read_artifact(self, items):
         tag_maps = self._tag_maps([item["repository"] for item in items])
         artifacts = self._describe([(item["repository"], item["digest"]) for item in items], tag_maps, with_config=False)
-        return [artifacts.get((item["repository"], item["digest"])) for item in items]
+        parents = dict((repository, self._index_parents(repository, tag_maps.get(repository))) for repository in tag_maps)
+        found = []
+        for item in items:
+            artifact = artifacts.get((item["repository"], item["digest"]))
+            if artifact is not None:
+                artifact = dict(artifact, referenced_by=sorted(parents[item["repository"]].get(item["digest"], ())))
+            found.append(artifact)
+        return found
+
+    def _index_parents(self, repository, tag_map):
+        """{digest: {indexes that list it}} for the indexes reachable from the tags of ``repository``.
+
+        The tags were resolved with HEAD, which told each manifest's media type: only indexes are fetched.
+        """
+        parents = {}
+        pending = sorted(set(d for d in (tag_map or {}).values() if self.registry.media_types.get((repository, d)) in INDEX_TYPES))
+        seen = set(pending)
+        while pending:
+            following = []
+            for digest, manifest, error in self.client.run_bulk(lambda d: self.registry.get_manifest(repository, d), pending):
+                if error is not None:
+                    raise error
+                for child in (manifest.children() if manifest else []):
+                    parents.setdefault(child["digest"], set()).add(digest)
+                    if child.get("media_type") in INDEX_TYPES and child["digest"] not in seen:
+                        seen.add(child["digest"])
+                        following.append(child["digest"])
+            pending = following
+        return parents
 
     def delete_artifact(self, item, current):
         self.registry.delete_manifest(item["repository"], item["digest"])

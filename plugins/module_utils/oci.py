@@ -403,7 +403,7 @@ class OciRegistry:
                     raise
                 self.manifest_delete = False
         if not self.manifest_delete:
-            raise self._explain_delete(ApiError("UNSUPPORTED", status=405, method="DELETE", url=self.path(repository, "manifests", "<digest>")))
+            raise self._explain_delete(ApiError("UNSUPPORTED", status=405, method="DELETE", url="/v2/%s/manifests/<digest>" % repository))
 
     def remove_tags(self, repository, tags, concurrency=None):
         """Remove ``tags`` and nothing else: other tags on the same digests survive.

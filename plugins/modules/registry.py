@@ -54,11 +54,24 @@ seealso:
 """
 
 EXAMPLES = r"""
+# Connection from the environment: GCORE_API_KEY, GCORE_CLOUD_PROJECT_ID, GCORE_CLOUD_REGION_ID
 - name: A registry of 20 GiB
   regops.registry.registry:
     provider: gcore
     name: builds
     storage_limit: 20
+
+- name: Grow it to 50 GiB (resize)
+  regops.registry.registry:
+    provider: gcore
+    name: builds
+    storage_limit: 50
+
+- name: Delete it with everything in it (repositories, images, users)
+  regops.registry.registry:
+    provider: gcore
+    name: old-builds
+    state: absent
 """
 
 RETURN = r"""

@@ -77,6 +77,7 @@ seealso:
 """
 
 EXAMPLES = r"""
+# Connection from the environment: GCORE_API_KEY, GCORE_CLOUD_PROJECT_ID, GCORE_CLOUD_REGION_ID
 - name: A pull-only user for the cluster, valid for 90 days
   regops.registry.registry_user:
     provider: gcore
@@ -86,6 +87,46 @@ EXAMPLES = r"""
     duration: 90
   register: cluster_user
   no_log: true
+
+- name: Keep its secret (shown once, only in the run that created it)
+  ansible.builtin.copy:
+    content: "{{ cluster_user.users[0].secret }}"
+    dest: /etc/registry/cluster.secret
+    mode: "0600"
+  when: cluster_user.users[0].secret is defined
+  no_log: true
+
+- name: Three CI users with push rights in one call (one batch request), never expiring
+  regops.registry.registry_user:
+    provider: gcore
+    registry: builds
+    name: [ci1, ci2, ci3]
+    read_only: false
+    duration: -1
+  no_log: true
+
+- name: Make them pull-only (a group action; their expiry is left as it is)
+  regops.registry.registry_user:
+    provider: gcore
+    registry: builds
+    name: [ci1, ci2, ci3]
+    read_only: true
+
+- name: Reset a password
+  regops.registry.registry_user:
+    provider: gcore
+    registry: builds
+    name: ci1
+    refresh_secret: true
+  register: reset
+  no_log: true
+
+- name: Remove users
+  regops.registry.registry_user:
+    provider: gcore
+    registry: builds
+    name: [ci2, ci3]
+    state: absent
 """
 
 RETURN = r"""

@@ -63,6 +63,13 @@ EXAMPLES = r"""
     state: absent
   register: gone
 
+- name: Delete a repository of a Gcore registry (names with / are fine)
+  regops.registry.repository:
+    provider: gcore
+    registry: builds
+    name: team/old-app
+    state: absent
+
 - name: What went with it
   ansible.builtin.debug:
     msg: "{{ gone.repository.manifests | map(attribute='digest') }}"

@@ -50,6 +50,12 @@ EXAMPLES = r"""
 - name: Their names
   ansible.builtin.debug:
     msg: "{{ repos.repositories | map(attribute='name') }}"
+
+- name: Repositories of a Gcore registry, with artifact and pull counts
+  regops.registry.repository_info:
+    provider: gcore
+    registry: builds
+  register: gcore_repos
 """
 
 RETURN = r"""

@@ -57,6 +57,13 @@ EXAMPLES = r"""
 - name: Show it
   ansible.builtin.debug:
     msg: "{{ prod.tags[0].digest }}"
+
+- name: Tags of a Gcore repository, with push and pull times
+  regops.registry.tag_info:
+    provider: gcore
+    registry: builds
+    repository: team/app
+  register: gcore_tags
 """
 
 RETURN = r"""

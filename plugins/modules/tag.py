@@ -155,7 +155,7 @@ actions:
       returned: when an item failed
 """
 
-from ansible_collections.regops.registry.plugins.module_utils.api import ApiError
+from ansible_collections.regops.registry.plugins.module_utils.api import ApiError, UnsupportedError
 from ansible_collections.regops.registry.plugins.module_utils.common import RegistryModule, split_refs
 
 
@@ -191,7 +191,7 @@ def main():
             runner.fail("source '%s' is a bare tag but the tags are in several repositories; write it as repository:tag" % source)
         try:
             source_repository, digest = provider.resolve_source(sorted(repositories)[0], source=source, digest=params.get("digest"))
-        except (ApiError, ValueError) as exc:
+        except (ApiError, UnsupportedError, ValueError) as exc:
             runner.fail(str(exc))
         desired = {"digest": digest, "source_repository": source_repository}
     runner.ensure("tag", items, state, desired)

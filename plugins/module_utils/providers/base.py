@@ -17,6 +17,8 @@ Per resource, a provider implements (``<r>`` is the resource name):
 * optionally ``apply_<r>(actions)`` to batch the whole set of actions itself
   (for example one Gcore batch call, or one throwaway manifest per OCI repository).
 * optionally ``changes_<r>(item, current, desired)`` when the generic comparison does not fit.
+
+``resolve_source`` (tag present), ``check_create`` and ``predict`` are further hooks with defaults below.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -118,6 +120,11 @@ class Provider:
         if custom is not None:
             return custom(item, current, desired)
         return {key: value for key, value in desired.items() if value is not None and current.get(key) != value}
+
+    def resolve_source(self, repository, source=None, digest=None):
+        """For ``tag`` state=present: the (repository, digest) the tags must point at, resolved read-only."""
+        raise UnsupportedError("Provider '%s' cannot point tags at a manifest. %s" % (self.name, "Provider '%s' supports: %s." % (
+            self.name, self.describe())))
 
     def check_create(self, resource, item, desired):
         """A reason why ``item`` cannot be created from ``desired`` (same answer in check mode and for real), or None."""

@@ -39,7 +39,8 @@ def seed(client):
             jobs.append((repository, ["build-%04d" % n, "sha-%08x" % rng.getrandbits(32)], stamp(age)))
     releases = [("v1.0.0", 230), ("v1.1.0", 200), ("v1.2.0", 170), ("v2.0.0", 120), ("v2.1.0", 30), ("v3.0.0-rc.1", 5)]
     for tag, age in releases:
-        jobs.append(("shop/web", [tag], stamp(age)))
+        # The release candidate tag stays on the released image: cleaning it must not touch the release.
+        jobs.append(("shop/web", [tag, "rc-" + tag.lstrip("v")], stamp(age)))
     client.push_image(*jobs[0][:1], tags=jobs[0][1], created=jobs[0][2])  # negotiates auth once, before the pool
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda job: client.push_image(job[0], tags=job[1], created=job[2]), jobs[1:]))
@@ -97,9 +98,10 @@ def main():
         print("\nWhat is left:")
         for repository in client.catalog():
             tags = client.tags(repository)
-            named = ", ".join(t for t in tags if not t.startswith(("build-", "sha-")))
+            named = [t for t in tags if not t.startswith(("build-", "sha-"))]
             builds = sum(1 for t in tags if t.startswith("build-"))
-            print("  %-12s %4d -> %4d tags: %s + %d CI builds" % (repository, counts.get(repository, 0), len(tags), named, builds))
+            left = ", ".join(named + (["%d CI builds" % builds] if builds else []))
+            print("  %-12s %4d -> %4d tags: %s" % (repository, counts.get(repository, 0), len(tags), left))
         show("Cleanup role again: nothing left to do", *run_playbook(cleanup, extra_vars=extra), keep=("total:", "PLAY RECAP", "localhost "))
     print("\nRegistry stopped. Demo done.")
 

@@ -138,7 +138,7 @@ def main():
             runner.fail(str(exc))
         repositories = sorted(set((repositories or []) + [d["repository"] for d in digests]))
     runner.open("artifact", info=True, validate=lambda p: p.validate("artifact", digests) or p.validate("repository", [
-        {"name": r} for r in repositories or []]))
+        {"name": r, "registry": params["registry"]} for r in repositories or []]))
     runner.info("artifact", {"registry": params["registry"], "repository": repositories, "digests": digests}, "artifacts")
 
 

@@ -105,9 +105,9 @@ def main():
         ),
     )
     params = runner.params
-    items = [{"repository": r, "name": n} for r in params["repository"] or [] for n in params["name"] or []]
+    items = [{"registry": params["registry"], "repository": r, "name": n} for r in params["repository"] or [] for n in params["name"] or []]
     runner.open("tag", info=True, validate=lambda p: p.validate("tag", items) or p.validate("repository", [
-        {"name": r} for r in params["repository"] or []]))
+        {"name": r, "registry": params["registry"]} for r in params["repository"] or []]))
     runner.info("tag", {"registry": params["registry"], "repository": params["repository"], "name": params["name"]}, "tags")
 
 

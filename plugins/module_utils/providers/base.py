@@ -123,8 +123,7 @@ class Provider:
 
     def resolve_source(self, repository, source=None, digest=None):
         """For ``tag`` state=present: the (repository, digest) the tags must point at, resolved read-only."""
-        raise UnsupportedError("Provider '%s' cannot point tags at a manifest. %s" % (self.name, "Provider '%s' supports: %s." % (
-            self.name, self.describe())))
+        raise UnsupportedError("Provider '%s' cannot point tags at a manifest. Provider '%s' supports: %s." % (self.name, self.name, self.describe()))
 
     def check_create(self, resource, item, desired):
         """A reason why ``item`` cannot be created from ``desired`` (same answer in check mode and for real), or None."""

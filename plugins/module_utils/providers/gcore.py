@@ -104,8 +104,7 @@ class GcoreProvider(Provider):
                                                "region_id": "GCORE_CLOUD_REGION_ID"}[m] for m in missing)))
         desired = desired or {}
         for item in items:
-            # Modules that validate repository names for a list call leave registry out of the item: use the option.
-            registry = item["name"] if resource == "registry" else (item.get("registry") or self.params.get("registry"))
+            registry = item["name"] if resource == "registry" else item.get("registry")
             if resource != "registry" and not registry:
                 raise ValueError("provider gcore needs registry: the name of the registry the %s is in" % resource.replace("_", " "))
             if registry is not None and not REGISTRY_NAME_RE.match(registry):

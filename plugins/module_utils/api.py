@@ -27,9 +27,9 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 
 try:
-    from urllib.parse import urljoin, urlencode, urlsplit
+    from urllib.parse import unquote, urljoin, urlencode, urlsplit, urlunsplit
 except ImportError:  # pragma: no cover - Python 2 is not supported
-    urljoin = urlencode = urlsplit = None
+    unquote = urljoin = urlencode = urlsplit = urlunsplit = None
 
 try:
     import requests
@@ -42,10 +42,14 @@ else:
     REQUESTS_IMPORT_ERROR = None
 
 
-RETRY_STATUSES = frozenset((429, 502, 503, 504))
-# POST and PATCH are not idempotent: a create that reached the server must not
-# be sent twice. They are retried only when the server said it did not act.
-SAFE_RETRY_STATUSES_NON_IDEMPOTENT = frozenset((429, 503))
+# The one retry policy, by method and status (see ``retry_decision``).
+# Requests that are safe to repeat are retried on 429, on every 5xx but the two
+# that say the server will never do it (501, 505), and on connection errors.
+NEVER_RETRIED_5XX = frozenset((501, 505))
+# POST and PATCH that create or change are not idempotent: one that reached the
+# server must not be sent twice. They are retried only where the server said it
+# did not act (429, 503) or the connection was never made.
+NOT_ACTED_STATUSES = frozenset((429, 503))
 IDEMPOTENT_METHODS = frozenset(("GET", "HEAD", "PUT", "DELETE", "OPTIONS"))
 USER_AGENT = "regops.registry/0.1.0 (Ansible collection)"
 
@@ -130,6 +134,72 @@ def backoff_delay(attempt, base=0.5, cap=30.0, rand=random.random):
     return min(cap, base * (2 ** attempt)) * (0.5 + rand() / 2)
 
 
+def retry_decision(repeatable, status=None, exc=None):
+    """The collection's one retry policy: may a request that got ``status`` (or raised ``exc``) be sent again?
+
+    ``repeatable`` says whether sending the request twice is harmless (see ``ApiClient.request``).
+    A certificate failure is never retried: it would fail the same way every time.
+    """
+    if exc is not None:
+        if isinstance(exc, requests.exceptions.SSLError):
+            return False
+        if repeatable:
+            return True
+        # A request that never left this machine can be sent again.
+        return isinstance(exc, requests.exceptions.ConnectTimeout) or "NewConnectionError" in repr(exc)
+    if status is None:
+        return False
+    if status in NOT_ACTED_STATUSES:
+        return True
+    return repeatable and status >= 500 and status not in NEVER_RETRIED_5XX
+
+
+def tls_failure_message(exc, url):
+    """What went wrong in a TLS handshake, and how to fix it (no query string, no credentials)."""
+    host = urlsplit(url).hostname or ""
+    port = urlsplit(url).port
+    where = "%s:%s" % (host, port) if port else host
+    text = str(exc)
+    if "Hostname mismatch" in text or "doesn't match" in text:
+        return ("the TLS certificate of %s is not valid for that host name: connect with a name the certificate lists, "
+                "or validate_certs: false for a test registry" % where)
+    if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
+        reason = re.search(r"certificate verify failed: ([^(')\]]+)", text)
+        return ("the TLS certificate of %s could not be verified%s: set ca_path to the CA bundle (or directory) that "
+                "signed it, or validate_certs: false for a test registry" % (where, " (%s)" % reason.group(1).strip() if reason else ""))
+    return "the TLS handshake with %s failed: check that this scheme and port serve HTTPS (%s)" % (
+        where, re.sub(r"\s+", " ", text)[:200])
+
+
+def split_api_url(value, option="api_url"):
+    """``(url, username, password)`` from a URL a user wrote: credentials taken out, ``https://`` when no scheme.
+
+    Raises ValueError naming ``option`` when the value is not an http(s) URL with a host. The message never
+    repeats a password written into the URL.
+    """
+    text = (value or "").strip()
+    shown = re.sub(r"//[^/@]*@", "//", text)
+    if not text or re.search(r"\s", text):
+        raise ValueError("%s must be the http(s) URL of the API, for example https://registry.example.com; got '%s'" % (option, shown))
+    if "://" not in text:
+        text = "https://" + text
+    parts = urlsplit(text)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    host_ok = bool(parts.hostname) and (":" in parts.hostname or re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?", parts.hostname))
+    if parts.scheme not in ("http", "https") or not host_ok or port == -1 or parts.query or parts.fragment:
+        raise ValueError("%s must be the http(s) URL of the API (scheme, host, optional port and path, no query), "
+                         "for example https://registry.example.com; got '%s'" % (option, shown))
+    username = unquote(parts.username) if parts.username else None
+    password = unquote(parts.password) if parts.password is not None else None
+    netloc = parts.hostname if ":" not in parts.hostname else "[%s]" % parts.hostname
+    if port:
+        netloc += ":%d" % port
+    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", "")), username, password
+
+
 def parse_link_header(value):
     """``Link`` header → {rel: url}."""
     links = {}
@@ -179,13 +249,11 @@ class ApiClient:
     """One keep-alive session, shared by every worker of a module run."""
 
     def __init__(self, base_url, auth=None, validate_certs=True, ca_path=None, timeout=30, retries=5,
-                 retry_max_delay=60.0, concurrency=8, error_parser=None, headers=None, warn=None, sleep=time.sleep,
-                 retry_statuses=RETRY_STATUSES):
+                 retry_max_delay=60.0, concurrency=8, error_parser=None, headers=None, warn=None, sleep=time.sleep):
         self.base_url = base_url.rstrip("/") + "/"
         self.auth = auth or NoAuth()
         self.timeout = timeout
         self.retries = max(0, int(retries))
-        self.retry_statuses = frozenset(retry_statuses)
         self.retry_max_delay = float(retry_max_delay)
         self.concurrency = max(1, int(concurrency))
         self.error_parser = error_parser or default_error_parser
@@ -217,13 +285,16 @@ class ApiClient:
 
     # -- requests -----------------------------------------------------------
     def request(self, method, path, params=None, json=None, data=None, headers=None, expected=None,
-                allow_redirects=True, auth=True):
+                allow_redirects=True, auth=True, idempotent=None):
         """Send a request with retries; return the ``requests.Response`` or raise ``ApiError``.
 
-        ``expected`` is a collection of acceptable status codes (default: any 2xx).
+        ``expected`` is a collection of acceptable status codes (default: any 2xx). ``idempotent`` marks a
+        request that is safe to repeat whatever its method (the POST that opens an OCI blob upload); by
+        default GET, HEAD, PUT, DELETE and OPTIONS are, POST and PATCH are not.
         """
         method = method.upper()
         url = self.url(path)
+        repeatable = method in IDEMPOTENT_METHODS if idempotent is None else bool(idempotent)
         attempt = 0
         challenged = False
         while True:
@@ -237,8 +308,10 @@ class ApiClient:
                 # (even validate_certs=False and ca_path).
                 response = self.session.request(method, url, params=params, json=json, data=data, headers=send_headers,
                                                 timeout=self.timeout, allow_redirects=allow_redirects, verify=self.session.verify)
+            except requests.exceptions.SSLError as exc:
+                raise ApiError(tls_failure_message(exc, url), method=method, url=self._safe(url))
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-                if attempt < self.retries and self._may_retry_exception(method, exc):
+                if attempt < self.retries and retry_decision(repeatable, exc=exc):
                     self._pause(attempt, None, "%s %s: %s" % (method, self._safe(url), type(exc).__name__))
                     attempt += 1
                     continue
@@ -247,7 +320,7 @@ class ApiClient:
             if status == 401 and auth and not challenged and self.auth.handle_challenge(self, method, url, response):
                 challenged = True
                 continue
-            if status in self.retry_statuses and attempt < self.retries and self._may_retry_status(method, status):
+            if attempt < self.retries and retry_decision(repeatable, status=status):
                 delay = parse_retry_after(response.headers.get("Retry-After"))
                 self._pause(attempt, delay, "%s %s answered %s" % (method, self._safe(url), status))
                 attempt += 1
@@ -256,16 +329,6 @@ class ApiClient:
             if not ok:
                 raise self.error(method, url, response)
             return response
-
-    def _may_retry_exception(self, method, exc):
-        if method in IDEMPOTENT_METHODS:
-            return True
-        # A request that never left this machine can be sent again.
-        return isinstance(exc, requests.exceptions.ConnectTimeout) or "NewConnectionError" in repr(exc)
-
-    @staticmethod
-    def _may_retry_status(method, status):
-        return method in IDEMPOTENT_METHODS or status in SAFE_RETRY_STATUSES_NON_IDEMPOTENT
 
     def _pause(self, attempt, retry_after, why):
         delay = backoff_delay(attempt, cap=self.retry_max_delay)

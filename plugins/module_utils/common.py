@@ -9,6 +9,11 @@ __metaclass__ = type
 
 import os
 
+try:
+    from urllib.parse import quote
+except ImportError:  # pragma: no cover
+    quote = None
+
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.regops.registry.plugins.module_utils.api import (
@@ -16,6 +21,7 @@ from ansible_collections.regops.registry.plugins.module_utils.api import (
     HAS_REQUESTS,
     REQUESTS_IMPORT_ERROR,
     UnsupportedError,
+    split_api_url,
 )
 from ansible_collections.regops.registry.plugins.module_utils.providers import PROVIDER_NAMES, provider_class
 from ansible_collections.regops.registry.plugins.module_utils import state as engine
@@ -78,6 +84,11 @@ class RegistryModule:
         kwargs.setdefault("supports_check_mode", True)
         self.module = AnsibleModule(argument_spec=spec, **kwargs)
         self.params = self.module.params
+        # First of all: a password written into api_url must be masked before anything can echo the arguments.
+        try:
+            self._check_connection_options()
+        except ValueError as exc:
+            self.module.fail_json(msg=str(exc))
         if not HAS_REQUESTS:
             self.module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
         if not 1 <= self.params["concurrency"] <= 64:
@@ -92,6 +103,7 @@ class RegistryModule:
         try:
             cls = provider_class(self.params["provider"])
             self._apply_env_fallbacks(cls)
+            self._check_connection_options()
             provider = cls(self.params, warn=self.module.warn)
             provider.require(resource, state=state, info=info, options=options)
             if validate is not None:
@@ -105,6 +117,24 @@ class RegistryModule:
             self.module.no_log_values.add(secret)
         self.provider = provider
         return provider
+
+    def _check_connection_options(self):
+        """``api_url`` is an http(s) URL (credentials written into it become api_username/api_password, masked);
+        ``ca_path`` exists. Before any request, with messages that name the option."""
+        if self.params.get("api_url") not in (None, ""):
+            url, username, password = split_api_url(self.params["api_url"])
+            if password:
+                self.module.no_log_values.update((password, quote(password, safe="")))
+            if username is not None or password is not None:
+                if self.params.get("api_username") in (None, ""):
+                    self.params["api_username"] = username
+                if self.params.get("api_password") in (None, "") and password is not None:
+                    self.params["api_password"] = password
+            self.params["api_url"] = url
+        ca_path = self.params.get("ca_path")
+        if ca_path and not os.path.exists(ca_path):
+            raise ValueError("ca_path '%s' does not exist: give the path of a PEM CA bundle (or a directory of CA "
+                             "certificates) on the host that runs the module" % ca_path)
 
     def _apply_env_fallbacks(self, cls):
         """Options not set in the task come from the chosen provider's own environment variables only."""
@@ -141,7 +171,8 @@ class RegistryModule:
         result.update(extra or {})
         self.module.exit_json(**result)
 
-    def info(self, resource, filters, result_key):
+    def info(self, resource, filters, result_key, extra=None):
+        """List ``resource`` into ``result_key``; ``extra(resources)`` may add result keys."""
         error, resources = None, None
         try:
             resources = self.provider.list(resource, filters)
@@ -150,7 +181,9 @@ class RegistryModule:
         self._close()
         if error is not None:
             self.module.fail_json(msg=error)
-        self.module.exit_json(changed=False, **{result_key: resources})
+        result = {result_key: resources}
+        result.update(extra(resources) if extra else {})
+        self.module.exit_json(changed=False, **result)
 
     def fail(self, msg, **kwargs):
         self._close()

@@ -49,28 +49,12 @@ EMPTY_JSON = b"{}"
 EMPTY_JSON_DIGEST = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
 NO_SUCH_DIGEST = "sha256:" + "0" * 64
 
-REPOSITORY_RE = re.compile(r"^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*\Z")
-TAG_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}\Z")
-DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+\Z")
+# Marks the throwaway manifest the tag removal points tags at: a later run recognises a tag left on one.
+THROWAWAY_ANNOTATION = "io.regops.registry.throwaway"
 
 
 def digest_of(data):
     return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def validate_repository(name):
-    if not name or len(name) > 255 or not REPOSITORY_RE.match(name):
-        raise ValueError("'%s' is not a valid OCI repository name (lowercase path components of [a-z0-9] joined by . _ __ -)" % name)
-
-
-def validate_tag(name):
-    if not TAG_RE.match(name or ""):
-        raise ValueError("'%s' is not a valid tag (up to 128 of [A-Za-z0-9_.-], not starting with . or -)" % name)
-
-
-def validate_digest(value):
-    if not DIGEST_RE.match(value or "") or (value.startswith("sha256:") and not re.match(r"^sha256:[a-f0-9]{64}\Z", value)):
-        raise ValueError("'%s' is not a valid digest (expected sha256:<64 hex>)" % value)
 
 
 def platform_string(platform):
@@ -308,7 +292,10 @@ class OciRegistry:
         return manifest.digest if manifest else None
 
     def image_config(self, repository, descriptor):
-        """The image config JSON (cached by digest), or None for non-image artifacts."""
+        """The image config JSON (cached by digest), or None for non-image artifacts and a config that is not there.
+
+        Any other failure (after the client's retries) raises: the caller reports it per artifact.
+        """
         digest = descriptor.get("digest")
         if not digest or descriptor.get("mediaType") not in IMAGE_CONFIG_TYPES:
             return None
@@ -324,6 +311,11 @@ class OciRegistry:
             self._config_cache[digest] = config
         return config
 
+    def is_throwaway(self, repository, digest):
+        """Whether ``digest`` is a throwaway manifest of this collection (left by an untag that could not finish)."""
+        manifest = self.get_manifest(repository, digest)
+        return bool(manifest and THROWAWAY_ANNOTATION in (manifest.body.get("annotations") or {}))
+
     # -- writing ----------------------------------------------------------
     def put_manifest(self, repository, ref, media_type, raw):
         response = self.client.request("PUT", self.path(repository, "manifests", ref), data=raw,
@@ -337,31 +329,49 @@ class OciRegistry:
         except NotFoundError:
             return False
 
+    def _upload(self, repository, digest, data, opened):
+        """Finish an upload the registry opened (``opened`` is its 202) with one monolithic PUT."""
+        location = self.client.url(urljoin(self.client.url("/v2/%s/blobs/uploads/" % repository), opened.headers["Location"]))
+        separator = "&" if "?" in location else "?"
+        self.client.request("PUT", "%s%sdigest=%s" % (location, separator, quote(digest, safe="")), data=data,
+                            headers={"Content-Type": "application/octet-stream"}, expected=(201, 202, 204))
+
+    def _with_upload_retry(self, repository, digest, upload):
+        """Run ``upload()``; when it fails, the blob may still have landed (a reset after the registry acted), or a
+        retried PUT found its upload session already consumed: look, then start one fresh upload."""
+        try:
+            upload()
+        except ApiError:
+            if self.blob_exists(repository, digest):
+                return
+            upload()
+
     def push_blob(self, repository, data, digest=None):
         digest = digest or digest_of(data)
         if self.blob_exists(repository, digest):
             return digest
-        response = self.client.request("POST", "/v2/%s/blobs/uploads/" % repository, expected=(202,))
-        location = self.client.url(urljoin(self.client.url("/v2/%s/blobs/uploads/" % repository), response.headers["Location"]))
-        separator = "&" if "?" in location else "?"
-        self.client.request("PUT", "%s%sdigest=%s" % (location, separator, quote(digest, safe="")), data=data,
-                            headers={"Content-Type": "application/octet-stream"}, expected=(201, 202, 204))
+
+        def upload():
+            # Opening an upload is safe to repeat: a session the client never heard of expires unused.
+            opened = self.client.request("POST", "/v2/%s/blobs/uploads/" % repository, expected=(202,), idempotent=True)
+            self._upload(repository, digest, data, opened)
+
+        self._with_upload_retry(repository, digest, upload)
         return digest
 
     def mount_blob(self, repository, digest, source):
         """Make a blob of ``source`` available in ``repository`` (cross-repository mount, else copy)."""
         if self.blob_exists(repository, digest):
             return
-        response = self.client.request("POST", "/v2/%s/blobs/uploads/?mount=%s&from=%s" % (repository, quote(digest, safe=""), source),
-                                       expected=(201, 202))
-        if response.status_code == 201:
-            return
-        # The registry opened an upload instead of mounting: copy the bytes.
-        data = self.client.request("GET", self.path(source, "blobs", digest)).content
-        location = self.client.url(urljoin(self.client.url("/v2/%s/blobs/uploads/" % repository), response.headers["Location"]))
-        separator = "&" if "?" in location else "?"
-        self.client.request("PUT", "%s%sdigest=%s" % (location, separator, quote(digest, safe="")), data=data,
-                            headers={"Content-Type": "application/octet-stream"}, expected=(201, 202, 204))
+
+        def upload():
+            response = self.client.request("POST", "/v2/%s/blobs/uploads/?mount=%s&from=%s" % (repository, quote(digest, safe=""), source),
+                                           expected=(201, 202), idempotent=True)
+            if response.status_code == 202:
+                # The registry opened an upload instead of mounting: copy the bytes.
+                self._upload(repository, digest, self.client.request("GET", self.path(source, "blobs", digest)).content, response)
+
+        self._with_upload_retry(repository, digest, upload)
 
     def copy_manifest(self, source, digest, target, tag=None):
         """Make manifest ``digest`` of ``source`` exist in ``target`` (by digest, or under ``tag``), blobs and children included."""
@@ -377,7 +387,7 @@ class OciRegistry:
         return self.put_manifest(target, tag or digest, manifest.media_type, manifest.raw)
 
     def delete_manifest(self, repository, digest):
-        """Delete a manifest by digest: True when deleted, False when it was already gone."""
+        """Delete a manifest by digest: True when deleted, False when it was already gone (also after a retried DELETE)."""
         try:
             self.client.request("DELETE", self.path(repository, "manifests", digest), expected=(200, 202, 204))
         except NotFoundError:
@@ -406,53 +416,94 @@ class OciRegistry:
             raise self._explain_delete(ApiError("UNSUPPORTED", status=405, method="DELETE", url="/v2/%s/manifests/<digest>" % repository))
 
     def remove_tags(self, repository, tags, concurrency=None):
-        """Remove ``tags`` and nothing else: other tags on the same digests survive.
+        """Remove ``tags`` ({tag: the digest it points at}) and nothing else: other tags on the same digests survive.
 
-        The spec's tag DELETE where the registry supports it; otherwise every
-        tag is pointed at one throwaway manifest unique to this call, and that
-        digest is deleted. Returns ``[(tag, error)]``.
+        The spec's tag DELETE where the registry supports it; otherwise every tag is pointed at one throwaway
+        manifest unique to this call, and that digest is deleted. When the throwaway cannot be deleted, every tag
+        on it is pointed back at its own digest. Returns ``{tag: (outcome, error)}``, outcome ``deleted``,
+        ``restored`` (not removed, back where it was) or ``failed`` (the error says where the tag is).
         """
-        tags = list(tags)
-        results = []
+        tags = dict(tags)
+        pending = sorted(tags)
+        done = {}
         if self.tag_delete is not False:
-            while tags and self.tag_delete is None:
-                tag = tags.pop(0)
+            while pending and self.tag_delete is None:
+                tag = pending.pop(0)
                 try:
                     self.client.request("DELETE", self.path(repository, "manifests", tag), expected=(202,))
                     self.tag_delete = True
-                    results.append((tag, None))
+                    done[tag] = ("deleted", None)
                 except NotFoundError:
-                    results.append((tag, None))
+                    done[tag] = ("deleted", None)
                 except AuthError as exc:
                     # Not allowed to delete here: every other tag would be refused the same way.
-                    return results + [(t, exc) for t in [tag] + tags]
+                    done.update((t, ("failed", exc)) for t in [tag] + pending)
+                    return done
                 except ApiError as exc:
                     if exc.status not in (400, 405):
-                        results.append((tag, exc))
+                        done[tag] = ("failed", exc)
                         continue
                     self.tag_delete = False
-                    tags.insert(0, tag)
+                    pending.insert(0, tag)
             if self.tag_delete:
                 for tag, _result, error in self.client.run_bulk(
-                        lambda t: self.client.request("DELETE", self.path(repository, "manifests", t), expected=(202, 404)), tags, concurrency):
-                    results.append((tag, error))
-                return results
-        if not tags:
-            return results
+                        lambda t: self.client.request("DELETE", self.path(repository, "manifests", t), expected=(202, 404)), pending, concurrency):
+                    done[tag] = ("failed", error) if error is not None else ("deleted", None)
+                return done
+        if not pending:
+            return done
         self.ensure_manifest_delete(repository)
-        throwaway = self._throwaway(repository, tags)
-        pointed = self.client.run_bulk(lambda t: self.put_manifest(repository, t, throwaway[0], throwaway[1]), tags, concurrency)
-        errors = dict((tag, error) for tag, _result, error in pointed if error is not None)
+        media_type, raw, throwaway = self._throwaway(repository, pending)
+        pointed = self.client.run_bulk(lambda t: self.put_manifest(repository, t, media_type, raw), pending, concurrency)
+        unsure = dict((tag, error) for tag, _result, error in pointed if error is not None)
         try:
-            self.delete_manifest(repository, throwaway[2])
+            self.delete_manifest(repository, throwaway)
         except ApiError as exc:
-            for tag in tags:
-                errors.setdefault(tag, exc)
-        results.extend((tag, errors.get(tag)) for tag in tags)
-        return results
+            done.update(self._roll_back(repository, tags, pending, throwaway, exc, concurrency))
+            return done
+        done.update((tag, ("deleted", None)) for tag in pending if tag not in unsure)
+        # A PUT that failed may still have landed (the registry acted, the answer was lost): then the tag went too.
+        for tag, now, error in self.client.run_bulk(lambda t: self.head_manifest(repository, t), sorted(unsure), concurrency):
+            done[tag] = ("deleted", None) if error is None and now is None else ("failed", unsure[tag])
+        return done
+
+    def _roll_back(self, repository, tags, pending, throwaway, cause, concurrency):
+        """The throwaway could not be deleted: point every tag that is on it back at the digest it had."""
+        why = "the throwaway manifest %s could not be deleted (%s)" % (throwaway, cause)
+        where = dict((tag, (now, error)) for tag, now, error in self.client.run_bulk(
+            lambda t: self.head_manifest(repository, t), pending, concurrency))
+        moved = sorted(tag for tag, (now, error) in where.items() if error is None and now == throwaway)
+        originals = dict((digest, (manifest, error)) for digest, manifest, error in self.client.run_bulk(
+            lambda d: self.get_manifest(repository, d), sorted(set(tags[t] for t in moved)), concurrency))
+
+        def restore(tag):
+            manifest, error = originals[tags[tag]]
+            if error is not None or manifest is None:
+                raise error or NotFoundError("its manifest %s is gone" % tags[tag])
+            self.put_manifest(repository, tag, manifest.media_type, manifest.raw)
+
+        done = {}
+        for tag, _result, error in self.client.run_bulk(restore, moved, concurrency):
+            if error is not None:
+                done[tag] = ("failed", ApiError(
+                    "not removed: %s, and pointing the tag back at %s failed (%s): it now points at that empty manifest, "
+                    "annotated %s; run the task again to remove the tag" % (why, tags[tag], error, THROWAWAY_ANNOTATION)))
+            else:
+                done[tag] = ("restored", UntagRolledBack("not removed: %s; the tag points at %s as before" % (why, tags[tag])))
+        for tag in pending:
+            now, error = where[tag]
+            if tag in done:
+                continue
+            if error is not None:
+                done[tag] = ("failed", ApiError("not removed: %s; where the tag points now could not be read (%s)" % (why, error)))
+            elif now is None:
+                done[tag] = ("deleted", None)
+            else:
+                done[tag] = ("failed", ApiError("not removed: %s; the tag points at %s" % (why, now)))
+        return done
 
     def _throwaway(self, repository, tags):
-        """Push a manifest no one else can share: (media type, bytes, digest)."""
+        """Push a manifest no one else can share, marked as this collection's throwaway: (media type, bytes, digest)."""
         self.push_blob(repository, EMPTY_JSON, EMPTY_JSON_DIGEST)
         now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         config = json.dumps({
@@ -466,5 +517,14 @@ class OciRegistry:
             "schemaVersion": 2, "mediaType": OCI_MANIFEST,
             "config": {"mediaType": OCI_CONFIG, "digest": config_digest, "size": len(config)},
             "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": EMPTY_JSON_DIGEST, "size": 2}],
+            "annotations": {THROWAWAY_ANNOTATION: "true",
+                            "org.opencontainers.image.description": "regops.registry untags by pointing tags here and deleting "
+                                                                    "this manifest; a tag still on it was being removed"},
         }, sort_keys=True).encode("utf-8")
         return OCI_MANIFEST, manifest, digest_of(manifest)
+
+
+class UntagRolledBack(ApiError):
+    """A tag was not removed and points at its own digest again: the engine reports it as ``restored``."""
+
+    outcome = "restored"

@@ -55,6 +55,9 @@ KINDS = {
 }
 
 OUTCOME = {"create": "created", "update": "updated", "delete": "deleted"}
+CHANGED = ("created", "updated", "deleted", "restored")
+# Outcomes that fail the module (the result still says what was done).
+FAILED = ("failed", "restored")
 
 
 def mask(resource, secrets):
@@ -84,11 +87,15 @@ def ensure(provider, resource, items, state, desired, check_mode=False, diff_mod
     for item, current in zip(items, currents):
         ref = kind.ref(item)
         if state == "absent":
-            reason = skip_if(item, current) if (skip_if and current is not None) else None
+            skip = skip_if(item, current) if (skip_if and current is not None) else None
             if current is None:
                 outcomes.append({"ref": ref, "action": "absent"})
-            elif reason:
-                outcomes.append({"ref": ref, "action": "skipped", "msg": reason, "resource": current})
+            elif skip:
+                reason, msg = skip if isinstance(skip, tuple) else (None, skip)
+                outcome = {"ref": ref, "action": "skipped", "msg": msg, "resource": current}
+                if reason:
+                    outcome["reason"] = reason
+                outcomes.append(outcome)
             else:
                 actions.append(Action("delete", item, current))
                 outcomes.append(None)
@@ -119,7 +126,8 @@ def ensure(provider, resource, items, state, desired, check_mode=False, diff_mod
         action, after, error = next(results)
         ref = kind.ref(action.item)
         if error is not None:
-            outcomes[index] = {"ref": ref, "action": "failed", "msg": str(error), "resource": action.current}
+            # A provider may say what became of a failed item (``restored``: put back as it was).
+            outcomes[index] = {"ref": ref, "action": getattr(error, "outcome", "failed"), "msg": str(error), "resource": action.current}
         else:
             outcomes[index] = {"ref": ref, "action": OUTCOME[action.kind],
                                "resource": action.current if action.kind == "delete" else after,
@@ -128,9 +136,10 @@ def ensure(provider, resource, items, state, desired, check_mode=False, diff_mod
 
 
 def _result(kind, items, currents, outcomes, check_mode, diff_mode):
-    changed = any(o["action"] in ("created", "updated", "deleted") for o in outcomes)
-    resources = [o["resource"] for o in outcomes if o.get("resource") is not None and o["action"] != "failed"]
-    actions = [{k: v for k, v in o.items() if k in ("ref", "action", "msg")} for o in outcomes]
+    # A restored item was written twice (changed, then put back): the registry was touched.
+    changed = any(o["action"] in CHANGED for o in outcomes)
+    resources = [o["resource"] for o in outcomes if o.get("resource") is not None and o["action"] not in FAILED]
+    actions = [{k: v for k, v in o.items() if k in ("ref", "action", "reason", "msg")} for o in outcomes]
     result = {"changed": changed, "actions": actions}
     if kind.bulk:
         result[kind.result_key] = resources
@@ -139,7 +148,7 @@ def _result(kind, items, currents, outcomes, check_mode, diff_mode):
         result[kind.result_key] = None if outcome["action"] == "absent" else outcome.get("resource")
     if diff_mode:
         result["diff"] = _diff(kind, items, currents, outcomes)
-    failed = [o for o in outcomes if o["action"] == "failed"]
+    failed = [o for o in outcomes if o["action"] in FAILED]
     if failed:
         detail = "; ".join("%s: %s" % (o["ref"], o.get("msg")) for o in failed[:20])
         more = " (and %d more)" % (len(failed) - 20) if len(failed) > 20 else ""

@@ -56,7 +56,7 @@ options:
       - Only with O(state=absent). A mapping from a digest (or C(repository@digest)) to the tags you expect on it.
         When the artifact now carries a tag that is not in its list, it is not deleted; it is reported in RV(actions)
         with V(skipped) and the reason. Digests not in the mapping are deleted unconditionally.
-      - The the C(regops.registry.cleanup) role role uses this to re-check its plan just before deleting.
+      - The C(regops.registry.cleanup) role uses this to re-check its plan just before deleting.
     type: dict
 extends_documentation_fragment:
   - regops.registry.connection
@@ -168,6 +168,12 @@ actions:
     action:
       description: One of V(deleted), V(unchanged) (present and found), V(absent), V(skipped), V(failed).
       type: str
+    reason:
+      description:
+        - Why an item was skipped. V(tags_changed) (it carries a tag O(expected_tags) did not list) or V(index_child)
+          (an index that stays lists it).
+      type: str
+      returned: when an item was skipped
     msg:
       description: Why an item was skipped or failed.
       type: str
@@ -184,13 +190,14 @@ def deletion_guards(items, expected):
     def check(item, current):
         kept_parents = [p for p in current.get("referenced_by") or [] if (item["repository"], p) not in deleting]
         if kept_parents:
-            return "index(es) %s list this manifest and stay; deleting it would break them: delete the index too" % ", ".join(kept_parents)
+            return "index_child", ("index(es) %s list this manifest and stay; deleting it would break them: delete the index too"
+                                   % ", ".join(kept_parents))
         wanted = expected.get("%s@%s" % (item["repository"], item["digest"]), expected.get(item["digest"]))
         if wanted is None:
             return None
         extra = sorted(set(current.get("tags") or []) - set(wanted))
         if extra:
-            return "tag(s) %s now point at this digest but were not expected; not deleted" % ", ".join(extra)
+            return "tags_changed", "tag(s) %s now point at this digest but were not expected; not deleted" % ", ".join(extra)
         return None
     return check
 

@@ -14,8 +14,11 @@ version_added: 0.1.0
 description:
   - Lists every artifact of one, several or all repositories, by digest, with the tags on it, its media type,
     size, push/pull/created times where the registry has them, and for an index its children and platforms.
-  - The output is the snapshot the the C(regops.registry.cleanup) role role and the P(regops.registry.retention_plan#filter)
+  - The output is the snapshot the C(regops.registry.cleanup) role and the P(regops.registry.retention_plan#filter)
     filter plan from.
+  - A part of an artifact that cannot be read, after the retries (on V(oci) an image config, so its created time), does
+    not fail the run and is not silently left out either; the artifact carries a RV(artifacts[].read_error), the run
+    lists them all in RV(read_errors) and warns, and the cleanup role keeps such an artifact and counts it as an error.
   - "On V(oci): the artifacts reachable from a tag, and the children of the indexes among them (the OCI API has
     no way to list untagged manifests). C(created_at) comes from each image's config; C(pushed_at) and
     C(pulled_at) are V(null) because the API does not record them."
@@ -95,7 +98,10 @@ artifacts:
       description: Last pull time where the provider records it; V(null) on V(oci).
       type: str
     created_at:
-      description: The image's C(created) time from its config (for an index, its newest child's); V(null) when unknown.
+      description:
+        - The image's C(created) time from its config (for an index, its newest descendant's); V(null) when unknown.
+        - A config C(created) before 1980 is not a real time (reproducible builds write 1970) and gives V(null); the
+          config's own value is in RV(artifacts[].provider_data.config_created).
       type: str
     platforms:
       description: Platforms (C(os/architecture[/variant])) of an index's children, or of the image itself.
@@ -111,9 +117,20 @@ artifacts:
     status:
       description: Lifecycle status where the provider keeps one; V(null) otherwise.
       type: str
+    read_error:
+      description: What could not be read for this artifact (for an index, for one of its descendants); V(null) when all was read.
+      type: str
     provider_data:
-      description: Provider-specific extras (on V(oci) the C(artifact_type) and the manifest's C(annotations)).
+      description:
+        - Provider-specific extras. On V(oci) the C(artifact_type) and the manifest's C(annotations); C(config_created),
+          the image config's own C(created) when it was before 1980; and C(throwaway) V(true) for a throwaway manifest of
+          this collection that a tag was left on by a tag removal that could not finish (the cleanup role removes them).
       type: dict
+read_errors:
+  description: Every artifact with a RV(artifacts[].read_error), as C(repository), C(digest) and C(msg); each is also a warning.
+  returned: always
+  type: list
+  elements: dict
 """
 
 from ansible_collections.regops.registry.plugins.module_utils.common import RegistryModule, split_refs
@@ -139,7 +156,18 @@ def main():
         repositories = sorted(set((repositories or []) + [d["repository"] for d in digests]))
     runner.open("artifact", info=True, validate=lambda p: p.validate("artifact", digests) or p.validate("repository", [
         {"name": r, "registry": params["registry"]} for r in repositories or []]))
-    runner.info("artifact", {"registry": params["registry"], "repository": repositories, "digests": digests}, "artifacts")
+    runner.info("artifact", {"registry": params["registry"], "repository": repositories, "digests": digests}, "artifacts",
+                extra=lambda artifacts: {"read_errors": read_errors(artifacts, runner.module.warn)})
+
+
+def read_errors(artifacts, warn):
+    """Every artifact that could not be read whole, warned about (the first ten one by one) and listed."""
+    found = [{"repository": a["repository"], "digest": a["digest"], "msg": a["read_error"]} for a in artifacts if a.get("read_error")]
+    for entry in found[:10]:
+        warn("%s@%s: %s" % (entry["repository"], entry["digest"], entry["msg"]))
+    if len(found) > 10:
+        warn("%d more artifacts could not be read whole; see read_errors" % (len(found) - 10))
+    return found
 
 
 if __name__ == "__main__":

@@ -61,6 +61,16 @@ options:
         digest reference (V(staging/app@sha256:...)). Blobs and index children are copied (mounted) into the
         target repository as needed.
     type: str
+  expected_digests:
+    description:
+      - Only with O(state=absent). A mapping from a tag (C(repository:tag), or a bare tag when O(repository) is set) to
+        the digest you expect it to point at. Each tag is read again just before it is removed; a tag that now points
+        at another digest (it was pushed again since you looked) is not removed and is reported in RV(actions) with
+        V(skipped) and reason V(moved). Tags not in the mapping are removed whatever they point at.
+      - A tag found on a throwaway manifest of this collection (left by a removal that could not finish) is removed
+        whatever the mapping says.
+      - The C(regops.registry.cleanup) role passes the digests its plan saw.
+    type: dict
 extends_documentation_fragment:
   - regops.registry.connection
   - regops.registry.connection.action_group
@@ -97,6 +107,16 @@ EXAMPLES = r"""
     name: [v1.4.2, stable]
     source: team/app:v1.4.2
 
+- name: Remove tags only if they still point where the plan saw them (a tag pushed again since is skipped)
+  regops.registry.tag:
+    provider: oci
+    api_url: https://registry.example.com
+    name: [team/app:pr-101, team/app:pr-102]
+    expected_digests:
+      team/app:pr-101: sha256:3f0bd8b9d2e4bbf1a7a0bd3c8b2b0a3e9f4c3d2b1a0f9e8d7c6b5a4f3e2d1c0b
+      team/app:pr-102: sha256:9c1e2f0a8b7d6c5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e
+    state: absent
+
 - name: Remove many tags in one call; other tags on the same digests survive
   regops.registry.tag:
     provider: oci
@@ -112,7 +132,8 @@ RETURN = r"""
 tags:
   description:
     - The tags the task named. For O(state=present), as they are after the run; for O(state=absent), the tags
-      that were removed, as they were before. A tag that was already absent is not listed.
+      that were removed (or skipped), as they were before. A tag that was already absent is not listed, nor one that
+      failed.
   returned: always
   type: list
   elements: dict
@@ -146,17 +167,48 @@ actions:
       type: str
       sample: team/app:pr-101
     action:
-      description: One of V(created), V(updated), V(deleted), V(unchanged), V(absent), V(failed).
+      description:
+        - One of V(created), V(updated), V(deleted), V(unchanged), V(absent), V(skipped), V(restored), V(failed).
+        - V(restored) (V(oci)) means the removal could not be finished (the throwaway manifest could not be deleted) and
+          the tag was pointed back at the digest it had; the item counts as failed and RV(changed) is V(true), since
+          the registry was written to.
       type: str
       sample: deleted
-    msg:
-      description: Why an item failed.
+    reason:
+      description: Why an item was skipped; V(moved) when it no longer points at its O(expected_digests) entry.
       type: str
-      returned: when an item failed
+      returned: when an item was skipped
+    msg:
+      description: Why an item was skipped, restored or failed, and where the tag points now.
+      type: str
+      returned: when an item was skipped, restored or failed
 """
 
+from ansible_collections.regops.registry.plugins.module_utils import validate
 from ansible_collections.regops.registry.plugins.module_utils.api import ApiError, UnsupportedError
 from ansible_collections.regops.registry.plugins.module_utils.common import RegistryModule, split_refs
+
+
+def expected_digest_map(value, repository):
+    """``expected_digests`` as ``{(repository, tag): digest}``, every key and value validated."""
+    found = {}
+    for key, digest in (value or {}).items():
+        item = split_refs([key], repository, ":", "tag")[0]
+        validate.repository_name(item["repository"])
+        validate.tag_name(item["name"])
+        found[(item["repository"], item["name"])] = validate.digest(digest)
+    return found
+
+
+def moved_guard(expected, provider):
+    """The engine's skip rule for state=absent: a tag no longer on the digest the caller saw is left alone."""
+
+    def check(item, current):
+        wanted = expected.get((item["repository"], item["name"]))
+        if wanted is None or current.get("digest") == wanted or provider.is_leftover(item, current):
+            return None
+        return "moved", "moved: now points at %s, expected %s; not removed" % (current.get("digest"), wanted)
+    return check
 
 
 def main():
@@ -168,19 +220,23 @@ def main():
             state=dict(type="str", default="present", choices=["present", "absent"]),
             digest=dict(type="str"),
             source=dict(type="str"),
+            expected_digests=dict(type="dict"),
         ),
         mutually_exclusive=[("digest", "source")],
         required_if=[("state", "present", ("digest", "source"), True)],
     )
     params = runner.params
     state = params["state"]
+    if params["expected_digests"] is not None and state != "absent":
+        runner.fail("expected_digests only applies to state=absent")
     try:
         items = split_refs(params["name"], params["repository"], ":", "tag", registry=params["registry"])
-    except ValueError as exc:
+        expected = expected_digest_map(params["expected_digests"], params["repository"])
+    except (ValueError, TypeError) as exc:
         runner.fail(str(exc))
-    options = [opt for opt in ("digest", "source") if params.get(opt)]
+    options = [opt for opt in ("digest", "source") if params.get(opt)] + (["expected_digests"] if expected else [])
     provider = runner.open("tag", state=state, options=options,
-                           validate=lambda p: p.validate("tag", items, {"digest": params.get("digest")}))
+                           validate=lambda p: p.validate("tag", items, {"digest": params.get("digest"), "source": params.get("source")}))
     desired = {}
     if state == "present":
         repositories = set(item["repository"] for item in items)
@@ -194,7 +250,7 @@ def main():
         except (ApiError, UnsupportedError, ValueError) as exc:
             runner.fail(str(exc))
         desired = {"digest": digest, "source_repository": source_repository}
-    runner.ensure("tag", items, state, desired)
+    runner.ensure("tag", items, state, desired, skip_if=moved_guard(expected, provider) if expected else None)
 
 
 if __name__ == "__main__":

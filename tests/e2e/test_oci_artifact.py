@@ -128,9 +128,9 @@ def test_invalid_input_fails_before_any_request(registry, prefix):
     assert registry.requests_since(start) == []
     for result in results:
         assert result.get("failed") is True and result["changed"] is False, result
-    assert "'sha256:abc' is not a valid digest" in results[0]["msg"]
-    assert "not a valid digest" in results[1]["msg"]
-    assert "'Bad/Name' is not a valid OCI repository name" in results[2]["msg"]
-    assert "'latest' is not a valid digest" in results[3]["msg"]
-    assert "'-x' is not a valid tag" in results[4]["msg"]
-    assert "'nope' is not a valid digest" in results[5]["msg"]
+    assert "digest 'sha256:abc' is not valid" in results[0]["msg"]
+    assert "is not valid: expected sha256:" in results[1]["msg"]
+    assert "repository name 'Bad/Name' is not valid" in results[2]["msg"]
+    assert "digest 'latest' is not valid" in results[3]["msg"]
+    assert "tag '-x' is not valid" in results[4]["msg"]
+    assert "digest 'nope' is not valid" in results[5]["msg"]

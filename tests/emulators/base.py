@@ -24,6 +24,7 @@ import dataclasses
 import email.utils
 import json
 import re
+import signal
 import socket
 import threading
 import time
@@ -767,6 +768,10 @@ def new_request_id():
 # ---------------------------------------------------------------------------
 # Standalone runner
 
+def _interrupt(_signum, _frame):
+    raise KeyboardInterrupt
+
+
 def run_standalone(factory: Callable[[argparse.Namespace], EmulatorServer], argv=None, description=None,
                    default_port=8081, add_arguments=None, banner=None) -> int:
     """Serve an emulator in the foreground until Ctrl-C.
@@ -788,6 +793,8 @@ def run_standalone(factory: Callable[[argparse.Namespace], EmulatorServer], argv
     for line in (banner(emulator) if banner else []):
         print(line, flush=True)
     print(f"control endpoints: {emulator.url}{CONTROL_PREFIX}/{{faults,reset,log,seed,config,state}}; Ctrl-C to stop", flush=True)
+    # SIGTERM stops it as cleanly as Ctrl-C (a process started in the background ignores SIGINT).
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         while True:
             time.sleep(3600)

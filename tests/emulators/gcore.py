@@ -143,20 +143,20 @@ class GcoreEmulator(EmulatorServer):
 
     ``projects``: valid project ids; ``regions``: ``{region_id: slug}`` (every
     project has every region); ``batch_shape``: answer of ``POST .../users/batch``
-    (``"object"`` as the spec schema, ``"list"``, or ``"collection"``).
+    (``"object"`` as the spec schema declares, the default; ``"list"`` or ``"collection"`` as its description suggests).
     """
 
     provider = "gcore"
     default_port = 8081
 
     def __init__(self, host="127.0.0.1", port=0, api_keys=(DEFAULT_API_KEY,), client_id=DEFAULT_CLIENT_ID,
-                 projects=(DEFAULT_PROJECT_ID,), regions=None, batch_shape="list", default_limit=1000, max_limit=1000,
+                 projects=(DEFAULT_PROJECT_ID,), regions=None, batch_shape="object", default_limit=1000, max_limit=1000,
                  quotas=None, clock=None, verbose=False):
         self.api_keys = set(api_keys)
         self.client_id = int(client_id)
         self.projects = {int(p) for p in projects}
         self.regions = {int(k): v for k, v in (regions or DEFAULT_REGIONS).items()}
-        self.batch_shape = "list"
+        self.batch_shape = "object"
         self.default_limit = 1000
         self.max_limit = 1000
         self.quotas = {}
@@ -765,7 +765,7 @@ def _add_arguments(parser):
     parser.add_argument("--project-id", type=int, action="append", dest="projects", help=f"valid project id (repeatable; default {DEFAULT_PROJECT_ID})")
     parser.add_argument("--region", action="append", dest="regions", metavar="ID=SLUG",
                         help=f"valid region (repeatable; default {DEFAULT_REGION_ID}={DEFAULT_REGIONS[DEFAULT_REGION_ID]})")
-    parser.add_argument("--batch-shape", choices=BATCH_SHAPES, default="list")
+    parser.add_argument("--batch-shape", choices=BATCH_SHAPES, default="object")
     parser.add_argument("--seed", metavar="FILE", help="JSON seed document to load at start")
 
 

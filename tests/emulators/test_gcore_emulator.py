@@ -32,7 +32,7 @@ def server():
 def emu(server):
     """A clean emulator with default settings."""
     server.reset()
-    server.configure(batch_shape="list", default_limit=1000, max_limit=1000, quotas={})
+    server.configure(batch_shape="object", default_limit=1000, max_limit=1000, quotas={})
     server.clock = lambda: FIXED
     yield server
     server.reset()
@@ -450,7 +450,7 @@ def test_batch_create_conflicts_and_validation(emu, api):
     assert list(body["invalid_fields"]) == ["users.1.name"]
     assert_error(api("POST", f"/{rid}/users/batch", json={}), 400, "ValidationError")
     assert_error(api("POST", f"/{rid}/users/batch", json={"users": "x"}), 400, "ValidationError")
-    assert api("POST", f"/{rid}/users/batch", json={"users": []}).json() == []
+    assert api("POST", f"/{rid}/users/batch", json={"users": []}).json() == {}  # the spec's single-object shape, empty
 
 
 # --------------------------------------------------------------------------- faults
@@ -604,6 +604,10 @@ def test_standalone_runner():
             resp = requests.get(url + "/cloud/v1/registries/1186668/76", headers=AUTH, timeout=5)
             assert resp.json() == {"count": 0, "results": []}
         finally:
-            proc.send_signal(signal.SIGINT)
-            proc.wait(timeout=5)
+            proc.send_signal(signal.SIGTERM)  # SIGINT is ignored when the suite runs in the background
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                raise
         assert proc.returncode == 0

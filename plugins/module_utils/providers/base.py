@@ -18,13 +18,15 @@ Per resource, a provider implements (``<r>`` is the resource name):
   (for example one Gcore batch call, or one throwaway manifest per OCI repository).
 * optionally ``changes_<r>(item, current, desired)`` when the generic comparison does not fit.
 
-``resolve_source`` (tag present), ``check_create`` and ``predict`` are further hooks with defaults below.
+``validate_provider``, ``resolve_source`` (tag present), ``is_leftover`` (tag absent with expected digests),
+``check_create`` and ``predict`` are further hooks with defaults below.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.regops.registry.plugins.module_utils import validate
 from ansible_collections.regops.registry.plugins.module_utils.api import UnsupportedError
 
 RESOURCES = ("registry", "registry_user", "repository", "artifact", "tag")
@@ -97,7 +99,29 @@ class Provider:
                 self.name, ", ".join(sorted(extra)), resource, ", ".join(cap.options) or "none", can))
 
     def validate(self, resource, items, desired=None):
-        """Check names and values before any request; raise ValueError with a clear message."""
+        """Check names and values before any request; raise ValueError with a clear message.
+
+        The shared validators first (repository names, tags, digests, a tag's source reference), the same
+        for every provider; then the provider's own rules (``validate_provider``).
+        """
+        desired = desired or {}
+        for item in items:
+            if item.get("repository") is not None:
+                validate.repository_name(item["repository"])
+            if resource == "repository":
+                validate.repository_name(item["name"])
+            elif resource == "tag":
+                validate.tag_name(item["name"])
+            elif resource == "artifact":
+                validate.digest(item["digest"])
+        if desired.get("digest"):
+            validate.digest(desired["digest"])
+        if desired.get("source"):
+            validate.reference(desired["source"])
+        self.validate_provider(resource, items, desired)
+
+    def validate_provider(self, resource, items, desired):
+        """The provider's own rules on top of the shared validators (``validate.matches`` for full-string names)."""
 
     # -- lifecycle --------------------------------------------------------
     def connect(self):
@@ -124,6 +148,11 @@ class Provider:
     def resolve_source(self, repository, source=None, digest=None):
         """For ``tag`` state=present: the (repository, digest) the tags must point at, resolved read-only."""
         raise UnsupportedError("Provider '%s' cannot point tags at a manifest. Provider '%s' supports: %s." % (self.name, self.name, self.describe()))
+
+    def is_leftover(self, item, current):
+        """For ``tag`` absent with expected digests: whether the tag's unexpected digest is this collection's own
+        leftover from a removal that could not finish (then the tag is removed anyway, not reported as moved)."""
+        return False
 
     def check_create(self, resource, item, desired):
         """A reason why ``item`` cannot be created from ``desired`` (same answer in check mode and for real), or None."""

@@ -19,6 +19,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import re
+import secrets
+import string
 import threading
 
 try:
@@ -26,13 +28,14 @@ try:
 except ImportError:  # pragma: no cover
     quote = None
 
-from ansible_collections.regops.registry.plugins.module_utils.api import RETRY_STATUSES, ApiClient, ConflictError, HeaderAuth, NotFoundError
+from ansible_collections.regops.registry.plugins.module_utils import validate
+from ansible_collections.regops.registry.plugins.module_utils.api import ApiClient, ConflictError, HeaderAuth, NotFoundError
 from ansible_collections.regops.registry.plugins.module_utils.providers.base import Capability, Provider
 MASK = "********"  # how engine diffs show a secret
 
 GIB = 1024 ** 3
-REGISTRY_NAME_RE = re.compile(r"^[a-z][-a-z0-9]{0,22}[a-z0-9]$")
-USER_NAME_RE = re.compile(r"^[a-z0-9]{1,16}$")
+REGISTRY_NAME_RE = re.compile(r"[a-z][-a-z0-9]{0,22}[a-z0-9]")
+USER_NAME_RE = re.compile(r"[a-z0-9]{1,16}")
 NEVER_EXPIRES = "1969-12-31T23:59:59Z"
 
 
@@ -43,6 +46,16 @@ def encode_repository(name):
 
 def short_user_name(name):
     return (name or "").rsplit("+", 1)[-1]
+
+
+def generate_secret(length=32):
+    """A strong user secret: letters and digits, at least one lowercase, one uppercase and one digit
+    (what Harbor-based registries ask of a robot secret)."""
+    alphabet = string.ascii_letters + string.digits
+    while True:
+        value = "".join(secrets.choice(alphabet) for _index in range(length))
+        if any(c.islower() for c in value) and any(c.isupper() for c in value) and any(c.isdigit() for c in value):
+            return value
 
 
 def parse_batch_users(body):
@@ -72,7 +85,8 @@ class GcoreProvider(Provider):
         "registry_user": Capability(states=("present", "absent"), info=True, options=("read_only", "duration", "secret", "refresh_secret")),
         "repository": Capability(states=("absent",), info=True, notes="repositories are created by pushing an image"),
         "artifact": Capability(states=("present", "absent"), info=True, options=("expected_tags",)),
-        "tag": Capability(states=("absent",), info=True, notes="Gcore has no API to create or move a tag; push the image instead"),
+        "tag": Capability(states=("absent",), info=True, options=("expected_digests",),
+                          notes="Gcore has no API to create or move a tag; push the image instead"),
     }
 
     def __init__(self, params, warn=None):
@@ -86,7 +100,7 @@ class GcoreProvider(Provider):
                                 auth=HeaderAuth("Authorization", "APIKey %s" % self.params["api_token"]),
                                 validate_certs=self.params["validate_certs"], ca_path=self.params.get("ca_path"),
                                 timeout=self.params["timeout"], retries=self.params["retries"], concurrency=self.params["concurrency"],
-                                warn=self.warn, retry_statuses=RETRY_STATUSES | frozenset((500,)))
+                                warn=self.warn)
 
     def _delete(self, path):
         """DELETE that counts an answer of 404 as done: gone is gone, also after a retried request."""
@@ -95,7 +109,7 @@ class GcoreProvider(Provider):
         except NotFoundError:
             pass
 
-    def validate(self, resource, items, desired=None):
+    def validate_provider(self, resource, items, desired):
         missing = [opt for opt, env in (("api_token", "GCORE_API_KEY"), ("project_id", "GCORE_CLOUD_PROJECT_ID"),
                                         ("region_id", "GCORE_CLOUD_REGION_ID")) if self.params.get(opt) in (None, "")]
         if missing:
@@ -107,11 +121,11 @@ class GcoreProvider(Provider):
             registry = item["name"] if resource == "registry" else item.get("registry")
             if resource != "registry" and not registry:
                 raise ValueError("provider gcore needs registry: the name of the registry the %s is in" % resource.replace("_", " "))
-            if registry is not None and not REGISTRY_NAME_RE.match(registry):
-                raise ValueError("registry name '%s' is not valid on Gcore: 2 to 24 of a-z, 0-9 and -, starting with a letter and "
-                                 "ending with a letter or digit" % registry)
-            if resource == "registry_user" and not USER_NAME_RE.match(item["name"]):
-                raise ValueError("user name '%s' is not valid on Gcore: 1 to 16 lowercase letters and digits" % item["name"])
+            if registry is not None and not validate.matches(REGISTRY_NAME_RE, registry):
+                raise ValueError("registry name %s is not valid on Gcore: 2 to 24 of a-z, 0-9 and -, starting with a letter and "
+                                 "ending with a letter or digit" % validate.shown(registry))
+            if resource == "registry_user" and not validate.matches(USER_NAME_RE, item["name"]):
+                raise ValueError("user name %s is not valid on Gcore: 1 to 16 lowercase letters and digits" % validate.shown(item["name"]))
         limit = desired.get("storage_limit")
         if limit is not None and not 1 <= limit <= 1000:
             raise ValueError("storage_limit must be between 1 and 1000 GiB on Gcore, got %s" % limit)
@@ -308,7 +322,11 @@ class GcoreProvider(Provider):
         for action in creates:
             body = self._user_body(action.desired)
             body["name"] = action.item["name"]
+            # The batch answer may carry one user or none (the spec declares a single object): a secret made here and
+            # sent is the only way to return every new user's secret.
+            body.setdefault("secret", generate_secret())
             users.append(body)
+        sent = dict((body["name"], body["secret"]) for body in users)
         path = self._registry_path(self._registry_id(registry), "users", "batch")
         try:
             answer = self.client.json("POST", path, json={"users": users}, expected=(200, 201))
@@ -323,10 +341,7 @@ class GcoreProvider(Provider):
             if user is None:
                 done[id(action)] = (action, None, NotFoundError("user %s was not created by the batch call" % name))
                 continue
-            if returned.get(name, {}).get("secret"):
-                user["secret"] = returned[name]["secret"]
-            elif not action.desired.get("secret"):
-                self.warn("the batch answer did not include the secret of user %s; set refresh_secret to get a new one" % name)
+            user["secret"] = returned.get(name, {}).get("secret") or sent[name]
             done[id(action)] = (action, user, None)
         return done
 
@@ -411,6 +426,7 @@ class GcoreProvider(Provider):
             "children": [],
             "subject": None,
             "status": None,
+            "read_error": None,
             "provider_data": {"id": raw.get("id"), "repository_id": raw.get("repository_id"),
                               "tags": [{"name": t.get("name"), "id": t.get("id"), "pushed_at": t.get("pushed_at"),
                                         "pulled_at": t.get("pulled_at")} for t in tags]},

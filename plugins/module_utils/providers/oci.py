@@ -17,13 +17,12 @@ except ImportError:  # pragma: no cover
     urlsplit = None
 
 from ansible_collections.regops.registry.plugins.module_utils.api import ApiClient, HeaderAuth, NotFoundError
+from ansible_collections.regops.registry.plugins.module_utils import timestamps, validate
 from ansible_collections.regops.registry.plugins.module_utils.oci import (
     INDEX_TYPES,
+    THROWAWAY_ANNOTATION,
     OciAuth,
     OciRegistry,
-    validate_digest,
-    validate_repository,
-    validate_tag,
 )
 from ansible_collections.regops.registry.plugins.module_utils.providers.base import Capability, Provider
 
@@ -74,7 +73,7 @@ class OciProvider(Provider):
         "repository": Capability(states=("absent",), info=True,
                                  notes="repositories exist once an image is pushed; absent deletes every manifest in it"),
         "artifact": Capability(states=("present", "absent"), info=True, options=("expected_tags",)),
-        "tag": Capability(states=("present", "absent"), info=True, options=("digest", "source")),
+        "tag": Capability(states=("present", "absent"), info=True, options=("digest", "source", "expected_digests")),
     }
 
     def __init__(self, params, warn=None):
@@ -83,6 +82,9 @@ class OciProvider(Provider):
         self.secrets = []
 
     # -- connection -------------------------------------------------------
+    def validate_provider(self, resource, items, desired):
+        self.base_url()
+
     def base_url(self):
         url = self.params.get("api_url")
         if not url:
@@ -115,31 +117,6 @@ class OciProvider(Provider):
         self.registry = OciRegistry(self.client, auth)
         self.registry.probe()
 
-    # -- validation (before any request) -----------------------------------
-    def validate(self, resource, items, desired=None):
-        for item in items:
-            if "repository" in item:
-                validate_repository(item["repository"])
-            if resource == "repository":
-                validate_repository(item["name"])
-            if resource == "tag":
-                validate_tag(item["name"])
-            if resource == "artifact":
-                validate_digest(item["digest"])
-        if desired and desired.get("digest"):
-            validate_digest(desired["digest"])
-        # The tag module's source (tag, repository:tag or repository@digest) is checked here too, before the probe.
-        source = self.params.get("source") if resource == "tag" else None
-        if source:
-            if "@" in source:
-                validate_repository(source.split("@", 1)[0])
-                validate_digest(source.split("@", 1)[1])
-            elif ":" in source:
-                validate_repository(source.rsplit(":", 1)[0])
-                validate_tag(source.rsplit(":", 1)[1])
-            else:
-                validate_tag(source)
-
     # -- helpers ------------------------------------------------------------
     def location(self, repository):
         return "%s/%s" % (self.host(), repository)
@@ -167,11 +144,23 @@ class OciProvider(Provider):
             found.setdefault(digest, []).append(tag)
         return dict((d, sorted(t)) for d, t in found.items())
 
-    def _artifact(self, repository, manifest, tags, config=None):
+    def _artifact(self, repository, manifest, tags, config=None, read_error=None):
         platforms = [c["platform"] for c in manifest.children() if c.get("platform")]
         if config and not manifest.is_index and config.get("os"):
             platforms = ["%s/%s%s" % (config.get("os"), config.get("architecture"), "/" + config["variant"] if config.get("variant") else "")]
         body = manifest.body
+        annotations = body.get("annotations") or {}
+        created = (config or {}).get("created")
+        provider_data = {
+            "artifact_type": body.get("artifactType") or ((body.get("config") or {}).get("mediaType") if not manifest.is_index else None),
+            "annotations": annotations,
+        }
+        if created is not None and not timestamps.is_real(created):
+            # Reproducible builds (SOURCE_DATE_EPOCH, ko, Bazel, Nix) write 1970: not when the image was made.
+            provider_data["config_created"] = created
+            created = None
+        if THROWAWAY_ANNOTATION in annotations:
+            provider_data["throwaway"] = True
         return {
             "repository": repository,
             "digest": manifest.digest,
@@ -180,22 +169,22 @@ class OciProvider(Provider):
             "tags": sorted(tags or []),
             "pushed_at": None,
             "pulled_at": None,
-            "created_at": (config or {}).get("created"),
+            "created_at": created,
             "platforms": platforms,
             "children": manifest.children(),
             "subject": (body.get("subject") or {}).get("digest"),
             "status": None,
-            "provider_data": {
-                "artifact_type": body.get("artifactType") or ((body.get("config") or {}).get("mediaType") if not manifest.is_index else None),
-                "annotations": body.get("annotations") or {},
-            },
+            "read_error": read_error,
+            "provider_data": provider_data,
         }
 
     def _describe(self, refs, tag_maps, with_config=True):
         """Normalized artifacts for ``[(repository, digest)]``; index children are described too.
 
         ``with_config`` False skips the image configs (``created_at`` and an image's platform stay null):
-        a module that only needs to know what it is about to delete saves one request per image.
+        a module that only needs to know what it is about to delete saves one request per image. An image
+        config that cannot be read (after the client's retries) is reported in the artifact's ``read_error``,
+        and so in every index above it.
         """
         manifests = {}
         pending = sorted(set(refs))
@@ -210,24 +199,48 @@ class OciProvider(Provider):
                 manifests[ref] = manifest
                 following.update((ref[0], child["digest"]) for child in manifest.children())
             pending = sorted(following - set(manifests))
-        configs = {}
+        configs, read_errors = {}, {}
         wanted = [(ref, m.blobs()[0]) for ref, m in manifests.items() if with_config and not m.is_index and m.blobs()]
         for (ref, descriptor), config, error in self.client.run_bulk(lambda w: self.registry.image_config(w[0][0], w[1]), wanted):
-            configs[ref] = config if error is None else None
+            configs[ref] = config
+            if error is not None:
+                read_errors[ref] = "image config could not be read: %s" % error
         artifacts = {}
         by_digest = {}  # repository -> {digest: [tags]}, built once per repository (not once per artifact)
         for ref, manifest in manifests.items():
             if ref[0] not in by_digest:
                 by_digest[ref[0]] = self._by_digest(tag_maps.get(ref[0]))
             tags = by_digest[ref[0]].get(manifest.digest, [])
-            artifacts[ref] = self._artifact(ref[0], manifest, tags, configs.get(ref))
-        for ref, artifact in artifacts.items():
-            if artifact["children"] and not artifact["created_at"]:
-                # An index has no config: it is as old as its newest child.
-                created = [artifacts[(ref[0], c["digest"])]["created_at"] for c in artifact["children"] if (ref[0], c["digest"]) in artifacts]
-                created = [c for c in created if c]
-                artifact["created_at"] = max(created) if created else None
+            artifacts[ref] = self._artifact(ref[0], manifest, tags, configs.get(ref), read_errors.get(ref))
+        self._inherit_from_children(artifacts)
         return artifacts
+
+    @staticmethod
+    def _inherit_from_children(artifacts):
+        """An index has no config: it is as old as its newest descendant, and unreadable where one of them is."""
+        settled = set()
+
+        def settle(ref, path):
+            artifact = artifacts[ref]
+            if ref in settled or ref in path or not artifact["children"]:
+                return artifact
+            created, errors = [], []
+            for child in artifact["children"]:
+                key = (ref[0], child["digest"])
+                if key in artifacts:
+                    described = settle(key, path | frozenset([ref]))
+                    created.append(described["created_at"])
+                    if described["read_error"]:
+                        errors.append("%s: %s" % (child["digest"], described["read_error"]))
+            if not artifact["created_at"]:
+                artifact["created_at"] = timestamps.newest(created)
+            if errors and not artifact["read_error"]:
+                artifact["read_error"] = "child " + "; child ".join(errors)
+            settled.add(ref)
+            return artifact
+
+        for ref in sorted(artifacts):
+            settle(ref, frozenset())
 
     # -- repositories -------------------------------------------------------
     def list_repository(self, filters):
@@ -358,11 +371,15 @@ class OciProvider(Provider):
                 source_repository, ref = source.rsplit(":", 1)
             else:
                 ref = source
-            validate_repository(source_repository)
+            validate.repository_name(source_repository)
         resolved = self.registry.head_manifest(source_repository, ref)
         if resolved is None:
             raise NotFoundError("%s %s not found in repository %s" % ("digest" if ref.startswith("sha256:") else "tag", ref, source_repository))
         return source_repository, resolved
+
+    def is_leftover(self, item, current):
+        """A tag on a throwaway manifest of this collection was being removed by a run that could not finish."""
+        return self.registry.is_throwaway(item["repository"], current["digest"])
 
     def changes_tag(self, item, current, desired):
         return {"digest": desired["digest"]} if current.get("digest") != desired["digest"] else {}
@@ -383,11 +400,13 @@ class OciProvider(Provider):
         inner = max(1, self.client.concurrency // outer)
 
         def untag(repository):
-            return dict(self.registry.remove_tags(repository, [a.item["name"] for a in by_repository[repository]], concurrency=inner))
+            tags = dict((a.item["name"], a.current["digest"]) for a in by_repository[repository])
+            return self.registry.remove_tags(repository, tags, concurrency=inner)
 
         for repository, removed, error in self.client.run_bulk(untag, sorted(by_repository), concurrency=outer):
             for action in by_repository[repository]:
-                outcome[id(action)] = (action, action.current, error or (removed or {}).get(action.item["name"]))
+                _done, item_error = (removed or {}).get(action.item["name"], (None, error))
+                outcome[id(action)] = (action, action.current, error or item_error)
         writes = [a for a in actions if a.kind != "delete"]
 
         def point(action):

@@ -15,7 +15,11 @@ __metaclass__ = type
 import hashlib
 import json
 import re
+import datetime
+import ipaddress
+import os
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -124,7 +128,7 @@ class _Server(ThreadingHTTPServer):
 class ScriptedServer:
     """``route()`` scripts replies; ``requests`` lists what arrived; ``max_in_flight`` the peak concurrency."""
 
-    def __init__(self, host="127.0.0.1"):
+    def __init__(self, host="127.0.0.1", tls=None):
         self.routes = {}
         self.patterns = []
         self.fallback = None
@@ -136,6 +140,11 @@ class ScriptedServer:
         self._server.owner = self
         self.port = self._server.server_address[1]
         self.url = "http://%s:%d" % (host, self.port)
+        if tls is not None:  # (certificate file, key file): serve HTTPS
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(tls[0], tls[1])
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+            self.url = "https://%s:%d" % (host, self.port)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01})
         self._thread.daemon = True
 
@@ -311,8 +320,45 @@ class FakeOci:
                 if sha256(seen.body) != digest:
                     return self.error(400, "DIGEST_INVALID", "provided digest did not match uploaded content")
                 self.blobs[(repository, digest)] = seen.body
+                del self.uploads[upload]  # an upload session is consumed by its final PUT, as on distribution
                 return Reply(201, None, {"Docker-Content-Digest": digest})
             return self.error(404, "BLOB_UPLOAD_UNKNOWN", "blob upload unknown")
         if (repository, ref) not in self.blobs:
             return self.error(404, "BLOB_UNKNOWN", "blob unknown to registry")
         return Reply(200, self.blobs[(repository, ref)], {"Content-Type": "application/octet-stream", "Docker-Content-Digest": ref})
+
+
+def make_certificates(directory, host="127.0.0.1"):
+    """A self-signed CA and a server certificate it signed for ``host``: returns (ca.pem, server.pem, server.key) paths."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, u"regops test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+          .not_valid_after(now + datetime.timedelta(days=2))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
+                                       key_encipherment=False, data_encipherment=False, key_agreement=False,
+                                       encipher_only=False, decipher_only=False), critical=True)
+          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=2))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    paths = tuple(os.path.join(str(directory), name) for name in ("ca.pem", "server.pem", "server.key"))
+    with open(paths[0], "wb") as handle:
+        handle.write(ca.public_bytes(serialization.Encoding.PEM))
+    with open(paths[1], "wb") as handle:
+        handle.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(paths[2], "wb") as handle:
+        handle.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return paths

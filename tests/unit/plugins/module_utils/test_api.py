@@ -28,8 +28,15 @@ from ansible_collections.regops.registry.plugins.module_utils.api import (
     error_for_status,
     parse_link_header,
     parse_retry_after,
+    retry_decision,
+    split_api_url,
 )
-from ansible_collections.regops.registry.tests.unit.plugins.module_utils.http_helpers import Reply, ScriptedServer, closed_port
+from ansible_collections.regops.registry.tests.unit.plugins.module_utils.http_helpers import (
+    Reply,
+    ScriptedServer,
+    closed_port,
+    make_certificates,
+)
 
 
 @pytest.fixture
@@ -86,7 +93,7 @@ def test_429_retry_after_http_date_is_honoured(server, harness):
     assert 1.0 <= harness.sleeps[0] <= 4.0
 
 
-@pytest.mark.parametrize("retry_after", ["3600", email.utils.formatdate(time.time() + 7200, usegmt=True)])
+@pytest.mark.parametrize("retry_after", ["3600", email.utils.formatdate(time.time() + 7200, usegmt=True)], ids=["seconds", "http-date"])
 def test_retry_after_is_bounded_by_retry_max_delay(server, harness, retry_after):
     server.route("GET", "/items", Reply(429, None, {"Retry-After": retry_after}), Reply(200, {}))
     client = harness.client(server.url, retry_max_delay=5)
@@ -123,27 +130,94 @@ def test_gateway_errors_are_retried_for_get(server, harness, status):
     assert len(harness.sleeps) == 2
 
 
-def test_500_is_not_retried(server, harness):
-    server.route("GET", "/items", Reply(500, {"message": "internal"}), Reply(200, {}))
+@pytest.mark.parametrize("method", ["GET", "HEAD", "PUT", "DELETE"])
+@pytest.mark.parametrize("status", [500, 502, 503, 504, 507])
+def test_5xx_is_retried_for_requests_that_are_safe_to_repeat(server, harness, method, status):
+    server.route(method, "/items", Reply(status, {"message": "internal"}), Reply(200, {}))
+    client = harness.client(server.url)
+    assert client.request(method, "/items").status_code == 200
+    assert len(server.requests) == 2
+    assert len(harness.sleeps) == 1
+
+
+@pytest.mark.parametrize("status", [501, 505])
+def test_5xx_that_will_never_work_is_not_retried(server, harness, status):
+    server.route("GET", "/items", Reply(status, {"message": "not implemented"}), Reply(200, {}))
     client = harness.client(server.url)
     with pytest.raises(ApiError) as caught:
         client.get("/items")
-    assert caught.value.status == 500
+    assert caught.value.status == status
     assert len(server.requests) == 1
-    assert not harness.sleeps
 
 
-@pytest.mark.parametrize("method, sent", [("GET", 2), ("POST", 1)])
-def test_a_provider_may_add_500_to_the_retry_statuses(server, harness, method, sent):
-    """Gcore asks for 500 to be retried: an idempotent request is, a create is not (it may have been carried out)."""
-    server.route(method, "/items", Reply(500, {"message": "internal"}), Reply(200, {}))
-    client = harness.client(server.url, retry_statuses=(429, 500, 502, 503, 504))
-    if sent == 2:
+@pytest.mark.parametrize("fault", [Reply(500, "oops"), Reply(502, "bad gateway"), Reply(reset=True), Reply(close=True)])
+def test_a_post_marked_idempotent_is_retried_like_a_get(server, harness, fault):
+    """The POST that opens an OCI blob upload: sending it twice only opens a second session."""
+    server.route("POST", "/v2/app/blobs/uploads/", fault, Reply(202, None, {"Location": "/u/1"}))
+    client = harness.client(server.url)
+    assert client.request("POST", "/v2/app/blobs/uploads/", expected=(202,), idempotent=True).status_code == 202
+    assert len(server.requests) == 2
+
+
+@pytest.mark.parametrize("method", ["POST", "PATCH"])
+@pytest.mark.parametrize("status", [500, 502, 504])
+def test_a_create_is_not_retried_where_the_server_may_have_acted(server, harness, method, status):
+    server.route(method, "/items", Reply(status, {"message": "internal"}), Reply(201, {}))
+    client = harness.client(server.url)
+    with pytest.raises(ApiError):
         client.json(method, "/items")
-    else:
-        with pytest.raises(ApiError):
-            client.json(method, "/items")
-    assert len(server.requests) == sent
+    assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize("repeatable, status, exc, expected", [
+    (True, 429, None, True), (True, 500, None, True), (True, 503, None, True), (True, 501, None, False), (True, 404, None, False),
+    (True, 409, None, False), (False, 429, None, True), (False, 503, None, True), (False, 500, None, False), (False, 502, None, False),
+    (True, None, requests.exceptions.ConnectionError("reset"), True),
+    (False, None, requests.exceptions.ConnectionError("reset"), False),
+    (False, None, requests.exceptions.ConnectTimeout("never connected"), True),
+    (True, None, requests.exceptions.SSLError("CERTIFICATE_VERIFY_FAILED"), False),
+])
+def test_the_one_retry_policy(repeatable, status, exc, expected):
+    assert retry_decision(repeatable, status=status, exc=exc) is expected
+
+
+def test_a_certificate_that_fails_verification_is_not_retried_and_says_how_to_fix_it(harness, tmp_path):
+    ca, cert, key = make_certificates(tmp_path)
+    tls = ScriptedServer(tls=(cert, key)).start()
+    try:
+        tls.route("GET", "/v2/", Reply(200, {}))
+        client = harness.client(tls.url + "/?token=hunter2")
+        with pytest.raises(ApiError) as caught:
+            client.get("/v2/")
+        message = str(caught.value)
+        assert "could not be verified" in message and "ca_path" in message and "validate_certs: false" in message
+        assert "127.0.0.1:%d" % tls.port in message and "hunter2" not in message
+        assert not harness.sleeps and not harness.warnings and client.requests_sent == 1
+        # With the CA that signed it, the same server is trusted.
+        assert harness.client(tls.url, ca_path=ca).get("/v2/") == {}
+        assert harness.client(tls.url, validate_certs=False).get("/v2/") == {}
+    finally:
+        tls.stop()
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("registry.example.com", ("https://registry.example.com", None, None)),
+    ("http://127.0.0.1:5000/", ("http://127.0.0.1:5000", None, None)),
+    ("https://api.example.com/gitlab/", ("https://api.example.com/gitlab", None, None)),
+    ("https://ci:p%40ss@registry.example.com", ("https://registry.example.com", "ci", "p@ss")),
+    ("http://user:PwInUrl@[::1]:8080", ("http://[::1]:8080", "user", "PwInUrl")),
+])
+def test_split_api_url(value, expected):
+    assert split_api_url(value) == expected
+
+
+@pytest.mark.parametrize("value", ["", "   ", "v2 /", "ftp://host", "http://", "https://:5000", "https://host:99999", "https://host?x=1",
+                                   "https://bad_host!", "https://user:PwInUrl@host:port"])
+def test_split_api_url_refuses_what_is_not_a_url_and_names_the_option(value):
+    with pytest.raises(ValueError) as caught:
+        split_api_url(value)
+    assert str(caught.value).startswith("api_url must be the http(s) URL of the API")
+    assert "PwInUrl" not in str(caught.value)
 
 
 @pytest.mark.parametrize("method", ["GET", "POST", "PUT", "DELETE", "PATCH"])

@@ -11,9 +11,11 @@ import json
 
 import pytest
 
+from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.regops.registry.plugins.module_utils import providers
+from ansible_collections.regops.registry.plugins.module_utils.oci import NO_SUCH_DIGEST, OCI_INDEX, OCI_MANIFEST, THROWAWAY_ANNOTATION
 from ansible_collections.regops.registry.plugins.modules import (
     artifact,
     artifact_info,
@@ -26,7 +28,7 @@ from ansible_collections.regops.registry.plugins.modules import (
     tag,
     tag_info,
 )
-from ansible_collections.regops.registry.tests.unit.plugins.module_utils.http_helpers import FakeOci, ScriptedServer
+from ansible_collections.regops.registry.tests.unit.plugins.module_utils.http_helpers import FakeOci, Reply, ScriptedServer
 
 D1 = "sha256:" + "1" * 64
 
@@ -120,24 +122,24 @@ def test_oci_rejects_unsupported_options_before_any_request(server, capsys):
 
 
 @pytest.mark.parametrize("module, args, message", [
-    (tag, {"name": ["team/app:bad tag!"], "state": "absent"}, "'bad tag!' is not a valid tag"),
-    (tag, {"name": ["team/app:.hidden"], "state": "absent"}, "'.hidden' is not a valid tag"),
-    (tag, {"name": ["Team/App:v1"], "state": "absent"}, "'Team/App' is not a valid OCI repository name"),
-    (tag, {"name": ["v1"], "repository": "team//app", "digest": D1}, "'team//app' is not a valid OCI repository name"),
-    (tag, {"name": ["team/app:v1"], "digest": "sha256:xyz"}, "'sha256:xyz' is not a valid digest"),
+    (tag, {"name": ["team/app:bad tag!"], "state": "absent"}, "tag \'bad tag!\' is not valid"),
+    (tag, {"name": ["team/app:.hidden"], "state": "absent"}, "tag \'.hidden\' is not valid"),
+    (tag, {"name": ["Team/App:v1"], "state": "absent"}, "repository name \'Team/App\' is not valid"),
+    (tag, {"name": ["v1"], "repository": "team//app", "digest": D1}, "repository name \'team//app\' is not valid"),
+    (tag, {"name": ["team/app:v1"], "digest": "sha256:xyz"}, "digest \'sha256:xyz\' is not valid"),
     (tag, {"name": ["v1"], "state": "absent"}, "names no repository"),
-    (tag, {"name": ["team/app:v1"], "source": "Bad/Repo:v1"}, "'Bad/Repo' is not a valid OCI repository name"),
-    (tag, {"name": ["team/app:v1"], "source": "team/base@sha256:abc"}, "'sha256:abc' is not a valid digest"),
-    (tag, {"name": ["team/app:v1"], "source": "bad tag"}, "'bad tag' is not a valid tag"),
-    (artifact, {"digest": ["team/app@sha256:abc"], "state": "absent"}, "'sha256:abc' is not a valid digest"),
-    (artifact, {"digest": ["Team@" + D1], "state": "absent"}, "'Team' is not a valid OCI repository name"),
+    (tag, {"name": ["team/app:v1"], "source": "Bad/Repo:v1"}, "repository name \'Bad/Repo\' is not valid"),
+    (tag, {"name": ["team/app:v1"], "source": "team/base@sha256:abc"}, "digest \'sha256:abc\' is not valid"),
+    (tag, {"name": ["team/app:v1"], "source": "bad tag"}, "tag \'bad tag\' is not valid"),
+    (artifact, {"digest": ["team/app@sha256:abc"], "state": "absent"}, "digest \'sha256:abc\' is not valid"),
+    (artifact, {"digest": ["Team@" + D1], "state": "absent"}, "repository name \'Team\' is not valid"),
     (artifact, {"digest": [D1], "state": "absent"}, "names no repository"),
-    (artifact_info, {"digest": ["team/app@md5"]}, "'md5' is not a valid digest"),
-    (artifact_info, {"repository": ["UPPER"]}, "'UPPER' is not a valid OCI repository name"),
-    (repository, {"name": "team/App", "state": "absent"}, "'team/App' is not a valid OCI repository name"),
-    (repository_info, {"name": ["bad..name"]}, "'bad..name' is not a valid OCI repository name"),
-    (tag_info, {"repository": ["team/app"], "name": ["-x"]}, "'-x' is not a valid tag"),
-    (tag_info, {"repository": ["a b"]}, "'a b' is not a valid OCI repository name"),
+    (artifact_info, {"digest": ["team/app@md5"]}, "digest \'md5\' is not valid"),
+    (artifact_info, {"repository": ["UPPER"]}, "repository name \'UPPER\' is not valid"),
+    (repository, {"name": "team/App", "state": "absent"}, "repository name \'team/App\' is not valid"),
+    (repository_info, {"name": ["bad..name"]}, "repository name \'bad..name\' is not valid"),
+    (tag_info, {"repository": ["team/app"], "name": ["-x"]}, "tag \'-x\' is not valid"),
+    (tag_info, {"repository": ["a b"]}, "repository name \'a b\' is not valid"),
 ])
 def test_invalid_names_fail_before_any_request(server, capsys, module, args, message):
     code, result = run(module, capsys, **oci(server, **args))
@@ -249,3 +251,168 @@ def test_api_token_is_not_logged_and_sent_as_bearer(fake, server, capsys):
     assert code == 0
     assert "tok-secret" not in json.dumps(result)
     assert all(r.headers.get("authorization") == "Bearer tok-secret" for r in server.requests)
+
+
+# -- bad input fails before any request, for every provider -------------------------------
+
+
+def gcore(server, **args):
+    return dict(args, provider="gcore", api_url=server.url, api_token="key", project_id=1, region_id=2, retries=0)
+
+
+@pytest.mark.parametrize("module, args, message", [
+    (artifact, {"registry": "main", "digest": ["team/app@sha256:xyz"], "state": "absent"}, "digest 'sha256:xyz' is not valid"),
+    (tag, {"registry": "main", "name": ["team/../app:v1"], "state": "absent"}, "repository name 'team/../app' is not valid"),
+    (tag, {"registry": "main", "name": ["Team/App:v1"], "state": "absent"}, "repository name 'Team/App' is not valid"),
+    (tag, {"registry": "main", "name": ["team/app:-bad"], "state": "absent"}, "tag '-bad' is not valid"),
+    (repository, {"registry": "main", "name": "team/../app", "state": "absent"}, "repository name 'team/../app' is not valid"),
+    (registry, {"name": "nl-reg\n"}, "registry name 'nl-reg\\n' is not valid on Gcore"),
+    (registry_user, {"registry": "main", "name": ["ci\n"], "duration": 1}, "user name 'ci\\n' is not valid on Gcore"),
+    (registry_user, {"registry": "nl-reg\n", "name": ["ci"], "duration": 1}, "registry name 'nl-reg\\n' is not valid on Gcore"),
+    (artifact_info, {"registry": "main", "repository": ["UPPER"]}, "repository name 'UPPER' is not valid"),
+])
+def test_gcore_bad_input_fails_before_any_request(server, capsys, module, args, message):
+    """What Gcore used to send (and answer 'absent', or create): malformed names, digests and tags, a trailing newline."""
+    code, result = run(module, capsys, **gcore(server, **args))
+    assert code == 1, result
+    assert message in result["msg"]
+    assert not server.requests
+
+
+@pytest.mark.parametrize("api_url", ["", "/v2/", "ftp://registry.example.com", "https://:5000", "https://registry.example.com?x=1",
+                                     "http://127.0.0.1:99999"])
+def test_an_api_url_that_is_not_a_url_is_refused_naming_the_option(server, capsys, api_url):
+    code, result = run(tag_info, capsys, **dict(oci(server, repository=["team/app"]), api_url=api_url))
+    assert code == 1
+    assert result["msg"].startswith("api_url must be the http(s) URL of the API") or "needs api_url" in result["msg"]
+    assert not server.requests
+
+
+def test_a_missing_ca_path_is_a_clear_message(server, capsys, tmp_path):
+    code, result = run(tag_info, capsys, **oci(server, repository=["team/app"], ca_path=str(tmp_path / "nope.pem")))
+    assert code == 1
+    assert result["msg"].startswith("ca_path '%s' does not exist" % (tmp_path / "nope.pem"))
+    assert not server.requests
+
+
+def test_credentials_written_into_api_url_are_used_and_never_shown(server, capsys):
+    """https://user:pass@host: used as api_username/api_password, and the password appears nowhere, not even on a 401."""
+    def refuse(seen):
+        return Reply(401, {"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]},
+                     {"WWW-Authenticate": 'Basic realm="registry"'})
+    server.route("GET", "/v2/", refuse)
+    url = server.url.replace("http://", "http://ci:PwInUrl@")
+    code, result = run(tag_info, capsys, **dict(oci(server, repository=["team/app"]), api_url=url))
+    assert code == 1
+    text = json.dumps(result)
+    assert "PwInUrl" not in text, text
+    assert "ci" in result["msg"]  # the message names the user whose credentials were refused
+    assert result["invocation"]["module_args"]["api_url"] == server.url
+    sent = [r.headers.get("authorization") for r in server.requests]
+    assert sent[0] is None and sent[-1].startswith("Basic ")  # the challenge was answered with the URL's credentials
+
+
+# -- tag removal: races and half-done untags -----------------------------------------------
+
+
+def test_tag_absent_with_expected_digests_skips_a_tag_that_moved(fake, server, capsys):
+    old = fake.add_image("team/app", tags=["v1", "v2", "keep"])
+    new = fake.add_image("team/app", tags=[], arch="arm64")
+    fake.tags["team/app"]["v2"] = new  # pushed again since the plan was made
+    expected = {"team/app:v1": old, "team/app:v2": old}
+    code, result = run(tag, capsys, **oci(server, name=["team/app:v1", "team/app:v2"], expected_digests=expected, state="absent"))
+    assert code == 0, result
+    assert result["actions"][0] == {"ref": "team/app:v1", "action": "deleted"}
+    assert result["actions"][1]["action"] == "skipped" and result["actions"][1]["reason"] == "moved"
+    assert "now points at %s, expected %s" % (new, old) in result["actions"][1]["msg"]
+    assert fake.tags["team/app"] == {"v2": new, "keep": old}
+
+
+def test_tag_absent_with_expected_digests_removes_a_tag_left_on_a_throwaway(fake, server, capsys):
+    digest = fake.add_image("team/app", tags=["v1", "keep"])
+    raw = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": {}, "layers": [],
+                      "annotations": {THROWAWAY_ANNOTATION: "true"}}).encode()
+    leftover = fake.add_manifest("team/app", OCI_MANIFEST, raw, tags=["v1"])
+    code, result = run(tag, capsys, **oci(server, name=["team/app:v1"], expected_digests={"team/app:v1": digest}, state="absent"))
+    assert code == 0, result
+    assert result["actions"] == [{"ref": "team/app:v1", "action": "deleted"}]
+    assert result["tags"][0]["digest"] == leftover
+    assert fake.tags["team/app"] == {"keep": digest}
+
+
+@pytest.mark.parametrize("args, message", [
+    ({"expected_digests": {"team/app:v1": "sha256:xyz"}}, "digest 'sha256:xyz' is not valid"),
+    ({"expected_digests": {"Team/App:v1": D1}}, "repository name 'Team/App' is not valid"),
+    ({"expected_digests": {"v1": D1}}, "names no repository"),
+    ({"expected_digests": {"team/app:v1": D1}, "state": "present", "digest": D1}, "expected_digests only applies to state=absent"),
+])
+def test_expected_digests_is_validated_before_any_request(server, capsys, args, message):
+    code, result = run(tag, capsys, **oci(server, **dict({"name": ["team/app:v1"], "state": "absent"}, **args)))
+    assert code == 1 and message in result["msg"]
+    assert not server.requests
+
+
+def test_a_throwaway_that_cannot_be_deleted_is_reported_restored_and_changed(fake, server, capsys):
+    """Today's bug: a 500 on the throwaway's DELETE left the tags on the empty image and said changed: false."""
+    digest = fake.add_image("team/app", tags=["v1", "v2", "keep"])
+
+    def delete(seen):
+        ref = seen.path.rsplit("/", 1)[1]
+        if ref.startswith("sha256:") and ref != NO_SUCH_DIGEST:
+            return Reply(500, {"errors": [{"code": "UNKNOWN", "message": "storage backend unavailable"}]})
+        return fake.handle(seen)
+    server.fallback = lambda seen: delete(seen) if seen.method == "DELETE" else fake.handle(seen)
+    code, result = run(tag, capsys, **oci(server, name=["team/app:v1", "team/app:v2"], state="absent"))
+    assert code == 1
+    assert result["changed"] is True
+    assert [(a["ref"], a["action"]) for a in result["actions"]] == [("team/app:v1", "restored"), ("team/app:v2", "restored")]
+    assert all("points at %s as before" % digest in a["msg"] for a in result["actions"])
+    assert "2 of 2 tag(s) failed" in result["msg"]
+    assert fake.tags["team/app"] == {"v1": digest, "v2": digest, "keep": digest}
+
+
+# -- what artifact_info reads, and what it could not -----------------------------------------
+
+
+def test_artifact_info_reports_configs_it_could_not_read(fake, server, capsys, monkeypatch):
+    """Today's bug: 500s on config blobs made the images look timeless, silently."""
+    warned = []
+    monkeypatch.setattr(AnsibleModule, "warn", lambda module, message: warned.append(message))
+    good = fake.add_image("team/app", tags=["v1"])
+    bad = fake.add_image("team/app", tags=["v2"], arch="arm64")
+    config = json.loads(fake.manifests[("team/app", bad)][1])["config"]["digest"]
+    server.route("GET", "/v2/team/app/blobs/" + config, Reply(500, {"errors": [{"code": "UNKNOWN", "message": "s3 timeout"}]}))
+    code, result = run(artifact_info, capsys, **oci(server, repository=["team/app"]))
+    assert code == 0
+    found = dict((a["digest"], a) for a in result["artifacts"])
+    assert found[good]["read_error"] is None and found[good]["created_at"] == "2024-01-01T00:00:00Z"
+    assert found[bad]["created_at"] is None and "s3 timeout" in found[bad]["read_error"]
+    assert result["read_errors"] == [{"repository": "team/app", "digest": bad, "msg": found[bad]["read_error"]}]
+    assert len(warned) == 1 and bad in warned[0] and "s3 timeout" in warned[0]
+
+
+def test_artifact_info_reproducible_build_times_are_not_real(fake, server, capsys):
+    digest = fake.add_image("team/app", tags=["v1"], created="1970-01-01T00:00:00Z")
+    code, result = run(artifact_info, capsys, **oci(server, repository=["team/app"]))
+    assert code == 0
+    (found,) = result["artifacts"]
+    assert found["digest"] == digest and found["created_at"] is None
+    assert found["provider_data"]["config_created"] == "1970-01-01T00:00:00Z"
+
+
+def _index(fake, repository, children, tags=()):
+    raw = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX,
+                      "manifests": [{"mediaType": media_type, "digest": digest, "size": 1} for media_type, digest in children]},
+                     sort_keys=True).encode()
+    return fake.add_manifest(repository, OCI_INDEX, raw, tags)
+
+
+def test_an_index_of_indexes_is_as_old_as_its_newest_descendant(fake, server, capsys):
+    older = fake.add_image("team/app", created="2024-01-01T00:00:00Z")
+    newer = fake.add_image("team/app", created="2025-06-01T12:00:00.5+02:00", arch="arm64")
+    inner = _index(fake, "team/app", [(OCI_MANIFEST, older), (OCI_MANIFEST, newer)])
+    outer = _index(fake, "team/app", [(OCI_INDEX, inner)], tags=["v1"])
+    code, result = run(artifact_info, capsys, **oci(server, repository=["team/app"]))
+    assert code == 0
+    found = dict((a["digest"], a) for a in result["artifacts"])
+    assert found[inner]["created_at"] == found[outer]["created_at"] == "2025-06-01T12:00:00.5+02:00"

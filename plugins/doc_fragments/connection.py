@@ -67,7 +67,7 @@ options:
   ca_path:
     description:
       - A CA bundle (PEM file) or a directory of CA certificates to verify the server with, instead of the
-        system's.
+        system's. A path that does not exist fails the task before any request.
     type: path
   timeout:
     description:
@@ -76,11 +76,14 @@ options:
     default: 30
   retries:
     description:
-      - How many times a request is retried after HTTP 429, 502, 503, 504 or a connection error, with jittered
-        exponential backoff that honours C(Retry-After) (bounded to 60 seconds). V(gcore) also retries HTTP 500, as
-        Gcore's API documentation asks.
-      - A create (POST) is retried only when the server said it did not act (429, 503) or the connection was
-        never made, so nothing is created twice.
+      - How many times a request is retried, with jittered exponential backoff that honours C(Retry-After) (bounded
+        to 60 seconds). One policy for every provider, by method and status.
+      - A request that is safe to repeat (GET, HEAD, PUT, DELETE, and the POST that opens an OCI blob upload) is
+        retried after HTTP 429, any 5xx but 501 and 505, or a connection error. A DELETE answered 404 after a retry
+        counts as done.
+      - A POST or PATCH that creates or changes something is retried only when the server said it did not act (429,
+        503) or the connection was never made, so nothing is created twice.
+      - A TLS certificate that fails verification is never retried.
     type: int
     default: 5
   concurrency:

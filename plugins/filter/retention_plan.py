@@ -21,6 +21,13 @@ description:
     Untagged children of a deleted index are deleted with it unless something else still references them.
   - When a circuit breaker trips (C(max_deletions), C(max_deletions_percent), C(allow_empty_repository)),
     RV(_value.blocked) is true and the plan still lists what would happen; callers must not apply a blocked plan.
+  - An artifact that could not be read completely (its C(read_error) is set, or the snapshot's C(read_errors) names
+    it) is kept with every tag, reason C(read_error), and listed in RV(_value.read_errors).
+  - A timestamp before 1980-01-01 is not a real time (reproducible builds set the image creation time to 1970),
+    so it is treated as unknown, unless a policy sets C(trust_created_before_1980).
+  - A throwaway manifest left behind by an interrupted tag removal (C(provider_data.throwaway)) is always deleted
+    with the tags that point at it, outside every policy, protection and circuit breaker (C(leftover) true).
+  - Use P(regops.registry.retention_policies#filter) to check policies before taking the snapshot.
   - See C(docs/retention.md) in the collection for the full policy reference.
 options:
   _input:
@@ -28,7 +35,11 @@ options:
       - The registered result of M(regops.registry.artifact_info) (a dict with an C(artifacts) list and
         optionally a C(repositories) list), or a bare list of artifact dicts.
       - Each artifact has C(repository), C(digest), C(media_type), C(size_bytes), C(tags),
-        C(pushed_at), C(pulled_at), C(created_at), C(children) and C(subject).
+        C(pushed_at), C(pulled_at), C(created_at), C(children) and C(subject), and may have C(read_error)
+        (a message when part of it could not be read), C(provider_data.config_created) (the image config's own
+        creation time when C(created_at) is null because it is before 1980) and C(provider_data.throwaway).
+      - A top-level C(read_errors) list (C(repository), C(digest), C(msg)) marks those artifacts as unreadable too;
+        an entry without C(digest) makes every artifact of that repository unreadable.
     type: raw
     required: true
   policies:
@@ -96,6 +107,13 @@ options:
         description: With tag_state untagged or any, allow untagged manifests to be deleted.
         type: bool
         default: true
+      trust_created_before_1980:
+        description:
+          - An image creation time before 1980-01-01 (reproducible builds, C(SOURCE_DATE_EPOCH=0)) is unknown by
+            default, so an age rule keeps such an artifact as C(no_timestamp). Set true to use that time anyway
+            (the artifact then looks decades old and an age rule selects it).
+        type: bool
+        default: false
   now:
     description:
       - Reference time as an ISO 8601 UTC string (for example C(2024-06-01T00:00:00Z)).
@@ -155,25 +173,35 @@ _value:
         - Manifests to delete (sorted by repository, digest). C(tags) go with the manifest and are not repeated
           in RV(_value.remove_tags); C(children) are untagged index children deleted with it, parents first,
           and C(children_size_bytes) maps each of them to its size.
+        - C(leftover) is true for a throwaway manifest of an interrupted tag removal (C(reason) says so); such an
+          entry is selected by no policy and counts for no circuit breaker.
       type: list
       elements: dict
       sample: [{"repository": "team/app", "digest": "sha256:...", "media_type": "application/vnd.oci.image.index.v1+json",
                 "tags": ["pr-9"], "size_bytes": 1234, "children": ["sha256:..."],
                 "children_size_bytes": {"sha256:...": 567}, "policy": "ci-builds",
-                "selected_by": ["ci-builds"], "age_basis": "pushed"}]
+                "selected_by": ["ci-builds"], "age_basis": "pushed", "leftover": false}]
     kept:
       description:
         - Every tag and untagged manifest in scope that is not removed, with one primary C(reason)
-          (in_use, latest, keep_tags, keep_semver, keep_last, min_age, index_child, referrer_of_kept,
+          (read_error, in_use, latest, keep_tags, keep_semver, keep_last, min_age, index_child, referrer_of_kept,
           shared_digest, too_new, no_timestamp, not_selected). C(tag) is null for manifest-level entries.
+      type: list
+      elements: dict
+    read_errors:
+      description:
+        - Every artifact kept because it could not be read completely (C(repository), C(digest), C(tags), C(msg)),
+          and every read error of the snapshot that names no artifact (C(digest) may then be null). Each is an error.
       type: list
       elements: dict
     repositories:
       description: Per repository summary (kept_by_reason, kept, remove_tags, delete_digests, children_deleted,
-        bytes_freed, bytes_freed_partial, tags_before, tags_after, manifests_before, manifests_after).
+        bytes_freed, bytes_freed_partial, tags_before, tags_after, manifests_before, manifests_after, leftovers,
+        read_errors).
       type: dict
     totals:
-      description: Totals (remove_tags, delete_digests, children_deleted, bytes_freed, bytes_freed_partial, kept, repositories).
+      description: Totals (remove_tags, delete_digests, children_deleted, bytes_freed, bytes_freed_partial, kept, repositories,
+        leftovers, read_errors).
       type: dict
     blocked:
       description: True when a circuit breaker tripped; the plan must not be applied.
@@ -183,7 +211,8 @@ _value:
       type: list
       elements: str
     warnings:
-      description: Non fatal findings (policy matching no repository, unparsable timestamps, merged duplicates).
+      description: Non fatal findings (policy matching no repository, unparsable or pre-1980 timestamps, merged duplicates,
+        read errors, leftover throwaway manifests).
       type: list
       elements: str
     now:

@@ -16,6 +16,8 @@ description:
     and C(repo@digest) references for one M(regops.registry.artifact) invocation with C(state=absent).
   - Digests are ordered so that indexes come before their children (index entries first, then other
     manifests, then children of deleted indexes).
+  - RV(_value.tag_digests) and RV(_value.expected_tags) carry what the plan saw, so the modules can re-check just
+    before they change anything. A tag that moved to another digest, or a digest that gained a tag, is skipped.
   - The filter does not check RV(regops.registry.retention_plan#filter:_value.blocked); the caller must.
 options:
   _input:
@@ -33,9 +35,10 @@ EXAMPLES = r"""
   vars:
     refs: "{{ retention | regops.registry.retention_refs }}"
   block:
-    - name: Remove tags
+    - name: Remove tags (a tag that now points at another digest is skipped)
       regops.registry.tag:
         name: "{{ refs.tags }}"
+        expected_digests: "{{ refs.tag_digests }}"
         state: absent
     - name: Delete manifests
       regops.registry.artifact:
@@ -54,6 +57,13 @@ _value:
       type: list
       elements: str
       sample: ["team/app:pr-12", "team/app:pr-13"]
+    tag_digests:
+      description:
+        - For every reference in RV(_value.tags), the digest the plan saw it on. Pass it to
+          M(regops.registry.tag) as O(regops.registry.tag#module:expected_digests) so that a tag pushed again since
+          the snapshot is skipped (C(moved)), not removed.
+      type: dict
+      sample: {"team/app:pr-12": "sha256:aaa...", "team/app:pr-13": "sha256:bbb..."}
     digests:
       description: C(repo@digest) for every deleted manifest and every child deleted with it, parents first.
       type: list
@@ -76,11 +86,19 @@ _INDEX_MEDIA_TYPES = (
 
 
 def retention_refs(plan):
-    """Return {"tags", "digests", "expected_tags"} for a retention plan."""
+    """Return {"tags", "tag_digests", "digests", "expected_tags"} for a retention plan."""
     if not isinstance(plan, dict) or not isinstance(plan.get('remove_tags'), list) or not isinstance(plan.get('delete_digests'), list):
         raise AnsibleFilterError('retention_refs: input must be a plan returned by regops.registry.retention_plan')
     try:
-        tags = sorted(set('%s:%s' % (e['repository'], e['tag']) for e in plan['remove_tags']))
+        tag_digests = {}
+        for entry in plan['remove_tags']:
+            ref = '%s:%s' % (entry['repository'], entry['tag'])
+            digest = entry['digest']
+            if tag_digests.get(ref, digest) != digest:
+                raise AnsibleFilterError('retention_refs: malformed plan: %s is planned on two digests (%s, %s)' % (
+                    ref, tag_digests[ref], digest))
+            tag_digests[ref] = digest
+        tags = sorted(tag_digests)
         entries = sorted(plan['delete_digests'], key=lambda e: (e['repository'], e['digest']))
         indexes = [e for e in entries if e.get('children') or e.get('media_type') in _INDEX_MEDIA_TYPES]
         others = [e for e in entries if not (e.get('children') or e.get('media_type') in _INDEX_MEDIA_TYPES)]
@@ -99,7 +117,7 @@ def retention_refs(plan):
                     expected[ref] = []
     except (KeyError, TypeError, AttributeError) as exc:
         raise AnsibleFilterError('retention_refs: malformed plan: %s' % exc)
-    return {'tags': tags, 'digests': digests, 'expected_tags': expected}
+    return {'tags': tags, 'tag_digests': tag_digests, 'digests': digests, 'expected_tags': expected}
 
 
 class FilterModule(object):

@@ -415,26 +415,41 @@ class OciRegistry:
         if not self.manifest_delete:
             raise self._explain_delete(ApiError("UNSUPPORTED", status=405, method="DELETE", url="/v2/%s/manifests/<digest>" % repository))
 
-    def remove_tags(self, repository, tags, concurrency=None):
+    def remove_tags(self, repository, tags, concurrency=None, recheck=False):
         """Remove ``tags`` ({tag: the digest it points at}) and nothing else: other tags on the same digests survive.
 
         The spec's tag DELETE where the registry supports it; otherwise every tag is pointed at one throwaway
         manifest unique to this call, and that digest is deleted. When the throwaway cannot be deleted, every tag
-        on it is pointed back at its own digest. Returns ``{tag: (outcome, error)}``, outcome ``deleted``,
-        ``restored`` (not removed, back where it was) or ``failed`` (the error says where the tag is).
+        on it is pointed back at its own digest. With ``recheck``, each tag is read again just before it is
+        touched, and one that points elsewhere by then is left alone. Returns ``{tag: (outcome, error)}``, outcome
+        ``deleted``, ``skipped`` (moved since it was read), ``restored`` (not removed, back where it was) or
+        ``failed`` (the error says where the tag is).
         """
         tags = dict(tags)
         pending = sorted(tags)
         done = {}
+
+        def still_there(tag):
+            if recheck:
+                now = self.head_manifest(repository, tag)
+                if now != tags[tag]:
+                    raise TagMoved("moved: now points at %s, expected %s; not removed" % (now, tags[tag]))
+
+        def untag(tag, expected):
+            still_there(tag)
+            self.client.request("DELETE", self.path(repository, "manifests", tag), expected=expected)
+
         if self.tag_delete is not False:
             while pending and self.tag_delete is None:
                 tag = pending.pop(0)
                 try:
-                    self.client.request("DELETE", self.path(repository, "manifests", tag), expected=(202,))
+                    untag(tag, (202,))
                     self.tag_delete = True
                     done[tag] = ("deleted", None)
                 except NotFoundError:
                     done[tag] = ("deleted", None)
+                except TagMoved as exc:
+                    done[tag] = ("skipped", exc)
                 except AuthError as exc:
                     # Not allowed to delete here: every other tag would be refused the same way.
                     done.update((t, ("failed", exc)) for t in [tag] + pending)
@@ -446,16 +461,22 @@ class OciRegistry:
                     self.tag_delete = False
                     pending.insert(0, tag)
             if self.tag_delete:
-                for tag, _result, error in self.client.run_bulk(
-                        lambda t: self.client.request("DELETE", self.path(repository, "manifests", t), expected=(202, 404)), pending, concurrency):
-                    done[tag] = ("failed", error) if error is not None else ("deleted", None)
+                for tag, _result, error in self.client.run_bulk(lambda t: untag(t, (202, 404)), pending, concurrency):
+                    done[tag] = (getattr(error, "outcome", "failed"), error) if error is not None else ("deleted", None)
                 return done
         if not pending:
             return done
         self.ensure_manifest_delete(repository)
         media_type, raw, throwaway = self._throwaway(repository, pending)
-        pointed = self.client.run_bulk(lambda t: self.put_manifest(repository, t, media_type, raw), pending, concurrency)
-        unsure = dict((tag, error) for tag, _result, error in pointed if error is not None)
+
+        def point(tag):
+            still_there(tag)
+            self.put_manifest(repository, tag, media_type, raw)
+
+        pointed = self.client.run_bulk(point, pending, concurrency)
+        done.update((tag, ("skipped", error)) for tag, _result, error in pointed if isinstance(error, TagMoved))
+        pending = [tag for tag in pending if tag not in done]
+        unsure = dict((tag, error) for tag, _result, error in pointed if error is not None and tag not in done)
         try:
             self.delete_manifest(repository, throwaway)
         except ApiError as exc:
@@ -522,6 +543,13 @@ class OciRegistry:
                                                                     "this manifest; a tag still on it was being removed"},
         }, sort_keys=True).encode("utf-8")
         return OCI_MANIFEST, manifest, digest_of(manifest)
+
+
+class TagMoved(ApiError):
+    """A tag pointed elsewhere when it was read again just before its removal: left alone, reported ``skipped``."""
+
+    outcome = "skipped"
+    reason = "moved"
 
 
 class UntagRolledBack(ApiError):

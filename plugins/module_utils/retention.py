@@ -13,6 +13,9 @@ the real run, so a dry run cannot diverge from what is applied.
 
 Evaluation order: selection -> protection (keep always wins) -> guards
 (digest sharing, index children, referrers) -> circuit breakers -> action.
+Outside that order: an artifact with a read error is always kept (``read_error``),
+a timestamp before 1980 is unknown unless a policy trusts it, and a throwaway
+manifest of an interrupted tag removal is always deleted (``leftover``).
 See docs/retention.md for the user-facing reference.
 """
 
@@ -20,6 +23,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+import difflib
 import re
 
 __all__ = [
@@ -42,10 +46,13 @@ class SnapshotError(ValueError):
 
 
 # Kept reasons, in order of precedence when several apply to one item.
+# read_error: part of the artifact (its image config, so its created time) could not be read; we do not know
+# enough to delete it, so it outranks everything else.
+INTEGRITY_REASONS = ('read_error',)
 PROTECTION_REASONS = ('in_use', 'latest', 'keep_tags', 'keep_semver', 'keep_last', 'min_age')
 GUARD_REASONS = ('index_child', 'referrer_of_kept', 'shared_digest')
 SELECTION_REASONS = ('too_new', 'no_timestamp', 'not_selected')
-REASONS = PROTECTION_REASONS + GUARD_REASONS + SELECTION_REASONS
+REASONS = INTEGRITY_REASONS + PROTECTION_REASONS + GUARD_REASONS + SELECTION_REASONS
 
 TAG_STATES = ('tagged', 'untagged', 'any')
 AGE_BASES = ('pushed', 'pulled', 'created')
@@ -61,20 +68,21 @@ DEFAULT_MIN_AGE = 3600
 
 _DURATION_UNITS = {'w': 604800, 'd': 86400, 'h': 3600, 'm': 60, 's': 1}
 _DURATION_PART_RE = re.compile(r'(\d+)([wdhms])')
+# Every pattern below is used with ``fullmatch`` (never ``match`` + ``$``, which accepts a trailing newline).
 _TS_RE = re.compile(
-    r'^(\d{4})-(\d{2})-(\d{2})'
+    r'(\d{4})-(\d{2})-(\d{2})'
     r'(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?'
-    r'\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?$'
+    r'\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?'
 )
 # cosign / OCI referrers fallback tags: sha256-<hex>[.sig|.att|.sbom|...]
-REFERRER_TAG_RE = re.compile(r'^(sha256-[0-9a-f]{64}|sha512-[0-9a-f]{128})(?:\.[A-Za-z0-9_-]+)?$')
+REFERRER_TAG_RE = re.compile(r'(sha256-[0-9a-f]{64}|sha512-[0-9a-f]{128})(?:\.[A-Za-z0-9_-]+)?')
 _SEMVER_IDENT = r'(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)'
 SEMVER_RE = re.compile(
-    r'^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)'
+    r'v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)'
     r'(?:-(' + _SEMVER_IDENT + r'(?:\.' + _SEMVER_IDENT + r')*))?'
-    r'(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$'
+    r'(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?'
 )
-_DIGEST_RE = re.compile(r'^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$')
+_DIGEST_RE = re.compile(r'[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+')
 _INDEX_MEDIA_TYPES = (
     'application/vnd.oci.image.index.v1+json',
     'application/vnd.docker.distribution.manifest.list.v2+json',
@@ -83,12 +91,18 @@ _INDEX_MEDIA_TYPES = (
 _POLICY_KEYS = (
     'name', 'repositories', 'tags', 'tag_state', 'older_than', 'newer_than', 'age_basis', 'keep',
     'max_deletions', 'max_deletions_percent', 'allow_empty_repository', 'ignore_referrer_tags', 'delete_untagged',
+    'trust_created_before_1980',
 )
 _KEEP_KEYS = ('latest', 'tags', 'last', 'semver', 'digests', 'min_age')
 _SEMVER_KEYS = ('major', 'minor', 'all')
 _TRUE_STRINGS = ('true', 'yes', 'on', '1', 'y')
 _FALSE_STRINGS = ('false', 'no', 'off', '0', 'n')
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+# A timestamp before this is not a real time: reproducible builds (ko, Bazel, Nix, SOURCE_DATE_EPOCH) set the
+# image config's "created" to 1970 (or 0001-01-01), and some APIs use the epoch for "never".
+REAL_TIME_FLOOR = datetime.datetime(1980, 1, 1, tzinfo=datetime.timezone.utc)
+LEFTOVER_REASON = ('throwaway manifest left by an interrupted tag removal of this collection; '
+                   'its tags were being removed, so it is deleted with them')
 
 
 # --------------------------------------------------------------------------
@@ -159,7 +173,7 @@ def parse_timestamp(value):
         return _EPOCH + datetime.timedelta(seconds=value)
     if not isinstance(value, str):
         raise ValueError('invalid timestamp %r' % (value,))
-    match = _TS_RE.match(value.strip())
+    match = _TS_RE.fullmatch(value.strip())
     if not match:
         raise ValueError('invalid timestamp %r: expected ISO 8601, e.g. 2024-05-01T12:00:00Z' % (value,))
     year, month, day, hour, minute, second, frac, tz = match.groups()
@@ -228,18 +242,18 @@ def glob_to_regex(pattern):
 
 def parse_semver(tag):
     """Return ``(major, minor, patch, prerelease)`` for a semver tag (optional ``v``), else ``None``."""
-    match = SEMVER_RE.match(tag)
+    match = SEMVER_RE.fullmatch(tag)
     if not match:
         return None
     return int(match.group(1)), int(match.group(2)), int(match.group(3)), match.group(4)
 
 
 def is_referrer_tag(tag):
-    return bool(REFERRER_TAG_RE.match(tag))
+    return bool(REFERRER_TAG_RE.fullmatch(tag))
 
 
 def _referrer_tag_subject(tag):
-    match = REFERRER_TAG_RE.match(tag)
+    match = REFERRER_TAG_RE.fullmatch(tag)
     if not match:
         return None
     return match.group(1).replace('-', ':', 1)
@@ -248,6 +262,13 @@ def _referrer_tag_subject(tag):
 # --------------------------------------------------------------------------
 # Policy validation / normalisation
 # --------------------------------------------------------------------------
+
+def _show(text):
+    """A pattern as the user wrote it (in double quotes), or its repr when it holds invisible characters."""
+    if text.isprintable() and '"' not in text:
+        return '"%s"' % text
+    return repr(text)
+
 
 class _Policy(object):
     """Validated policy with compiled matchers."""
@@ -313,6 +334,7 @@ class _Policy(object):
         self.allow_empty_repository = self._bool(raw.get('allow_empty_repository'), 'allow_empty_repository', False)
         self.ignore_referrer_tags = self._bool(raw.get('ignore_referrer_tags'), 'ignore_referrer_tags', True)
         self.delete_untagged = self._bool(raw.get('delete_untagged'), 'delete_untagged', True)
+        self.trust_created_before_1980 = self._bool(raw.get('trust_created_before_1980'), 'trust_created_before_1980', False)
 
     # -- validation helpers -------------------------------------------------
     def _error(self, key, message):
@@ -321,8 +343,15 @@ class _Policy(object):
     def _check_keys(self, data, allowed, prefix):
         unknown = sorted(str(k) for k in data if k not in allowed)
         if unknown:
+            hints = []
+            for key in unknown:
+                close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.75)
+                if close:
+                    hints.append('"%s%s" (did you mean "%s%s"?)' % (prefix, key, prefix, close[0]))
+                else:
+                    hints.append('"%s%s"' % (prefix, key))
             raise PolicyError('policy "%s": unknown key(s) %s; allowed: %s' % (
-                self.name, ', '.join('"%s%s"' % (prefix, k) for k in unknown), ', '.join(prefix + k for k in allowed)))
+                self.name, ', '.join(hints), ', '.join(prefix + k for k in allowed)))
 
     def _str_list(self, value, key):
         if value is None:
@@ -337,10 +366,12 @@ class _Policy(object):
         return list(value)
 
     def _regex(self, pattern, key):
+        # The user's pattern is compiled on its own (no anchor added around it), so an error message and its
+        # position are about what the user wrote; matching uses fullmatch, so the whole name must match.
         try:
-            return re.compile('(?:' + pattern + r')\Z')
+            return re.compile(pattern)
         except re.error as exc:
-            raise self._error(key, 'has an invalid regular expression %r: %s' % (pattern, exc))
+            raise self._error(key, 'has an invalid regular expression %s: %s' % (_show(pattern), exc))
 
     def _repo_pattern(self, pattern, key):
         if pattern.startswith('re:'):
@@ -348,7 +379,8 @@ class _Policy(object):
         try:
             return re.compile(glob_to_regex(pattern))
         except re.error as exc:
-            raise self._error(key, 'has an invalid glob %r: %s' % (pattern, exc))
+            # The position would be in the translated regex, not in the glob: leave it out.
+            raise self._error(key, 'has an invalid glob %s: %s' % (_show(pattern), getattr(exc, 'msg', None) or exc))
 
     def _enum(self, value, key, choices, default):
         if value is None:
@@ -418,27 +450,27 @@ class _Policy(object):
             repo, sep, digest = item.rpartition('@')
             if sep and not repo:
                 raise self._error('keep.digests', 'has an invalid reference %r (empty repository before "@")' % (item,))
-            if not _DIGEST_RE.match(digest):
+            if not _DIGEST_RE.fullmatch(digest):
                 raise self._error('keep.digests', 'has an invalid digest %r (expected "sha256:<hex>" or "repo@sha256:<hex>")' % (item,))
             result.append((repo or None, digest))
         return result
 
     # -- matching -------------------------------------------------------------
     def covers(self, repository):
-        if self._repo_include_re and not any(r.match(repository) for r in self._repo_include_re):
+        if self._repo_include_re and not any(r.fullmatch(repository) for r in self._repo_include_re):
             return False
-        return not any(r.match(repository) for r in self._repo_exclude_re)
+        return not any(r.fullmatch(repository) for r in self._repo_exclude_re)
 
     def tag_matches(self, tag):
         """Tag filter: include/exclude and referrer-tag exclusion."""
         if self.ignore_referrer_tags and is_referrer_tag(tag):
             return False
-        if self._tag_include_re and not any(r.match(tag) for r in self._tag_include_re):
+        if self._tag_include_re and not any(r.fullmatch(tag) for r in self._tag_include_re):
             return False
-        return not any(r.match(tag) for r in self._tag_exclude_re)
+        return not any(r.fullmatch(tag) for r in self._tag_exclude_re)
 
     def keep_tag_matches(self, tag):
-        return any(r.match(tag) for r in self._keep_tags_re)
+        return any(r.fullmatch(tag) for r in self._keep_tags_re)
 
     def digest_in_use(self, repository, digest):
         for repo, kept in self.keep_digests:
@@ -468,6 +500,7 @@ class _Policy(object):
             'allow_empty_repository': self.allow_empty_repository,
             'ignore_referrer_tags': self.ignore_referrer_tags,
             'delete_untagged': self.delete_untagged,
+            'trust_created_before_1980': self.trust_created_before_1980,
         }
 
 
@@ -501,7 +534,8 @@ def normalize_policies(policies):
 # --------------------------------------------------------------------------
 
 class _Artifact(object):
-    __slots__ = ('repository', 'digest', 'media_type', 'size_bytes', 'tags', 'ts', 'children', 'subject')
+    __slots__ = ('repository', 'digest', 'media_type', 'size_bytes', 'tags', 'ts', 'ts_trusted', 'children', 'subject',
+                 'created_pre1980', 'untrusted_times', 'read_error', 'read_error_quiet', 'throwaway')
 
     def __init__(self, repository, digest):
         self.repository = repository
@@ -510,12 +544,22 @@ class _Artifact(object):
         self.size_bytes = None
         self.tags = []
         self.ts = {'pushed': None, 'pulled': None, 'created': None}
+        self.ts_trusted = self.ts        # ts with a pre-1980 created time put back (trust_created_before_1980)
         self.children = []
         self.subject = None
+        self.created_pre1980 = None      # an image creation time before 1980, treated as unknown
+        self.untrusted_times = False     # a push or pull time before 1980 was dropped
+        self.read_error = None           # why part of the artifact could not be read (None: read in full)
+        self.read_error_quiet = False    # read_error comes from a repository-level error (listed once, not per artifact)
+        self.throwaway = False           # a throwaway manifest of an interrupted tag removal
 
     @property
     def is_index(self):
         return bool(self.children) or self.media_type in _INDEX_MEDIA_TYPES
+
+    def times(self, policy):
+        """The timestamps a policy sees: pre-1980 created times only with trust_created_before_1980."""
+        return self.ts_trusted if policy is not None and policy.trust_created_before_1980 else self.ts
 
 
 def _ref_digest(value):
@@ -524,7 +568,124 @@ def _ref_digest(value):
     return value if isinstance(value, str) and value else None
 
 
+def _flag(value):
+    return value is True or (isinstance(value, str) and value.strip().lower() in _TRUE_STRINGS)
+
+
+def _message(value, default):
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    return default
+
+
+def _load_times(art, entry, warnings):
+    repo, digest = art.repository, art.digest
+    for field in AGE_BASES:
+        raw = entry.get(field + '_at')
+        if raw is None or art.ts[field] is not None:
+            continue
+        try:
+            value = parse_timestamp(raw)
+        except ValueError:
+            warnings.append('%s@%s: ignoring unparsable %s_at %r' % (repo, digest, field, raw))
+            continue
+        if value is None:
+            continue
+        if value < REAL_TIME_FLOOR:
+            if field == 'created':
+                if art.created_pre1980 is None:
+                    art.created_pre1980 = value
+            else:
+                art.untrusted_times = True
+            continue
+        art.ts[field] = value
+    provider_data = entry.get('provider_data')
+    if not isinstance(provider_data, dict):
+        return
+    if _flag(provider_data.get('throwaway')):
+        art.throwaway = True
+    raw = provider_data.get('config_created')
+    if raw in (None, '') or art.ts['created'] is not None:
+        return
+    try:
+        value = parse_timestamp(raw)
+    except ValueError:
+        warnings.append('%s@%s: ignoring unparsable provider_data.config_created %r' % (repo, digest, raw))
+        return
+    if value is None:
+        return
+    if value < REAL_TIME_FLOOR:
+        if art.created_pre1980 is None:
+            art.created_pre1980 = value
+    else:
+        art.ts['created'] = value
+
+
+def _load_read_errors(snapshot, repos):
+    """Apply the snapshot's top-level ``read_errors``; return ``{repo: [(digest or None, msg)]}`` not on an artifact."""
+    entries = snapshot.get('read_errors') if isinstance(snapshot, dict) else None
+    if entries is None:
+        return {}
+    if not isinstance(entries, (list, tuple)):
+        raise SnapshotError('snapshot "read_errors" must be a list, got %s' % type(entries).__name__)
+    unresolved = {}
+    for number, item in enumerate(entries):
+        if not isinstance(item, dict) or not isinstance(item.get('repository'), str) or not item['repository']:
+            raise SnapshotError('snapshot "read_errors" entry #%d needs a "repository" name, got %r' % (number + 1, item))
+        repo = item['repository']
+        digest = item.get('digest') if isinstance(item.get('digest'), str) and item.get('digest') else None
+        msg = _message(item.get('msg'), 'could not be read')
+        arts = repos.get(repo, {})
+        if digest is not None and digest in arts:
+            if arts[digest].read_error is None:
+                arts[digest].read_error = msg
+            continue
+        unresolved.setdefault(repo, []).append((digest, msg))
+        if digest is None:
+            # The repository itself could not be read completely: nothing in it is known well enough to delete.
+            for art in arts.values():
+                if art.read_error is None:
+                    art.read_error = 'repository %s could not be read completely: %s' % (repo, msg)
+                    art.read_error_quiet = True
+    return unresolved
+
+
+def _finish_repository(arts):
+    """Index-level derivations: an index with an unreadable descendant is unreadable too; trusted creation times."""
+    def descendants(art):
+        seen, stack, found = set([art.digest]), list(reversed(art.children)), []
+        while stack:
+            digest = stack.pop()
+            if digest in seen or digest not in arts:
+                continue
+            seen.add(digest)
+            child = arts[digest]
+            found.append(child)
+            stack.extend(reversed(child.children))
+        return found
+
+    for digest in sorted(arts):
+        art = arts[digest]
+        if not art.children:
+            continue
+        below = descendants(art)
+        if art.read_error is None:
+            broken = [c for c in below if c.read_error is not None and not c.read_error_quiet]
+            if broken:
+                art.read_error = 'index child %s could not be read: %s' % (broken[0].digest, broken[0].read_error)
+        if art.ts['created'] is None and art.created_pre1980 is None:
+            # An index is as old as its newest child; when every known child time is before 1980, so is the index's.
+            known = [c.ts['created'] or c.created_pre1980 for c in below]
+            known = [k for k in known if k is not None]
+            if known and max(known) < REAL_TIME_FLOOR:
+                art.created_pre1980 = max(known)
+    for art in arts.values():
+        if art.ts['created'] is None and art.created_pre1980 is not None:
+            art.ts_trusted = dict(art.ts, created=art.created_pre1980)
+
+
 def _load_snapshot(snapshot, warnings):
+    """Return ``(repos, unresolved_read_errors)``: ``{repo: {digest: _Artifact}}`` and read errors not on an artifact."""
     if isinstance(snapshot, dict):
         entries = snapshot.get('artifacts')
         repo_names = snapshot.get('repositories') or []
@@ -573,14 +734,10 @@ def _load_snapshot(snapshot, warnings):
             if not isinstance(tag, str) or not tag:
                 raise SnapshotError('%s@%s: tags must be non-empty strings, got %r' % (repo, digest, tag))
         art.tags = sorted(set(art.tags) | set(tags))
-        for field in AGE_BASES:
-            raw = entry.get(field + '_at')
-            if raw is None or art.ts[field] is not None:
-                continue
-            try:
-                art.ts[field] = parse_timestamp(raw)
-            except ValueError:
-                warnings.append('%s@%s: ignoring unparsable %s_at %r' % (repo, digest, field, raw))
+        _load_times(art, entry, warnings)
+        read_error = entry.get('read_error')
+        if read_error not in (None, False, '') and art.read_error is None:
+            art.read_error = _message(read_error, 'part of the artifact could not be read')
         children = entry.get('children') or []
         if not isinstance(children, (list, tuple)):
             raise SnapshotError('%s@%s: "children" must be a list' % (repo, digest))
@@ -594,7 +751,9 @@ def _load_snapshot(snapshot, warnings):
         if art.subject is None and subject and subject != digest:
             art.subject = subject
 
+    unresolved = _load_read_errors(snapshot, repos)
     for repo in sorted(repos):
+        _finish_repository(repos[repo])
         owners = {}
         for digest in sorted(repos[repo]):
             for tag in repos[repo][digest].tags:
@@ -603,30 +762,32 @@ def _load_snapshot(snapshot, warnings):
             if len(owners[tag]) > 1:
                 warnings.append('%s:%s is listed on several digests (%s); the snapshot is inconsistent' % (
                     repo, tag, ', '.join(owners[tag])))
-    return repos
+    return repos, unresolved
 
 
 # --------------------------------------------------------------------------
 # Planning
 # --------------------------------------------------------------------------
 
-def _age_ts(art, basis):
-    """Return ``(timestamp, basis_used)`` following the fallback chain, or ``(None, None)``."""
-    for field in AGE_FALLBACK[basis]:
-        if art.ts[field] is not None:
-            return art.ts[field], field
+def _age_ts(art, policy):
+    """Return ``(timestamp, basis_used)`` for ``policy``'s age_basis following the fallback chain, or ``(None, None)``."""
+    times = art.times(policy)
+    for field in AGE_FALLBACK[policy.age_basis]:
+        if times[field] is not None:
+            return times[field], field
     return None, None
 
 
-def _recency_key(art, basis):
+def _recency_key(art, policy):
     """Sort key: newest first, ties broken by pushed, created, pulled (newest first), then digest ascending.
 
     Artifacts without any timestamp sort after every dated one.
     """
-    ts, dummy = _age_ts(art, basis)
+    ts, dummy = _age_ts(art, policy)
+    times = art.times(policy)
     key = [-(ts - _EPOCH).total_seconds() if ts is not None else float('inf')]
     for field in TIEBREAK_FIELDS:
-        value = art.ts[field]
+        value = times[field]
         key.append(-(value - _EPOCH).total_seconds() if value is not None else float('inf'))
     key.append(art.digest)
     return tuple(key)
@@ -636,7 +797,7 @@ def _window_reason(policy, art, now):
     """``None`` when the artifact is inside the policy's age window, else a kept reason."""
     if policy.older_than is None and policy.newer_than is None:
         return None
-    ts, dummy = _age_ts(art, policy.age_basis)
+    ts, dummy = _age_ts(art, policy)
     if ts is None:
         return 'no_timestamp'
     age = (now - ts).total_seconds()
@@ -651,7 +812,8 @@ def _min_age_protects(policy, art, now):
     """min_age floor: protected when pushed or created (whichever is newer) is younger than min_age."""
     if not policy.min_age:
         return False
-    known = [art.ts[f] for f in ('pushed', 'created') if art.ts[f] is not None]
+    times = art.times(policy)
+    known = [times[f] for f in ('pushed', 'created') if times[f] is not None]
     if not known:
         return False
     return (now - max(known)).total_seconds() < policy.min_age
@@ -661,7 +823,7 @@ def _keep_last_digests(policy, arts):
     if not policy.keep_last:
         return set()
     ranked = [a for a in arts if any(policy.tag_matches(t) for t in a.tags)]
-    ranked.sort(key=lambda a: _recency_key(a, policy.age_basis))
+    ranked.sort(key=lambda a: _recency_key(a, policy))
     return set(a.digest for a in ranked[:policy.keep_last])
 
 
@@ -705,9 +867,11 @@ class _Item(object):
 
     @property
     def removable(self):
-        return bool(self.selected_by) and not self.protected_by
+        return bool(self.selected_by) and not self.protected_by and self.art.read_error is None
 
     def protection(self):
+        if self.art.read_error is not None:
+            return 'read_error', None
         if not self.protected_by:
             return None, None
         reason, policy = min(self.protected_by, key=lambda rp: (PROTECTION_REASONS.index(rp[0]), rp[1].index))
@@ -808,7 +972,8 @@ def _plan_repository(repo, arts_by_digest, policies, now):
         index_digest = stack.pop()
         for child in arts_by_digest[index_digest].children:
             child_art = arts_by_digest.get(child)
-            if child_art is None or child in candidates or child_art.tags or untagged_items[child].protected_by:
+            if (child_art is None or child in candidates or child_art.tags or untagged_items[child].protected_by
+                    or child_art.read_error is not None):
                 continue
             candidates.add(child)
             if child_art.is_index:
@@ -860,7 +1025,7 @@ def _plan_repository(repo, arts_by_digest, policies, now):
     result = {'remove_tags': [], 'delete_digests': [], 'kept': [], 'deleted': deleted}
 
     def basis_for(art, policy):
-        return _age_ts(art, (policy or policies[0]).age_basis)[1]
+        return _age_ts(art, policy or policies[0])[1]
 
     for digest in tops:
         art = arts_by_digest[digest]
@@ -877,6 +1042,7 @@ def _plan_repository(repo, arts_by_digest, policies, now):
             'policy': selected[0].name if selected else None,
             'selected_by': [p.name for p in selected],
             'age_basis': basis_for(art, selected[0] if selected else None),
+            'leftover': False,
         })
 
     for art in arts:
@@ -960,7 +1126,7 @@ def plan(snapshot, policies, now=None):
     """Compute a retention plan.  Pure and deterministic for a given ``now``.
 
     :param snapshot: ``artifact_info`` result (dict with ``artifacts`` and optional
-        ``repositories``) or a bare list of artifact dicts.
+        ``repositories`` and ``read_errors``) or a bare list of artifact dicts.
     :param policies: one policy dict or a list of them.
     :param now: ISO 8601 string or datetime; the current UTC time when ``None``.
     :raises PolicyError: invalid policy (message names policy and key).
@@ -970,7 +1136,15 @@ def plan(snapshot, policies, now=None):
     policy_objs = _build_policies(policies)
     now_dt = _resolve_now(now)
     warnings = []
-    repos = _load_snapshot(snapshot, warnings)
+    all_repos, unresolved = _load_snapshot(snapshot, warnings)
+    # Throwaway manifests of an interrupted tag removal are not the user's content: they never go through the
+    # policies, protection or breakers, and their tags are not the repository's tags.
+    repos, leftovers = {}, {}
+    for repo, arts in all_repos.items():
+        repos[repo] = dict((digest, a) for digest, a in arts.items() if not a.throwaway)
+        found = [arts[digest] for digest in sorted(arts) if arts[digest].throwaway]
+        if found:
+            leftovers[repo] = found
 
     if not policy_objs:
         warnings.append('no retention policy given: nothing is selected')
@@ -980,23 +1154,52 @@ def plan(snapshot, policies, now=None):
         if policy.tag_state == 'untagged' and not policy.delete_untagged:
             warnings.append('policy "%s" has tag_state untagged and delete_untagged false: it selects nothing' % policy.name)
 
-    remove_tags, delete_digests, kept = [], [], []
+    remove_tags, delete_digests, kept, read_errors = [], [], [], []
     summaries = {}
     repo_policies = {}
-    for repo in sorted(repos):
+    pre1980 = untrusted = 0
+    for repo in sorted(set(repos) | set(leftovers)):
         applicable = [p for p in policy_objs if p.covers(repo)]
+        leftover_entries = [_leftover_entry(repo, a) for a in leftovers.get(repo, [])]
+        delete_digests.extend(leftover_entries)
         if not applicable:
+            if leftover_entries:
+                summaries[repo] = _summarize({}, _empty_result(), leftover_entries, 0)
             continue
         repo_policies[repo] = applicable
         res = _plan_repository(repo, repos[repo], applicable, now_dt)
         remove_tags.extend(res['remove_tags'])
         delete_digests.extend(res['delete_digests'])
         kept.extend(res['kept'])
-        summaries[repo] = _summarize(repos[repo], res)
+        errors = _read_errors(repo, repos[repo], unresolved.get(repo, []))
+        read_errors.extend(errors)
+        summaries[repo] = _summarize(repos[repo], res, leftover_entries, len(errors))
+        distrusting = any(not p.trust_created_before_1980 for p in applicable)
+        for art in repos[repo].values():
+            if distrusting and art.ts['created'] is None and art.created_pre1980 is not None:
+                pre1980 += 1
+            if art.untrusted_times:
+                untrusted += 1
 
     remove_tags.sort(key=lambda e: (e['repository'], e['tag'], e['digest']))
     delete_digests.sort(key=lambda e: (e['repository'], e['digest']))
     kept.sort(key=lambda e: (e['repository'], e['digest'], e['tag'] is not None, e['tag'] or ''))
+    read_errors.sort(key=lambda e: (e['repository'], e['digest'] or ''))
+
+    if pre1980:
+        warnings.append('%d artifact(s) have an image creation time before 1980 (reproducible builds): treated as unknown; '
+                        'set trust_created_before_1980 to use it' % pre1980)
+    if untrusted:
+        warnings.append('%d artifact(s) have a push or pull time before 1980: treated as unknown' % untrusted)
+    if read_errors:
+        warnings.append('%d artifact(s) could not be read completely: kept with all their tags (reason read_error): %s' % (
+            len(read_errors), ', '.join('%s@%s' % (e['repository'], e['digest'] or '*') for e in read_errors[:10])
+            + (' ...' if len(read_errors) > 10 else '')))
+    found = [e for e in delete_digests if e['leftover']]
+    if found:
+        warnings.append('%d throwaway manifest(s) left by an interrupted tag removal: deleted with the tags that point at them: %s' % (
+            len(found), ', '.join('%s@%s (%s)' % (e['repository'], e['digest'], ', '.join(e['tags']) or 'no tag') for e in found[:10])
+            + (' ...' if len(found) > 10 else '')))
 
     block_reasons = _check_breakers(policy_objs, repo_policies, repos, remove_tags, delete_digests, summaries)
 
@@ -1008,11 +1211,14 @@ def plan(snapshot, policies, now=None):
         'bytes_freed_partial': any(s['bytes_freed_partial'] for s in summaries.values()),
         'kept': len(kept),
         'repositories': len(summaries),
+        'leftovers': len(found),
+        'read_errors': len(read_errors),
     }
     return {
         'remove_tags': remove_tags,
         'delete_digests': delete_digests,
         'kept': kept,
+        'read_errors': read_errors,
         'repositories': summaries,
         'totals': totals,
         'blocked': bool(block_reasons),
@@ -1023,7 +1229,42 @@ def plan(snapshot, policies, now=None):
     }
 
 
-def _summarize(arts_by_digest, res):
+def _empty_result():
+    return {'remove_tags': [], 'delete_digests': [], 'kept': [], 'deleted': set()}
+
+
+def _leftover_entry(repo, art):
+    """Delete entry for a throwaway manifest: always deleted, with every tag on it, outside every policy and breaker."""
+    return {
+        'repository': repo,
+        'digest': art.digest,
+        'media_type': art.media_type,
+        'tags': list(art.tags),
+        'size_bytes': art.size_bytes,
+        'children': [],
+        'children_size_bytes': {},
+        'policy': None,
+        'selected_by': [],
+        'age_basis': None,
+        'leftover': True,
+        'reason': LEFTOVER_REASON,
+    }
+
+
+def _read_errors(repo, arts, unresolved):
+    """One entry per artifact kept for a read error, plus the snapshot's read errors that name no artifact of it."""
+    errors = []
+    for digest in sorted(arts):
+        art = arts[digest]
+        if art.read_error is not None and not art.read_error_quiet:
+            errors.append({'repository': repo, 'digest': digest, 'tags': list(art.tags), 'msg': art.read_error})
+    for digest, msg in unresolved:
+        errors.append({'repository': repo, 'digest': digest, 'tags': [], 'msg': msg})
+    return errors
+
+
+def _summarize(arts_by_digest, res, leftover_entries=(), read_errors=0):
+    """Per repository counts; ``*_before``/``*_after`` count the repository's own content (throwaways excluded)."""
     deleted = res['deleted']
     tags_before = sum(len(a.tags) for a in arts_by_digest.values())
     removed_tags = len(res['remove_tags']) + sum(len(e['tags']) for e in res['delete_digests'])
@@ -1035,6 +1276,8 @@ def _summarize(arts_by_digest, res):
             partial = True
         else:
             bytes_freed += size
+    for entry in leftover_entries:
+        bytes_freed += entry['size_bytes'] or 0
     by_reason = {}
     for entry in res['kept']:
         by_reason[entry['reason']] = by_reason.get(entry['reason'], 0) + 1
@@ -1042,7 +1285,7 @@ def _summarize(arts_by_digest, res):
         'kept_by_reason': dict(sorted(by_reason.items())),
         'kept': len(res['kept']),
         'remove_tags': len(res['remove_tags']),
-        'delete_digests': len(res['delete_digests']),
+        'delete_digests': len(res['delete_digests']) + len(leftover_entries),
         'children_deleted': sum(len(e['children']) for e in res['delete_digests']),
         'bytes_freed': bytes_freed,
         'bytes_freed_partial': partial,
@@ -1050,11 +1293,16 @@ def _summarize(arts_by_digest, res):
         'tags_after': tags_before - removed_tags,
         'manifests_before': len(arts_by_digest),
         'manifests_after': len(arts_by_digest) - len(deleted),
+        'leftovers': len(leftover_entries),
+        'read_errors': read_errors,
     }
 
 
 def _check_breakers(policies, repo_policies, repos, remove_tags, delete_digests, summaries):
-    """Circuit breakers; each policy counts the operations it selected (``selected_by``)."""
+    """Circuit breakers; each policy counts the operations it selected (``selected_by``).
+
+    Throwaway leftovers are selected by no policy and ``repos`` holds no throwaway, so they count nowhere here.
+    """
     reasons = []
     for policy in policies:
         mine_tags = [e for e in remove_tags if policy.name in e['selected_by']]

@@ -97,7 +97,7 @@ def ensure(provider, resource, items, state, desired, check_mode=False, diff_mod
                     outcome["reason"] = reason
                 outcomes.append(outcome)
             else:
-                actions.append(Action("delete", item, current))
+                actions.append(Action("delete", item, current, desired))
                 outcomes.append(None)
         elif current is None:
             problem = "%s %s does not exist" % (resource.replace("_", " "), ref) if not can_create else provider.check_create(resource, item, desired)
@@ -126,8 +126,11 @@ def ensure(provider, resource, items, state, desired, check_mode=False, diff_mod
         action, after, error = next(results)
         ref = kind.ref(action.item)
         if error is not None:
-            # A provider may say what became of a failed item (``restored``: put back as it was).
+            # A provider may say what became of an item it did not change: ``restored`` (put back as it was, a
+            # failure) or ``skipped`` (left alone, with a ``reason``).
             outcomes[index] = {"ref": ref, "action": getattr(error, "outcome", "failed"), "msg": str(error), "resource": action.current}
+            if getattr(error, "reason", None):
+                outcomes[index]["reason"] = error.reason
         else:
             outcomes[index] = {"ref": ref, "action": OUTCOME[action.kind],
                                "resource": action.current if action.kind == "delete" else after,

@@ -101,7 +101,7 @@ artifacts:
       description:
         - The image's C(created) time from its config (for an index, its newest descendant's); V(null) when unknown.
         - A config C(created) before 1980 is not a real time (reproducible builds write 1970) and gives V(null); the
-          config's own value is in RV(artifacts[].provider_data.config_created).
+          config's own value is in C(provider_data.config_created).
       type: str
     platforms:
       description: Platforms (C(os/architecture[/variant])) of an index's children, or of the image itself.

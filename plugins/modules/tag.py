@@ -64,9 +64,11 @@ options:
   expected_digests:
     description:
       - Only with O(state=absent). A mapping from a tag (C(repository:tag), or a bare tag when O(repository) is set) to
-        the digest you expect it to point at. Each tag is read again just before it is removed; a tag that now points
-        at another digest (it was pushed again since you looked) is not removed and is reported in RV(actions) with
-        V(skipped) and reason V(moved). Tags not in the mapping are removed whatever they point at.
+        the digest you expect it to point at. A tag that points at another digest (it was pushed again since you
+        looked) is not removed and is reported in RV(actions) with V(skipped) and reason V(moved). Tags not in the
+        mapping are removed whatever they point at.
+      - With this option, each tag is also read again immediately before it is touched (one more C(HEAD) per tag on
+        V(oci)), so the window in which a push can still be lost is one round trip.
       - A tag found on a throwaway manifest of this collection (left by a removal that could not finish) is removed
         whatever the mapping says.
       - The C(regops.registry.cleanup) role passes the digests its plan saw.
@@ -170,7 +172,7 @@ actions:
       description:
         - One of V(created), V(updated), V(deleted), V(unchanged), V(absent), V(skipped), V(restored), V(failed).
         - V(restored) (V(oci)) means the removal could not be finished (the throwaway manifest could not be deleted) and
-          the tag was pointed back at the digest it had; the item counts as failed and RV(changed) is V(true), since
+          the tag was pointed back at the digest it had; the item counts as failed and C(changed) is V(true), since
           the registry was written to.
       type: str
       sample: deleted
@@ -250,6 +252,8 @@ def main():
         except (ApiError, UnsupportedError, ValueError) as exc:
             runner.fail(str(exc))
         desired = {"digest": digest, "source_repository": source_repository}
+    if state == "absent":
+        desired = {"recheck": bool(expected)}
     runner.ensure("tag", items, state, desired, skip_if=moved_guard(expected, provider) if expected else None)
 
 

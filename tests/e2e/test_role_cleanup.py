@@ -11,7 +11,7 @@ import re
 import pytest
 
 from tests.support.ansible_runner import REPO_ROOT, run_playbook, run_tasks
-from tests.support.seed import random_hex
+from tests.support.seed import OCI_CONFIG, OCI_MANIFEST, canonical_json, random_hex
 
 PLAYBOOK = REPO_ROOT / "tests" / "playbooks" / "cleanup.yml"
 NOW = "2026-11-01T00:00:00Z"
@@ -293,3 +293,211 @@ def test_tag_pushed_after_the_snapshot_is_never_lost(registry, seed, history):
     assert seed.manifest_exists(api, d["A2"])
     assert not [e for e in registry.requests_since(mark, ["DELETE"]) if d["A2"] in e.path]
     assert not seed.manifest_exists(api, d["A1"])
+
+
+# -- issue 7: bad input fails before any request -----------------------------------
+BAD_POLICIES = {
+    # what the user wrote -> what the message must say (the policy, the key, the value as written)
+    "regex": ({"name": "ci", "tags": {"include": ["sha-\\"]}},
+              'policy "ci": key "tags.include" has an invalid regular expression "sha-\\": bad escape (end of pattern) at position 4'),
+    "unknown_key": ({"name": "ci", "olderthan": "30d"}, 'policy "ci": unknown key(s) "olderthan" (did you mean "older_than"?)'),
+    "duration": ({"name": "ci", "older_than": "30 days"}, 'policy "ci": key "older_than" is not a valid duration'),
+    "percent": ({"name": "ci", "older_than": "30d", "max_deletions_percent": 150},
+                'policy "ci": key "max_deletions_percent" must be a number between 0 and 100, got 150'),
+}
+
+
+def test_bad_policies_fail_before_any_request(registry, seed, prefix, tmp_path):
+    """Each bad policy fails the role at its first task: the registry's log shows not one request, read or write."""
+    repo = f"{prefix}/app"
+    image(seed, repo, ["old"], "2026-01-01T00:00:00Z")
+    image(seed, repo, ["latest"], "2026-10-31T00:00:00Z")
+    plays = []
+    for name, (policy, _fragment) in BAD_POLICIES.items():
+        role_task = {"ansible.builtin.include_role": {"name": "regops.registry.cleanup"},
+                     "vars": role_vars(registry, "", [repo], [policy])}
+        collect = "{{ bad_policy_errors | default({}) | combine({'%s': ansible_failed_result.msg}) }}" % name
+        record = {"ansible.builtin.set_fact": {"bad_policy_errors": collect}}
+        plays.append({"name": f"bad policy {name}", "block": [role_task], "rescue": [record]})
+    dump = {"ansible.builtin.copy": {"content": "{{ bad_policy_errors | to_json }}", "dest": str(tmp_path / "errors.json"),
+                                     "mode": "0600"}}
+    playbook = tmp_path / "bad.yml"
+    playbook.write_text(json.dumps([{"name": "bad policies", "hosts": "localhost", "gather_facts": False,
+                                     "tasks": plays + [dump]}]), encoding="utf-8")
+    mark = registry.mark()
+    rc, out, err = run_playbook(playbook)
+    assert rc == 0, out + err
+    assert registry.requests_since(mark) == []  # not one request: no catalog, no tag list, no manifest
+    errors = json.loads((tmp_path / "errors.json").read_text(encoding="utf-8"))
+    assert set(errors) == set(BAD_POLICIES)
+    for name, (_policy, fragment) in BAD_POLICIES.items():
+        assert fragment in errors[name], (name, errors[name])
+        assert "\\Z" not in errors[name] and "position 12" not in errors[name]
+
+
+def test_bad_policy_through_the_playbook_fails_with_zero_requests(registry, seed, prefix, tmp_path):
+    """The same through tests/playbooks/cleanup.yml with -e: rc != 0 and an empty request log."""
+    repo = f"{prefix}/app"
+    image(seed, repo, ["old"], "2026-01-01T00:00:00Z")
+    mark = registry.mark()
+    rc, out, err, _changed = run_role(role_vars(registry, tmp_path / "report.json", [repo], {"name": "ci", "olderthan": "30d"}))
+    assert rc != 0
+    assert 'unknown key(s) "olderthan"' in out + err
+    assert registry.requests_since(mark) == []
+    assert not (tmp_path / "report.json").exists()
+
+
+def test_one_policy_given_as_a_dict(registry, seed, prefix, tmp_path):
+    """cleanup_policies may be one dict, as the docs and the argument spec say."""
+    repo = f"{prefix}/app"
+    old = image(seed, repo, ["sha-1111111"], "2026-01-01T00:00:00Z")
+    new = image(seed, repo, ["latest"], "2026-10-31T00:00:00Z")
+    report_path = tmp_path / "report.json"
+    policy = {"name": "only", "older_than": "30d", "age_basis": "created", "keep": {"latest": True}}
+    rc, out, err, changed = run_role(role_vars(registry, report_path, [repo], policy))
+    assert rc == 0, out + err
+    assert changed == 1
+    assert not seed.manifest_exists(repo, old) and seed.resolve(repo, "latest") == new
+    report = read_report(report_path)
+    assert report["repositories"][repo]["deleted_digests"] == [old]
+    assert report["repositories"][repo]["kept_by_reason"] == {"latest": 1}
+
+
+# -- issue 7: timestamps that lie -----------------------------------------------------
+def test_reproducible_build_is_not_decades_old_unless_trusted(registry, seed, prefix, tmp_path):
+    """An image config created in 1970 (SOURCE_DATE_EPOCH=0) pushed today is kept as no_timestamp, with a warning;
+    trust_created_before_1980 opts in to that time."""
+    repo = f"{prefix}/app"
+    repro = image(seed, repo, ["sha-reprodu"], "1970-01-01T00:00:00Z")
+    old = image(seed, repo, ["sha-0000001"], "2026-01-01T00:00:00Z")
+    image(seed, repo, ["latest"], "2026-10-31T00:00:00Z")
+    report_path = tmp_path / "report.json"
+    policy = {"name": "builds", "tags": {"include": ["sha-.*"]}, "older_than": "30d", "age_basis": "created"}
+
+    rc, out, err, _changed = run_role(role_vars(registry, report_path, [repo], [policy]))
+    assert rc == 0, out + err
+    assert "1 artifact(s) have an image creation time before 1980 (reproducible builds): treated as unknown" in out
+    assert seed.resolve(repo, "sha-reprodu") == repro
+    assert not seed.manifest_exists(repo, old)
+    assert read_report(report_path)["repositories"][repo]["kept_by_reason"] == {"latest": 1, "no_timestamp": 1}
+
+    rc, out, err, _changed = run_role(role_vars(registry, report_path, [repo], [dict(policy, trust_created_before_1980=True)]))
+    assert rc == 0, out + err
+    assert not seed.manifest_exists(repo, repro)
+    assert read_report(report_path)["repositories"][repo]["deleted_digests"] == [repro]
+
+
+# -- issue 7: races -------------------------------------------------------------------
+RACE_CALLBACK = '''
+import os
+import runpy
+
+from ansible.plugins.callback import CallbackBase
+
+
+class CallbackModule(CallbackBase):
+    """Runs REGOPS_RACE_SCRIPT once, right after the task named REGOPS_RACE_AFTER (before the next task starts)."""
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "aggregate"
+    CALLBACK_NAME = "regops_race"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.done = False
+
+    def v2_runner_on_ok(self, result):
+        if not self.done and result._task.get_name().endswith(os.environ["REGOPS_RACE_AFTER"]):
+            self.done = True
+            runpy.run_path(os.environ["REGOPS_RACE_SCRIPT"])
+'''
+
+
+def run_role_with_race(registry, extra_vars, tmp_path, script):
+    """Run the role; ``script`` (Python) runs after the plan is made and before the first module changes anything."""
+    plugins = tmp_path / "callback_plugins"
+    plugins.mkdir()
+    (plugins / "regops_race.py").write_text(RACE_CALLBACK, encoding="utf-8")
+    script_path = tmp_path / "race.py"
+    script_path.write_text(f"import sys\nsys.path.insert(0, {str(REPO_ROOT)!r})\n"
+                           "from tests.support.seed import SeedClient\n"
+                           f"seed = SeedClient({registry.url!r}, {registry.username!r}, {registry.password!r})\n"
+                           + script, encoding="utf-8")
+    env = {"ANSIBLE_CALLBACK_PLUGINS": str(plugins), "ANSIBLE_CALLBACKS_ENABLED": "regops_race",
+           "REGOPS_RACE_AFTER": "Reference lists for the bulk calls", "REGOPS_RACE_SCRIPT": str(script_path)}
+    rc, out, err = run_playbook(PLAYBOOK, extra_vars=extra_vars, env=env)
+    return rc, out, err
+
+
+def test_tag_pushed_again_after_the_plan_is_skipped_as_moved(registry, seed, prefix, tmp_path):
+    """The role passes each tag's planned digest to the tag module: a tag pushed again onto another image between the
+    plan and the removal stays where it now points, is reported as skipped (moved) and is not counted as removed."""
+    repo = f"{prefix}/app"
+    first = image(seed, repo, ["pr-1", "stable"], "2026-01-01T00:00:00Z")
+    second = image(seed, repo, ["pr-2", "stable-2"], "2026-01-02T00:00:00Z")
+    fresh = image(seed, repo, ["latest"], "2026-10-31T00:00:00Z")
+    report_path = tmp_path / "report.json"
+    policy = {"name": "prs", "tags": {"include": ["pr-.*"]}, "older_than": "30d", "age_basis": "created",
+              "keep": {"tags": ["stable.*"]}}
+    mark = registry.mark()
+    rc, out, err = run_role_with_race(registry, role_vars(registry, report_path, [repo], [policy]), tmp_path,
+                                      f"seed.tag({repo!r}, 'pr-2', {fresh!r})\n")
+    assert rc == 0, out + err
+    assert seed.resolve(repo, "pr-2") == fresh  # pushed again after the plan: not removed
+    assert seed.resolve(repo, "pr-1") is None  # the other planned tag went
+    assert seed.resolve(repo, "stable") == first and seed.resolve(repo, "stable-2") == second
+    # the only write to pr-2 is the race's own push
+    assert [e.method for e in registry.requests_since(mark, ["PUT", "DELETE"]) if e.path.endswith("/manifests/pr-2")] == ["PUT"]
+    report = read_report(report_path)
+    summary = report["repositories"][repo]
+    assert summary["removed_tags"] == ["pr-1"]
+    assert [(s["tag"], s["reason"]) for s in summary["skipped"]] == [("pr-2", "moved")]
+    assert fresh in summary["skipped"][0]["msg"] and second in summary["skipped"][0]["msg"]
+    assert report["totals"]["removed_tags"] == 1 and report["totals"]["skipped"] == 1 and report["totals"]["errors"] == 0
+    assert "skipped tag pr-2 (moved)" in out
+
+
+# -- issue 7: leftover throwaway manifests ------------------------------------------
+THROWAWAY_ANNOTATION = "io.regops.registry.throwaway"  # what the oci provider marks its throwaway manifests with
+
+
+def leftover_throwaway(seed, repo, tags):
+    """What an untag that could neither delete its throwaway nor point the tags back leaves: tags on an empty image."""
+    empty = seed.push_blob(repo, b"{}")
+    config = canonical_json({"architecture": "amd64", "os": "linux", "created": "2026-10-31T23:59:00Z",
+                             "rootfs": {"type": "layers", "diff_ids": [empty]}})
+    config_digest = seed.push_blob(repo, config)
+    body = canonical_json({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                           "config": {"mediaType": OCI_CONFIG, "digest": config_digest, "size": len(config)},
+                           "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": empty, "size": 2}],
+                           "annotations": {THROWAWAY_ANNOTATION: "true", "nonce": random_hex()}})
+    digest = None
+    for tag in tags:
+        digest = seed.put_manifest(repo, tag, OCI_MANIFEST, body)
+    return digest
+
+
+def test_leftover_throwaway_is_deleted_whatever_the_policies_say(registry, seed, prefix, tmp_path):
+    """Tags left on a throwaway manifest by an interrupted removal go on the next run, even when every policy would
+    keep them, outside the circuit breakers; the report names the leftover."""
+    repo = f"{prefix}/app"
+    kept_image = image(seed, repo, ["v1", "latest"], "2026-01-01T00:00:00Z")
+    throwaway = leftover_throwaway(seed, repo, ["pr-7", "pr-8"])
+    report_path = tmp_path / "report.json"
+    policy = {"name": "keep-all", "older_than": "30d", "keep": {"tags": [".*"]}, "max_deletions": 0, "max_deletions_percent": 0}
+
+    rc, out, err, _changed = run_role(role_vars(registry, report_path, [repo], policy), check=True)
+    assert rc == 0, out + err
+    assert seed.manifest_exists(repo, throwaway)
+    assert "1 throwaway manifest(s) left by an interrupted tag removal" in out
+
+    rc, out, err, changed = run_role(role_vars(registry, report_path, [repo], policy))
+    assert rc == 0, out + err
+    assert changed == 1
+    assert seed.tag_map(repo) == {"v1": kept_image, "latest": kept_image}
+    assert not seed.manifest_exists(repo, throwaway)
+    report = read_report(report_path)
+    summary = report["repositories"][repo]
+    assert summary["leftovers"] == [{"digest": throwaway, "tags": ["pr-7", "pr-8"], "action": "deleted"}]
+    assert summary["deleted_digests"] == [] and summary["removed_tags"] == [] and summary["errors"] == []
+    assert report["totals"]["leftovers"] == 1 and report["blocked"] is False

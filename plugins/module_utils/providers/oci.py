@@ -400,8 +400,11 @@ class OciProvider(Provider):
         inner = max(1, self.client.concurrency // outer)
 
         def untag(repository):
-            tags = dict((a.item["name"], a.current["digest"]) for a in by_repository[repository])
-            return self.registry.remove_tags(repository, tags, concurrency=inner)
+            actions = by_repository[repository]
+            tags = dict((a.item["name"], a.current["digest"]) for a in actions)
+            # With expected digests, each tag is read again right before it is touched: one pushed again since is left alone.
+            recheck = any(a.desired.get("recheck") for a in actions)
+            return self.registry.remove_tags(repository, tags, concurrency=inner, recheck=recheck)
 
         for repository, removed, error in self.client.run_bulk(untag, sorted(by_repository), concurrency=outer):
             for action in by_repository[repository]:

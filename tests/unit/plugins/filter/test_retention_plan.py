@@ -65,6 +65,7 @@ def test_retention_refs_from_plan():
     refs = refs_filter.retention_refs(result)
     assert refs == {
         'tags': ['team/app:v2'],
+        'tag_digests': {'team/app:v2': 'sha256:shared'},
         # index first, then other manifests, then children of deleted indexes
         'digests': ['team/app@sha256:idx', 'team/app@sha256:img', 'team/app@sha256:loose', 'team/app@sha256:c1'],
         'expected_tags': {
@@ -78,7 +79,7 @@ def test_retention_refs_from_plan():
 
 def test_retention_refs_empty_plan_and_bad_input():
     result = plan_filter.retention_plan(_artifacts(), {'tags': {'include': ['none']}}, now=NOW)
-    assert refs_filter.retention_refs(result) == {'tags': [], 'digests': [], 'expected_tags': {}}
+    assert refs_filter.retention_refs(result) == {'tags': [], 'tag_digests': {}, 'digests': [], 'expected_tags': {}}
     for bad in (None, [], {'remove_tags': []}, {'remove_tags': [{}], 'delete_digests': []}):
         with pytest.raises(AnsibleFilterError):
             refs_filter.retention_refs(bad)

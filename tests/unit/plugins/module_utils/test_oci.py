@@ -26,6 +26,7 @@ from ansible_collections.regops.registry.plugins.module_utils.oci import (
     Manifest,
     OciAuth,
     OciRegistry,
+    TagMoved,
     UntagRolledBack,
     digest_of,
     parse_challenge,
@@ -664,3 +665,28 @@ def test_platform_string():
 def test_empty_json_digest_constant():
     assert digest_of(EMPTY_JSON) == EMPTY_JSON_DIGEST
 
+
+
+@pytest.mark.parametrize("tag_delete", [202, 400])
+def test_remove_tags_with_recheck_leaves_a_tag_that_moved_alone(server, clients, tag_delete):
+    """Read again right before it is touched: a tag pushed again since it was read is skipped, the others go."""
+    fake, registry = _registry(server, clients, tag_delete=tag_delete)
+    old = fake.add_image("team/app", tags=["v1", "v2", "keep"])
+    seen_then = _on(fake, "team/app", "v1", "v2")
+    new = fake.add_image("team/app", tags=["v2"], arch="arm64")  # pushed again after the read
+    results = registry.remove_tags("team/app", seen_then, recheck=True)
+    assert results["v1"] == ("deleted", None)
+    outcome, error = results["v2"]
+    assert outcome == "skipped" and isinstance(error, TagMoved) and error.reason == "moved"
+    assert str(error) == "moved: now points at %s, expected %s; not removed" % (new, old)
+    assert fake.tags["team/app"] == {"v2": new, "keep": old}
+    heads = [r.path for r in server.requests if r.method == "HEAD" and "/manifests/" in r.path]
+    # one read per tag (the first tag twice where it also probed for the tag DELETE)
+    assert sorted(set(heads)) == ["/v2/team/app/manifests/v1", "/v2/team/app/manifests/v2"] and len(heads) <= 3
+
+
+def test_remove_tags_without_recheck_sends_no_extra_read(server, clients):
+    fake, registry = _registry(server, clients, tag_delete=400)
+    fake.add_image("team/app", tags=["v1", "keep"])
+    registry.remove_tags("team/app", _on(fake, "team/app", "v1"))
+    assert not [r for r in server.requests if r.method == "HEAD" and "/manifests/" in r.path]

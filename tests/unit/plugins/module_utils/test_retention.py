@@ -744,7 +744,7 @@ def test_output_shape_and_summary():
     arts = [art('a', ['latest', 'v2'], pushed=ago(100), size=10), art('b', ['v1'], pushed=ago(100), size=20),
             art('u', [], pushed=ago(100), size=5)]
     res = run(arts, {'tag_state': 'any', 'older_than': '30d'}, repositories=['team/app', 'team/empty'])
-    assert set(res) == {'remove_tags', 'delete_digests', 'kept', 'repositories', 'totals', 'blocked',
+    assert set(res) == {'remove_tags', 'delete_digests', 'kept', 'read_errors', 'repositories', 'totals', 'blocked',
                         'block_reasons', 'warnings', 'now', 'policies'}
     assert res['now'] == NOW
     assert set(res['remove_tags'][0]) >= {'repository', 'tag', 'digest', 'policy'}
@@ -754,11 +754,12 @@ def test_output_shape_and_summary():
     assert app == {
         'kept_by_reason': {'latest': 1, 'shared_digest': 1}, 'kept': 2, 'remove_tags': 1, 'delete_digests': 2,
         'children_deleted': 0, 'bytes_freed': 25, 'bytes_freed_partial': False, 'tags_before': 3, 'tags_after': 1,
-        'manifests_before': 3, 'manifests_after': 1,
+        'manifests_before': 3, 'manifests_after': 1, 'leftovers': 0, 'read_errors': 0,
     }
     assert res['repositories']['team/empty']['tags_before'] == 0
     assert res['totals'] == {'remove_tags': 1, 'delete_digests': 2, 'children_deleted': 0, 'bytes_freed': 25,
-                             'bytes_freed_partial': False, 'kept': 2, 'repositories': 2}
+                             'bytes_freed_partial': False, 'kept': 2, 'repositories': 2, 'leftovers': 0, 'read_errors': 0}
+    assert res['read_errors'] == [] and all(e['leftover'] is False for e in res['delete_digests'])
     assert all(e['reason'] in REASONS for e in res['kept'])
     json.dumps(res)
 
@@ -896,8 +897,10 @@ def test_normalize_policies_defaults():
         'tag_state': 'tagged', 'older_than': 129600, 'newer_than': None, 'age_basis': 'pushed',
         'keep': {'latest': False, 'tags': [], 'last': None, 'semver': None, 'digests': ['r/x@sha256:ab'], 'min_age': 3600},
         'max_deletions': 10, 'max_deletions_percent': None, 'allow_empty_repository': False,
-        'ignore_referrer_tags': True, 'delete_untagged': True,
+        'ignore_referrer_tags': True, 'delete_untagged': True, 'trust_created_before_1980': False,
     }]
+    # the normalized form is itself a valid policy that normalizes to itself (the role plans with it)
+    assert normalize_policies(normalized) == normalized
 
 
 def test_protect_only_policy_from_docs():
@@ -915,3 +918,324 @@ def test_protect_only_policy_from_docs():
     assert kept_entry(res, 'm', 'main')['reason'] == 'keep_tags'
     # the five newest tagged artifacts are b0..b4; releases/main are older
     assert deleted(res) == [d('b5'), d('b6')]
+
+
+# ---------------------------------------------------------------------------
+# Issue 7: regex errors name the user's pattern; full-string matching
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize('key, policy', [
+    ('tags.include', {'name': 'p', 'tags': {'include': ['sha-\\']}}),
+    ('tags.exclude', {'name': 'p', 'tags': {'exclude': ['sha-\\']}}),
+    ('keep.tags', {'name': 'p', 'keep': {'tags': ['sha-\\']}}),
+    ('repositories.include', {'name': 'p', 'repositories': {'include': ['re:sha-\\']}}),
+])
+def test_regex_error_names_the_users_pattern_not_the_anchor(key, policy):
+    with pytest.raises(PolicyError) as exc:
+        plan([], policy, now=NOW)
+    message = str(exc.value)
+    assert 'policy "p": key "%s" has an invalid regular expression "sha-\\": ' % key in message
+    assert 'bad escape (end of pattern) at position 4' in message
+    assert '\\Z' not in message and 'position 12' not in message
+
+
+def test_invalid_glob_names_the_glob_without_a_translated_position():
+    with pytest.raises(PolicyError) as exc:
+        plan([], {'name': 'p', 'repositories': ['team/[z-a]']}, now=NOW)
+    assert 'key "repositories.include" has an invalid glob "team/[z-a]": bad character range z-a' in str(exc.value)
+    assert 'position' not in str(exc.value)
+
+
+def test_unknown_key_suggests_the_close_one():
+    with pytest.raises(PolicyError, match=r'unknown key\(s\) "olderthan" \(did you mean "older_than"\?\)'):
+        plan([], {'olderthan': '30d'}, now=NOW)
+    with pytest.raises(PolicyError, match=r'"keep.lastt" \(did you mean "keep.last"\?\)'):
+        plan([], {'keep': {'lastt': 3}}, now=NOW)
+
+
+def test_patterns_match_the_whole_string_with_fullmatch():
+    arts = [art('a', ['pr-1'], pushed=ago(100)), art('b', ['PR-2'], pushed=ago(100)), art('c', ['main'], pushed=ago(100)),
+            art('e', ['pr-1x'], pushed=ago(100)), art('k', ['latest'], pushed=ago(1))]
+    # an alternation is matched as a whole (not "^a|b$"), inline flags are allowed at the start of a pattern
+    res = run(arts, {'tags': {'include': ['(?i)pr-\\d+|main']}, 'older_than': '30d'})
+    assert deleted(res) == [d('a'), d('b'), d('c')]
+    res = run(arts, {'tags': {'include': ['pr-1|zzz']}, 'older_than': '30d'})
+    assert deleted(res) == [d('a')]
+
+
+@pytest.mark.parametrize('tag', ['v1.2.3\n', '1.2.3\n'])
+def test_semver_and_referrer_tags_need_the_whole_string(tag):
+    assert parse_semver(tag) is None
+    assert parse_semver(tag.strip()) is not None
+    from ansible_collections.regops.registry.plugins.module_utils.retention import is_referrer_tag
+    assert is_referrer_tag('sha256-' + HEX_A + '.sig')
+    assert not is_referrer_tag('sha256-' + HEX_A + '.sig\n')
+
+
+def test_keep_digest_with_trailing_newline_is_refused():
+    with pytest.raises(PolicyError, match='key "keep.digests" has an invalid digest'):
+        plan([], {'keep': {'digests': ['sha256:' + HEX_A + '\n']}}, now=NOW)
+
+
+def test_timestamp_with_trailing_newline_is_refused():
+    assert parse_timestamp('2024-05-01T12:00:00Z\n') is not None  # surrounding blanks are stripped first
+    with pytest.raises(ValueError):
+        parse_timestamp('2024-05-01T12:00:00Zjunk')
+
+
+# ---------------------------------------------------------------------------
+# Issue 7: timestamps before 1980 are not real times
+# ---------------------------------------------------------------------------
+
+def _cfg(entry, config_created):
+    entry = dict(entry)
+    entry['provider_data'] = {'config_created': config_created}
+    return entry
+
+
+PRE1980_WARNING = ('artifact(s) have an image creation time before 1980 (reproducible builds): treated as unknown; '
+                   'set trust_created_before_1980 to use it')
+
+
+def _warned(res, count):
+    return ['%d %s' % (count, PRE1980_WARNING)] == [w for w in res['warnings'] if PRE1980_WARNING in w]
+
+
+@pytest.mark.parametrize('created', ['1970-01-01T00:00:00Z', '0001-01-01T00:00:00Z', '1979-12-31T23:59:59Z', 0])
+def test_created_before_1980_is_unknown(created):
+    """A reproducible build pushed a minute ago (no push time on distribution) must not look decades old."""
+    arts = [art('r', ['sha-1111111'], created=created), art('k', ['latest'], created=ago(1))]
+    res = run(arts, {'name': 'p', 'older_than': '30d', 'age_basis': 'created'})
+    assert deleted(res) == [] and removed_tags(res) == []
+    entry = kept_entry(res, 'r', 'sha-1111111')
+    assert entry['reason'] == 'no_timestamp' and entry['age_basis'] is None
+    assert _warned(res, 1)
+
+
+def test_created_1980_is_a_real_time():
+    res = run([art('r', ['x'], created='1980-01-01T00:00:00Z'), art('k', ['latest'], created=ago(1))],
+              {'older_than': '30d', 'age_basis': 'created'})
+    assert deleted(res) == [d('r')]
+    assert not any(PRE1980_WARNING in w for w in res['warnings'])
+
+
+def test_provider_config_created_is_used_only_with_trust():
+    """The oci provider returns created_at null and the config's own value in provider_data.config_created."""
+    arts = [_cfg(art('r', ['sha-1111111']), '1970-01-01T00:00:01Z'), art('k', ['latest'], created=ago(1))]
+    res = run(arts, {'name': 'p', 'older_than': '30d', 'age_basis': 'created'})
+    assert deleted(res) == [] and kept_entry(res, 'r', 'sha-1111111')['reason'] == 'no_timestamp'
+    assert _warned(res, 1)
+    trusted = run(arts, {'name': 'p', 'older_than': '30d', 'age_basis': 'created', 'trust_created_before_1980': True})
+    assert deleted(trusted) == [d('r')]
+    assert trusted['delete_digests'][0]['age_basis'] == 'created'
+    assert not any(PRE1980_WARNING in w for w in trusted['warnings'])
+    assert trusted['policies'][0]['trust_created_before_1980'] is True
+
+
+def test_pre1980_created_at_is_used_with_trust_too():
+    arts = [art('r', ['x'], created='1970-01-01T00:00:00Z'), art('k', ['latest'], created=ago(1))]
+    res = run(arts, {'older_than': '30d', 'trust_created_before_1980': 'yes'})
+    assert deleted(res) == [d('r')]
+
+
+def test_real_config_created_fills_a_missing_created_at():
+    arts = [_cfg(art('r', ['x']), ago(100)), art('k', ['latest'], created=ago(1))]
+    assert deleted(run(arts, {'older_than': '30d', 'age_basis': 'created'})) == [d('r')]
+
+
+def test_push_and_pull_times_before_1980_are_unknown():
+    arts = [art('a', ['x'], pushed='1970-01-01T00:00:00Z'), art('b', ['y'], pulled='0001-01-01T00:00:00Z', pushed=ago(100)),
+            art('k', ['latest'], pushed=ago(1))]
+    res = run(arts, {'older_than': '30d'})
+    assert kept_entry(res, 'a', 'x')['reason'] == 'no_timestamp'
+    res = run(arts, {'older_than': '30d', 'age_basis': 'pulled'})
+    # b's pull time is unknown: the push time is the fallback
+    assert d('b') in deleted(res)
+    assert kept_entry(res, 'a', 'x')['reason'] == 'no_timestamp'
+    assert '2 artifact(s) have a push or pull time before 1980: treated as unknown' in res['warnings']
+    # trust is about image creation times only
+    res = run(arts, {'older_than': '30d', 'trust_created_before_1980': True})
+    assert kept_entry(res, 'a', 'x')['reason'] == 'no_timestamp'
+
+
+def test_pre1980_index_is_unknown_and_trusted_through_its_children():
+    children = [_cfg(art('c1', []), '1970-01-01T00:00:00Z'), _cfg(art('c2', []), '1970-01-01T00:00:00Z')]
+    index = art('ix', ['v1'], children=['c1', 'c2'])
+    arts = children + [index, art('k', ['latest'], created=ago(1))]
+    res = run(arts, {'name': 'p', 'tag_state': 'any', 'older_than': '30d', 'age_basis': 'created'})
+    assert all_deleted(res) == []
+    assert kept_entry(res, 'ix', 'v1')['reason'] == 'no_timestamp'
+    assert _warned(res, 3)
+    trusted = run(arts, {'name': 'p', 'tag_state': 'any', 'older_than': '30d', 'age_basis': 'created',
+                         'trust_created_before_1980': True})
+    assert all_deleted(trusted) == sorted([d('ix'), d('c1'), d('c2')])
+
+
+def test_trust_is_per_policy():
+    arts = [art('r', ['x'], repo='a/one', created='1970-01-01T00:00:00Z'), art('k', ['latest'], repo='a/one', created=ago(1)),
+            art('s', ['x'], repo='b/two', created='1970-01-01T00:00:00Z'), art('l', ['latest'], repo='b/two', created=ago(1))]
+    res = run(arts, [{'name': 'trusting', 'repositories': ['a/*'], 'older_than': '30d', 'trust_created_before_1980': True},
+                     {'name': 'careful', 'repositories': ['b/*'], 'older_than': '30d'}])
+    assert deleted(res) == [d('r')]
+    assert kept_entry(res, 's', 'x')['reason'] == 'no_timestamp'
+    assert _warned(res, 1)  # only b/two's artifact is treated as unknown
+
+
+def test_keep_last_ranks_pre1980_times_only_with_trust():
+    arts = [art('a', ['a'], created='1971-01-01T00:00:00Z'), art('b', ['b'], created='1970-01-01T00:00:00Z'),
+            art('c', ['c'], created=ago(100))]
+    # without trust a and b have no time and rank after c; ties between them go by digest
+    res = run(arts, {'keep': {'last': 2}, 'allow_empty_repository': True})
+    assert deleted(res) == [d('b')]
+    res = run(arts, {'keep': {'last': 2}, 'trust_created_before_1980': True, 'allow_empty_repository': True})
+    assert deleted(res) == [d('b')]
+    res = run([dict(arts[0], created_at='1969-01-01T00:00:00Z')] + arts[1:],
+              {'keep': {'last': 2}, 'trust_created_before_1980': True, 'allow_empty_repository': True})
+    assert deleted(res) == [d('a')]
+
+
+# ---------------------------------------------------------------------------
+# Issue 7: artifacts that could not be read are kept and reported
+# ---------------------------------------------------------------------------
+
+def _broken(entry, msg='image config: HTTP 500 after 5 retries'):
+    entry = dict(entry)
+    entry['read_error'] = msg
+    return entry
+
+
+def test_read_error_keeps_every_tag_and_the_manifest():
+    arts = [_broken(art('b', ['v1', 'sha-1', 'latest'], pushed=ago(100))), art('o', ['old'], pushed=ago(100)),
+            art('k', ['keep'], pushed=ago(1))]
+    res = run(arts, {'name': 'p', 'older_than': '30d', 'keep': {'latest': True}})
+    assert deleted(res) == [d('o')] and removed_tags(res) == []
+    for tag in ('v1', 'sha-1', 'latest'):
+        entry = kept_entry(res, 'b', tag)
+        assert entry['reason'] == 'read_error'  # outranks protection and selection
+        assert entry['selected_by'] == ['p']
+        assert entry['protected_by'] == (['p'] if tag == 'latest' else [])
+    assert res['read_errors'] == [{'repository': 'team/app', 'digest': d('b'), 'tags': ['latest', 'sha-1', 'v1'],
+                                   'msg': 'image config: HTTP 500 after 5 retries'}]
+    assert res['repositories']['team/app']['read_errors'] == 1 and res['totals']['read_errors'] == 1
+    assert res['repositories']['team/app']['kept_by_reason']['read_error'] == 3
+    assert any(w.startswith('1 artifact(s) could not be read completely') and d('b') in w for w in res['warnings'])
+    assert 'read_error' in REASONS
+
+
+def test_read_error_on_an_untagged_manifest():
+    arts = [_broken(art('u', [], pushed=ago(100))), art('k', ['latest'], pushed=ago(1))]
+    res = run(arts, {'tag_state': 'untagged', 'older_than': '30d'})
+    assert deleted(res) == []
+    assert kept_entry(res, 'u', None)['reason'] == 'read_error'
+
+
+def test_read_error_of_an_index_child_keeps_the_index_and_its_children():
+    arts = [art('c1', [], created=ago(100)), _broken(art('c2', [])), art('ix', ['v1'], children=['c1', 'c2'], created=ago(100)),
+            art('k', ['latest'], pushed=ago(1))]
+    res = run(arts, {'tag_state': 'any', 'older_than': '30d', 'age_basis': 'created'})
+    assert all_deleted(res) == []
+    assert kept_entry(res, 'ix', 'v1')['reason'] == 'read_error'
+    assert kept_entry(res, 'c2', None)['reason'] == 'read_error'
+    assert kept_entry(res, 'c1', None)['reason'] == 'index_child'
+    errors = dict((e['digest'], e['msg']) for e in res['read_errors'])
+    assert errors[d('ix')].startswith('index child %s could not be read: ' % d('c2'))
+    assert set(errors) == {d('ix'), d('c2')}
+
+
+def test_snapshot_level_read_errors():
+    arts = [art('b', ['x'], pushed=ago(100)), art('o', ['old'], pushed=ago(100)), art('k', ['latest'], pushed=ago(1))]
+    snapshot = {'artifacts': arts, 'read_errors': [
+        {'repository': 'team/app', 'digest': d('b'), 'msg': 'config blob: HTTP 500'},
+        {'repository': 'team/app', 'digest': d('gone'), 'msg': 'manifest: HTTP 500'},
+        {'repository': 'other/repo', 'digest': d('x'), 'msg': 'not in scope'},
+    ]}
+    res = plan(snapshot, {'repositories': ['team/*'], 'older_than': '30d'}, now=NOW)
+    assert deleted(res) == [d('o')]
+    assert kept_entry(res, 'b', 'x')['reason'] == 'read_error'
+    assert res['read_errors'] == [
+        {'repository': 'team/app', 'digest': d('b'), 'tags': ['x'], 'msg': 'config blob: HTTP 500'},
+        {'repository': 'team/app', 'digest': d('gone'), 'tags': [], 'msg': 'manifest: HTTP 500'},
+    ]
+
+
+def test_repository_level_read_error_keeps_the_whole_repository():
+    arts = [art('a', ['x'], pushed=ago(100)), art('b', ['y'], pushed=ago(100)), art('k', ['latest'], pushed=ago(1))]
+    snapshot = {'artifacts': arts, 'read_errors': [{'repository': 'team/app', 'digest': None, 'msg': 'tag list: HTTP 500'}]}
+    res = plan(snapshot, {'older_than': '30d'}, now=NOW)
+    assert deleted(res) == [] and removed_tags(res) == []
+    assert set(kept(res).values()) == {'read_error'}
+    assert res['read_errors'] == [{'repository': 'team/app', 'digest': None, 'tags': [], 'msg': 'tag list: HTTP 500'}]
+
+
+@pytest.mark.parametrize('bad', ['x', [1], [{'digest': 'sha256:a'}]])
+def test_bad_snapshot_read_errors(bad):
+    with pytest.raises(SnapshotError):
+        plan({'artifacts': [], 'read_errors': bad}, {}, now=NOW)
+
+
+# ---------------------------------------------------------------------------
+# Issue 7: throwaway manifests left by an interrupted tag removal
+# ---------------------------------------------------------------------------
+
+def _throwaway(entry):
+    entry = dict(entry)
+    entry['provider_data'] = {'throwaway': True}
+    return entry
+
+
+def test_leftover_throwaway_is_always_deleted_with_its_tags():
+    arts = [_throwaway(art('t', ['pr-1', 'latest'], size=7)), art('k', ['keep'], pushed=ago(100))]
+    policy = {'name': 'p', 'older_than': '30d', 'keep': {'tags': ['.*'], 'latest': True, 'digests': [d('t')]},
+              'max_deletions': 0, 'max_deletions_percent': 0}
+    res = run(arts, policy)
+    assert res['blocked'] is False, res['block_reasons']
+    assert res['remove_tags'] == []
+    assert res['delete_digests'] == [{
+        'repository': 'team/app', 'digest': d('t'), 'media_type': IMAGE, 'tags': ['latest', 'pr-1'], 'size_bytes': 7,
+        'children': [], 'children_size_bytes': {}, 'policy': None, 'selected_by': [], 'age_basis': None,
+        'leftover': True, 'reason': res['delete_digests'][0]['reason'],
+    }]
+    assert 'throwaway' in res['delete_digests'][0]['reason']
+    assert [e for e in res['kept'] if e['digest'] == d('t')] == []
+    summary = res['repositories']['team/app']
+    assert summary['leftovers'] == 1 and summary['delete_digests'] == 1 and summary['bytes_freed'] == 7
+    assert summary['tags_before'] == 1 and summary['manifests_before'] == 1  # the repository's own content
+    assert res['totals']['leftovers'] == 1
+    assert any(w.startswith('1 throwaway manifest(s) left by an interrupted tag removal') and 'team/app@%s (latest, pr-1)' % d('t') in w
+               for w in res['warnings'])
+
+
+def test_leftover_tags_do_not_count_as_real_tags_for_the_empty_repository_guard():
+    arts = [_throwaway(art('t', ['pr-1'])), art('o', ['old'], pushed=ago(100))]
+    res = run(arts, {'name': 'p', 'older_than': '30d'})
+    assert res['blocked'] is True
+    assert any('removes every tag of repository team/app' in r for r in res['block_reasons'])
+    res = run(arts + [art('k', ['latest'], pushed=ago(100))], {'name': 'p', 'older_than': '30d'})
+    assert res['blocked'] is False
+    assert deleted(res) == [d('o'), d('t')]
+
+
+def test_leftovers_are_not_counted_by_the_breakers():
+    arts = [_throwaway(art('t%d' % i, ['pr-%d' % i])) for i in range(5)] + [
+        art('o', ['old'], pushed=ago(100)), art('k1', ['a'], pushed=ago(1)), art('k2', ['b'], pushed=ago(1)),
+        art('k3', ['c'], pushed=ago(1))]
+    res = run(arts, {'name': 'p', 'older_than': '30d', 'max_deletions': 1, 'max_deletions_percent': 25})
+    assert res['blocked'] is False, res['block_reasons']
+    assert len(res['delete_digests']) == 6
+
+
+def test_leftovers_in_a_repository_no_policy_covers():
+    arts = [_throwaway(art('t', ['pr-1'], repo='other/app')), art('o', ['old'], pushed=ago(100)), art('k', ['latest'], pushed=ago(1))]
+    res = run(arts, {'repositories': ['team/*'], 'older_than': '30d'})
+    assert [(e['repository'], e['digest'], e['leftover']) for e in res['delete_digests']] == [
+        ('other/app', d('t'), True), ('team/app', d('o'), False)]
+    assert res['repositories']['other/app']['leftovers'] == 1
+    assert res['repositories']['other/app']['kept'] == 0
+
+
+def test_leftover_never_goes_through_keep_last_or_selection():
+    arts = [_throwaway(art('t', ['pr-1'], pushed=ago(0))), art('a', ['a'], pushed=ago(100)), art('b', ['b'], pushed=ago(90))]
+    res = run(arts, {'older_than': '30d', 'keep': {'last': 1}})
+    # keep.last 1 keeps b (the throwaway, newest by time, is not ranked), a goes, the throwaway goes
+    assert deleted(res) == [d('a'), d('t')]
+    assert kept_entry(res, 'b', 'b')['reason'] == 'keep_last'

@@ -416,3 +416,23 @@ def test_an_index_of_indexes_is_as_old_as_its_newest_descendant(fake, server, ca
     assert code == 0
     found = dict((a["digest"], a) for a in result["artifacts"])
     assert found[inner]["created_at"] == found[outer]["created_at"] == "2025-06-01T12:00:00.5+02:00"
+
+
+def test_tag_absent_with_expected_digests_rechecks_right_before_the_removal(fake, server, capsys):
+    """Pushed again between the module's read and the removal itself: still not removed, reported as moved."""
+    old = fake.add_image("team/app", tags=["v1", "keep"])
+    new = fake.add_image("team/app", arch="arm64")
+    heads = []
+
+    def head(seen):
+        heads.append(seen)
+        if len(heads) == 2:  # the re-check, after the engine's read
+            fake.tags["team/app"]["v1"] = new
+        return fake.handle(seen)
+    server.route("HEAD", "/v2/team/app/manifests/v1", head)
+    code, result = run(tag, capsys, **oci(server, name=["team/app:v1"], expected_digests={"team/app:v1": old}, state="absent"))
+    assert code == 0, result
+    assert result["changed"] is False
+    assert result["actions"] == [{"ref": "team/app:v1", "action": "skipped", "reason": "moved",
+                                  "msg": "moved: now points at %s, expected %s; not removed" % (new, old)}]
+    assert fake.tags["team/app"] == {"v1": new, "keep": old}

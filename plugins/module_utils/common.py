@@ -185,10 +185,26 @@ class RegistryModule:
         result.update(extra(resources) if extra else {})
         self.module.exit_json(changed=False, **result)
 
+    def act(self, action):
+        """A module that always changes something (it mints credentials). ``action(check_mode)`` returns the result
+        keys; in check mode it only reads (what it would do, nothing secret)."""
+        error, result = None, None
+        try:
+            result = action(self.module.check_mode)
+        except (ApiError, UnsupportedError, ValueError) as exc:
+            error = str(exc)
+        self._close()
+        if error is not None:
+            self.module.fail_json(msg=error)
+        self.module.exit_json(changed=True, **result)
+
     def fail(self, msg, **kwargs):
         self._close()
         self.module.fail_json(msg=msg, **kwargs)
 
     def _close(self):
         if self.provider is not None:
+            # Secrets a provider met while working (a root password in a read, minted credentials) are masked everywhere.
+            for secret in getattr(self.provider, "secrets", ()):
+                self.module.no_log_values.add(secret)
             self.provider.close()

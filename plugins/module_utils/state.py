@@ -37,6 +37,10 @@ def _ref_tag(item):
     return "%s:%s" % (item["repository"], item["name"])
 
 
+def _ref_policy(item):
+    return item["registry"]
+
+
 class ResourceKind:
     def __init__(self, name, ref, result_key, bulk, secrets=()):
         self.name = name
@@ -52,6 +56,7 @@ KINDS = {
     "repository": ResourceKind("repository", _ref_repository, "repository", False),
     "artifact": ResourceKind("artifact", _ref_artifact, "artifacts", True),
     "tag": ResourceKind("tag", _ref_tag, "tags", True),
+    "retention_policy": ResourceKind("retention_policy", _ref_policy, "retention_policy", False),
 }
 
 OUTCOME = {"create": "created", "update": "updated", "delete": "deleted"}

@@ -45,3 +45,15 @@ def newest(values):
     """The latest of ISO 8601 strings, compared as times (not as text), or None."""
     known = [(parse(v), v) for v in values if parse(v) is not None]
     return max(known)[1] if known else None
+
+
+def iso(value):
+    """A provider's time, whatever its format, as ISO 8601 UTC (``2026-05-30T21:35:34Z``, fraction kept to ms); None
+    for a missing, unparsable or not real one (before 1980: Harbor's never-pulled ``0001-01-01``, epoch defaults)."""
+    when = parse(value)
+    if when is None or when < REAL_TIME_FLOOR:
+        return None
+    text = when.strftime("%Y-%m-%dT%H:%M:%S")
+    if when.microsecond:
+        text += ".%03d" % (when.microsecond // 1000)
+    return text + "Z"

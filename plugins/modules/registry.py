@@ -12,13 +12,15 @@ module: registry
 short_description: Create, resize and delete registries on providers that host them
 version_added: 0.1.0
 description:
-  - With O(state=present), creates the registry O(name) or brings its settings (O(storage_limit)) to what the task
-    says. Options left out are left alone.
+  - With O(state=present), creates the registry O(name) or brings its settings (O(storage_limit) on V(gcore);
+    O(plan), O(public) and O(replications) on V(vultr)) to what the task says. Options left out are left alone.
   - With O(state=absent), deletes the registry B(with every repository, artifact, tag and user in it). This cannot
     be undone.
   - "An OCI Distribution registry (V(oci)) is its O(api_url): there is nothing to create, and this module fails
     with a clear message for it."
-  - "Providers: V(gcore)."
+  - "Providers: V(gcore), V(vultr)."
+  - "On V(vultr), O(region) and O(plan) are checked against the API's own lists (C(/registry/region/list),
+    C(/registry/plan/list)) before any change; the name and the region of a registry cannot be changed."
 author:
   - regops.registry contributors (@regops)
 options:
@@ -35,8 +37,37 @@ options:
     default: present
   storage_limit:
     description:
-      - Storage limit in GiB. Changing it on an existing registry resizes it.
+      - Storage limit in GiB. Changing it on an existing registry resizes it. V(gcore) only.
     type: int
+  region:
+    description:
+      - The region to create the registry in (V(vultr), a name from C(/registry/region/list) such as V(sjc) or V(ewr)).
+        Required to create; a different region for an existing registry fails (Vultr cannot move a registry).
+    type: str
+  plan:
+    description:
+      - The plan (V(vultr)): V(start_up), V(business), V(premium), V(enterprise), or any plan C(/registry/plan/list)
+        offers. Required to create; a different plan upgrades or downgrades the registry.
+    type: str
+  public:
+    description:
+      - Whether anyone may pull without credentials (V(vultr)). A new registry is private unless this is V(true).
+    type: bool
+  replications:
+    description:
+      - Replication of the registry to other regions (V(vultr)), one entry per region. Regions not listed are left alone.
+    type: list
+    elements: dict
+    suboptions:
+      region:
+        description: A region name from C(/registry/region/list), other than the registry's own.
+        type: str
+        required: true
+      state:
+        description: V(present) replicates the registry there; V(absent) removes the replication.
+        type: str
+        choices: [present, absent]
+        default: present
 extends_documentation_fragment:
   - regops.registry.connection
   - regops.registry.connection.action_group
@@ -66,6 +97,25 @@ EXAMPLES = r"""
     provider: gcore
     name: builds
     storage_limit: 50
+
+- name: A private Vultr registry in Silicon Valley, replicated to New Jersey
+  regops.registry.registry:
+    provider: vultr            # api_token from VULTR_API_KEY
+    name: builds
+    region: sjc
+    plan: business
+    public: false
+    replications:
+      - region: ewr
+
+- name: Upgrade its plan and stop replicating to New Jersey
+  regops.registry.registry:
+    provider: vultr
+    name: builds
+    plan: premium
+    replications:
+      - region: ewr
+        state: absent
 
 - name: Delete it with everything in it (repositories, images, users)
   regops.registry.registry:
@@ -111,7 +161,10 @@ registry:
       description: Last update time (ISO 8601 UTC).
       type: str
     provider_data:
-      description: Provider-specific extras.
+      description:
+        - Provider-specific extras. On V(vultr) C(docker_host), C(base_url), C(replications) (region names),
+          C(monthly_price), C(pending_charges) and C(root_user) (its C(password) is always masked; get credentials
+          with M(regops.registry.registry_credentials)).
       type: dict
 actions:
   description: What happened to the registry.
@@ -136,11 +189,18 @@ def main():
             name=dict(type="str", required=True),
             state=dict(type="str", default="present", choices=["present", "absent"]),
             storage_limit=dict(type="int"),
+            region=dict(type="str"),
+            plan=dict(type="str"),
+            public=dict(type="bool"),
+            replications=dict(type="list", elements="dict", options=dict(
+                region=dict(type="str", required=True),
+                state=dict(type="str", default="present", choices=["present", "absent"]),
+            )),
         ),
     )
     params = runner.params
     item = {"name": params["name"]}
-    desired = {"storage_limit": params["storage_limit"]}
+    desired = dict((key, params[key]) for key in ("storage_limit", "region", "plan", "public", "replications"))
     options = [k for k, v in desired.items() if v is not None]
     runner.open("registry", state=params["state"], options=options, validate=lambda p: p.validate("registry", [item], desired))
     runner.ensure("registry", [item], params["state"], desired)

@@ -20,7 +20,12 @@ description:
     no_log. Use C(no_log=true) on the task if the result is printed.
   - Several users are one module call; where the provider has a batch API it is used.
   - "An OCI Distribution registry (V(oci)) has no users API: this module fails with a clear message for it."
-  - "Providers: V(gcore) (one batch call creates several users; PATCH always sends both permission and expiry)."
+  - "Providers: V(gcore) (one batch call creates several users; PATCH always sends both permission and expiry),
+    V(vultr) (the robot accounts Vultr generates and the registry's root user: robots can be read, changed with
+    O(description), O(disabled), O(duration) and O(permissions), and deleted; Vultr's API cannot create a robot, so
+    a robot that does not exist fails with that message; the root user can only be read, its password is masked.
+    Robot names such as V(robot$builds+ci) are sent percent-encoded. For docker credentials use
+    M(regops.registry.registry_credentials))."
 author:
   - regops.registry contributors (@regops)
 options:
@@ -47,8 +52,24 @@ options:
     type: bool
   duration:
     description:
-      - Days until the user expires, counted from its creation; V(-1) never expires.
+      - On V(gcore), days until the user expires, counted from its creation; V(-1) never expires.
+      - On V(vultr), the robot's C(duration) as Vultr takes it (V(-1) never expires).
     type: int
+  description:
+    description:
+      - The robot account's description (V(vultr)).
+    type: str
+  disabled:
+    description:
+      - V(true) disables the robot account, V(false) enables it (V(vultr)).
+    type: bool
+  permissions:
+    description:
+      - The robot's access on the registry (V(vultr)), each entry C(action) (V(pull), V(push), ...), C(resource)
+        (V(repository), ...) and C(effect) (V(allow) or V(deny), default V(allow)). Compared as a set; replaces the
+        robot's access when it differs.
+    type: list
+    elements: dict
   secret:
     description:
       - The password to give a user when it is created. When not set the provider generates one. It is not
@@ -111,6 +132,16 @@ EXAMPLES = r"""
     registry: builds
     name: [ci1, ci2, ci3]
     read_only: true
+
+- name: Disable a Vultr robot account and make it pull only (robot names are written as Vultr shows them)
+  regops.registry.registry_user:
+    provider: vultr
+    registry: builds
+    name: robot$builds+ci
+    description: CI pulls only from now on
+    disabled: true
+    permissions:
+      - {action: pull, resource: repository}
 
 - name: Reset a password
   regops.registry.registry_user:
@@ -192,12 +223,16 @@ def main():
             duration=dict(type="int"),
             secret=dict(type="str", no_log=True),
             refresh_secret=dict(type="bool", default=False, no_log=False),
+            description=dict(type="str"),
+            disabled=dict(type="bool"),
+            permissions=dict(type="list", elements="dict"),
         ),
     )
     params = runner.params
     items = [{"registry": params["registry"], "name": name} for name in dict.fromkeys(params["name"])]
     desired = {"read_only": params["read_only"], "duration": params["duration"], "secret": params["secret"],
-               "refresh_secret": params["refresh_secret"] or None}
+               "refresh_secret": params["refresh_secret"] or None, "description": params["description"],
+               "disabled": params["disabled"], "permissions": params["permissions"]}
     options = [k for k, v in desired.items() if v is not None]
     runner.open("registry_user", state=params["state"], options=options, validate=lambda p: p.validate("registry_user", items, desired))
     runner.ensure("registry_user", items, params["state"], desired)

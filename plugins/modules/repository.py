@@ -9,16 +9,17 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 module: repository
-short_description: Delete a repository and everything in it
+short_description: Describe a repository, or delete it and everything in it
 version_added: 0.1.0
 description:
   - With O(state=absent), deletes the repository O(name) with every artifact and tag in it. This cannot be undone.
   - "On V(oci) there is no repository delete in the API: every manifest reachable from a tag (indexes first, then
     their children) is deleted by digest, and the result lists them. The registry may keep listing the empty
     name in its catalog until its garbage collection runs; a repository with no tags counts as absent."
-  - "Repositories are created by pushing an image; O(state=present) is accepted by providers that can create or
-    describe repositories."
-  - "Providers: V(oci), V(gcore) (both O(state=absent))."
+  - With O(state=present), sets the repository's O(description) where the provider keeps one. Repositories are
+    created by pushing an image: a repository that does not exist fails with that message.
+  - "Providers: V(oci), V(gcore) (both O(state=absent)), V(vultr) (O(state=present) with O(description), and
+    O(state=absent))."
 author:
   - regops.registry contributors (@regops)
 options:
@@ -34,10 +35,14 @@ options:
     type: str
   state:
     description:
-      - V(absent) deletes the repository.
+      - V(present) sets O(description); V(absent) deletes the repository.
     type: str
     choices: [present, absent]
     default: present
+  description:
+    description:
+      - The repository's description (V(vultr)). Left out, the description is left alone; V("") clears it.
+    type: str
 extends_documentation_fragment:
   - regops.registry.connection
   - regops.registry.connection.action_group
@@ -69,6 +74,13 @@ EXAMPLES = r"""
     registry: builds
     name: team/old-app
     state: absent
+
+- name: Describe a Vultr repository
+  regops.registry.repository:
+    provider: vultr
+    registry: builds
+    name: team/app
+    description: The API service, built from main
 
 - name: What went with it
   ansible.builtin.debug:
@@ -144,14 +156,17 @@ def main():
             name=dict(type="str", required=True),
             registry=dict(type="str"),
             state=dict(type="str", default="present", choices=["present", "absent"]),
+            description=dict(type="str"),
         ),
     )
     params = runner.params
     item = {"name": params["name"].strip("/")}
     if params["registry"]:
         item["registry"] = params["registry"]
-    runner.open("repository", state=params["state"], validate=lambda p: p.validate("repository", [item]))
-    runner.ensure("repository", [item], params["state"])
+    desired = {"description": params["description"]}
+    options = [k for k, v in desired.items() if v is not None]
+    runner.open("repository", state=params["state"], options=options, validate=lambda p: p.validate("repository", [item], desired))
+    runner.ensure("repository", [item], params["state"], desired)
 
 
 if __name__ == "__main__":

@@ -92,6 +92,7 @@ class Request:
     json: Any = None
     json_error: Optional[str] = None
     route: Optional[str] = None
+    client_address: Optional[str] = None
 
     @property
     def query(self):
@@ -652,7 +653,7 @@ class EmulatorServer:
         length = int(handler.headers.get("Content-Length") or 0)
         raw_body = handler.rfile.read(length) if length > 0 else b""
         request = Request(method=handler.command, target=target, path=path, query_string=query_string,
-                          headers=handler.headers, raw_body=raw_body)
+                          headers=handler.headers, raw_body=raw_body, client_address=handler.client_address[0])
         if raw_body.strip():
             try:
                 request.json = json.loads(raw_body.decode("utf-8"))

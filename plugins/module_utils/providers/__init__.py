@@ -13,12 +13,14 @@ __metaclass__ = type
 from ansible_collections.regops.registry.plugins.module_utils.api import UnsupportedError
 from ansible_collections.regops.registry.plugins.module_utils.providers.gcore import GcoreProvider
 from ansible_collections.regops.registry.plugins.module_utils.providers.oci import OciProvider
+from ansible_collections.regops.registry.plugins.module_utils.providers.vultr import VultrProvider
 
 PROVIDER_NAMES = ("oci", "gcore", "vultr", "gitlab", "github", "ncloud")
 
 AVAILABLE = {
     "gcore": GcoreProvider,
     "oci": OciProvider,
+    "vultr": VultrProvider,
 }
 
 

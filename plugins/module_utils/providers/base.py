@@ -29,7 +29,7 @@ __metaclass__ = type
 from ansible_collections.regops.registry.plugins.module_utils import validate
 from ansible_collections.regops.registry.plugins.module_utils.api import UnsupportedError
 
-RESOURCES = ("registry", "registry_user", "repository", "artifact", "tag")
+RESOURCES = ("registry", "registry_user", "repository", "artifact", "tag", "retention_policy", "registry_credentials")
 
 
 class Capability:

@@ -79,12 +79,11 @@ def oci(server, **args):
 
 @pytest.mark.parametrize("module", sorted(MINIMAL_ARGS, key=lambda m: m.__name__), ids=lambda m: m.__name__.rsplit(".", 1)[-1])
 def test_unavailable_provider_fails_before_any_request(server, capsys, module):
-    if "vultr" in providers.AVAILABLE:
-        pytest.skip("the vultr provider is available now")
-    code, result = run(module, capsys, provider="vultr", api_url=server.url, api_token="tok-vultr-123", **MINIMAL_ARGS[module])
+    assert "ncloud" not in providers.AVAILABLE  # the last provider to land; drop this test with it
+    code, result = run(module, capsys, provider="ncloud", api_url=server.url, api_token="tok-ncloud-123", **MINIMAL_ARGS[module])
     assert code == 1
     assert result["failed"] is True
-    assert result["msg"] == "Provider 'vultr' is not available in this version of regops.registry yet; available: %s." % (
+    assert result["msg"] == "Provider 'ncloud' is not available in this version of regops.registry yet; available: %s." % (
         ", ".join(sorted(providers.AVAILABLE)))
     assert "oci" in result["msg"]
     assert not server.requests

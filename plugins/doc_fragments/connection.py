@@ -29,16 +29,17 @@ options:
       - Base URL of the API.
       - For V(oci) this is the registry itself, for example V(https://registry.example.com); a bare host name
         means HTTPS. It is required for V(oci).
-      - For the cloud providers it defaults to the provider's public API and is only set to reach a test
-        emulator or a private endpoint.
+      - For the cloud providers it defaults to the provider's public API (V(https://api.gcore.com),
+        V(https://api.vultr.com)) and is only set to reach a test emulator or a private endpoint.
     type: str
   api_token:
     description:
-      - "API token. Gcore API key (sent as C(Authorization: APIKey ...)), or a registry token."
+      - "API token. Gcore API key (sent as C(Authorization: APIKey ...)), Vultr API key (sent as C(Authorization: Bearer ...)),
+        or a registry token."
       - For V(oci) with O(api_username), the token is used as the password (GHCR, Quay and Docker Hub access
         tokens); without O(api_username) it is sent as a static C(Bearer) token.
       - When not set, the chosen provider's own environment variable is read, and only that one
-        (E(GCORE_API_KEY) for V(gcore)).
+        (E(GCORE_API_KEY) for V(gcore), E(VULTR_API_KEY) for V(vultr)).
     type: str
   api_username:
     description:

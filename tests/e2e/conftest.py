@@ -12,6 +12,7 @@ if _REPO_ROOT not in sys.path:  # make ``tests.support`` importable however pyte
     sys.path.insert(0, _REPO_ROOT)
 
 # pylint: disable=wrong-import-position
+from tests.support.faultproxy import FaultProxy  # noqa: E402
 from tests.support.registry import LocalRegistry  # noqa: E402
 from tests.support.registry import oci_args as _oci_args  # noqa: E402
 from tests.support.seed import SeedClient, seed_standard  # noqa: E402
@@ -76,3 +77,27 @@ def oci_args():
             return reg.oci_args(username, password)
         return _oci_args(reg)
     return _build
+
+
+@pytest.fixture(scope="session")
+def registry_open():
+    """Registry without auth, delete enabled: for request-heavy tests (htpasswd runs bcrypt on every request)."""
+    with LocalRegistry(auth="none", delete_enabled=True) as reg:
+        yield reg
+
+
+@pytest.fixture
+def fault_proxy(registry):
+    """Function ``fault_proxy(upstream=registry, **options)`` -> a started :class:`FaultProxy` (stopped after the test).
+
+    Options as for ``FaultProxy`` (``seed``, ``rate``, ``kinds``, ``match``, ``rules``, ``retry_after``, ``key`` ...).
+    """
+    started = []
+
+    def _start(upstream=None, **options):
+        proxy = FaultProxy(upstream or registry, **options).start()
+        started.append(proxy)
+        return proxy
+    yield _start
+    for proxy in started:
+        proxy.stop()

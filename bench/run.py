@@ -65,7 +65,7 @@ POLICY = {
     "tag_state": "tagged",
     "older_than": "%dd" % OLDER_THAN_DAYS,
     "age_basis": "created",
-    "keep": {"latest": True, "tags": [r"^v\d+\.\d+\.\d+$"], "min_age": "1h"},
+    "keep": {"latest": True, "tags": [r"re:v\d+\.\d+\.\d+"], "min_age": "1h"},
     "allow_empty_repository": True,
 }
 

@@ -2,13 +2,21 @@
 """`make demo`: a real registry on a free loopback port, months of history, the modules and the cleanup role.
 
 Starts Debian's docker-registry (distribution 2.8) with htpasswd auth, seeds it over the real /v2 API,
-runs examples/demo-modules.yml and examples/demo-cleanup.yml in check mode and for real, prints what
-changed and the report, and stops the registry.
+runs examples/demo-modules.yml and examples/demo-cleanup.yml in check mode and for real, prints each run's
+whole output (the plan, one line per tag that goes, and the report), checks that the report's figures add up
+and match the registry, runs the cleanup again, and stops the registry.
+
+Everything it writes is under build/demo/ (override with --workdir): the registry's storage, Ansible's temporary
+files and every other temporary file go to build/demo/tmp/, removed at the end; the plan and the reports stay in
+build/demo/ for a look (`make clean` removes them). Nothing is left in /tmp.
 """
 
+import argparse
+import atexit
 import json
 import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -16,10 +24,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-
-from tests.support.ansible_runner import run_playbook  # noqa: E402  pylint: disable=wrong-import-position
-from tests.support.registry import LocalRegistry  # noqa: E402  pylint: disable=wrong-import-position
-from tests.support.seed import SeedClient  # noqa: E402  pylint: disable=wrong-import-position
 
 NOW = "2026-11-01T00:00:00Z"
 DAY = 86400
@@ -29,11 +33,12 @@ def stamp(days_ago):
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.mktime(time.strptime(NOW, "%Y-%m-%dT%H:%M:%SZ")) - days_ago * DAY))
 
 
-def seed(client):
+def seed(client, scale):
     """Several repositories, hundreds of CI tags over ~8 months, releases, shared digests and a multi-arch index."""
     rng = random.Random(7)
     jobs = []
     for repository, builds in (("shop/web", 160), ("shop/api", 140), ("shop/worker", 60)):
+        builds = max(8, int(builds * scale))
         for n in range(builds):
             age = 240 - n * 240 // builds
             jobs.append((repository, ["build-%04d" % n, "sha-%08x" % rng.getrandbits(32)], stamp(age)))
@@ -47,7 +52,7 @@ def seed(client):
     web = client.tag_map("shop/web")
     client.tag("shop/web", "stable", web["v2.0.0"])
     client.tag("shop/web", "latest", web["v2.1.0"])
-    client.tag("shop/web", "main", web["build-0159"])
+    client.tag("shop/web", "main", web["build-%04d" % (max(8, int(160 * scale)) - 1)])
     amd = client.push_image("shop/base", created=stamp(100), arch="amd64", by_digest=True)
     arm = client.push_image("shop/base", created=stamp(100), arch="arm64", by_digest=True)
     client.push_index("shop/base", tags=["1.0", "latest"], children=[amd, arm])
@@ -57,52 +62,128 @@ def seed(client):
     return sum(len(client.tags(r)) for r in client.catalog())
 
 
-def show(title, rc, out, err, keep=None):
+def show(title, rc, out, err):
+    """A playbook run's whole output: every task, every list, nothing cut."""
     print("\n=== %s (exit %d) ===" % (title, rc))
-    for line in out.splitlines():
-        if keep is None or any(k in line for k in keep):
-            print(line)
+    print(out.rstrip())
     if rc != 0:
-        print(err[-3000:])
+        print(err.rstrip())
         raise SystemExit("demo step failed: %s" % title)
 
 
-def main():
+def read(path):
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def check_figures(report, counts_before, counts_after):
+    """The report's figures add up, and say what the registry says."""
+    problems = []
+    for name, summary in sorted(report["repositories"].items()):
+        if summary["tags_before"] != summary["tags_kept"] + summary["tags_removed"]:
+            problems.append("%s: tags before != kept + removed" % name)
+        if summary["tags_removed"] != summary["tags_removed_with_digests"] + summary["tags_removed_from_surviving"]:
+            problems.append("%s: removed != with digests + from images that stay" % name)
+        if sum(summary["kept_by_reason"].values()) != summary["tags_kept"]:
+            problems.append("%s: kept by reason does not add up to kept" % name)
+        if counts_before is not None and counts_before.get(name) != summary["tags_before"]:
+            problems.append("%s: the registry had %s tags, the report says %d" % (name, counts_before.get(name), summary["tags_before"]))
+        if counts_after is not None and counts_after.get(name, 0) != summary["tags_after"]:
+            problems.append("%s: the registry has %s tags, the report says %d after" % (name, counts_after.get(name, 0), summary["tags_after"]))
+    return problems
+
+
+def main(argv=None):  # pylint: disable=too-many-locals,too-many-statements
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--workdir", default=os.path.join(ROOT, "build", "demo"),
+                        help="where everything goes (default: build/demo); its tmp/ is removed at the end")
+    parser.add_argument("--scale", type=float, default=1.0, help="fraction of the CI builds to seed (tests use 0.1)")
+    args = parser.parse_args(argv)
+
+    workdir = os.path.abspath(args.workdir)
+    scratch = os.path.join(workdir, "tmp")
+    shutil.rmtree(scratch, ignore_errors=True)
+    os.makedirs(scratch)
+    # Every temporary file of this process and of its children (the registry's storage, ansible-playbook's work
+    # directories and ANSIBLE_LOCAL_TEMP, the collections link) goes under the work directory, not /tmp.
+    os.environ["TMPDIR"] = scratch
+    tempfile.tempdir = scratch
+    atexit.register(shutil.rmtree, scratch, True)  # registered first, so it runs after the helpers' own clean-ups
+
+    # Imported only now: the helpers create their temporary directories with tempfile.
+    from tests.support.ansible_runner import run_playbook  # pylint: disable=import-outside-toplevel
+    from tests.support.registry import LocalRegistry  # pylint: disable=import-outside-toplevel
+    from tests.support.seed import SeedClient  # pylint: disable=import-outside-toplevel
+
     with LocalRegistry(auth="htpasswd") as registry:
         client = SeedClient.for_registry(registry)
         started = time.time()
-        total = seed(client)
+        total = seed(client, args.scale)
         print("Registry %s seeded with %d tags in %d repositories (%.1fs)." % (registry.url, total, len(client.catalog()), time.time() - started))
-        workdir = tempfile.mkdtemp(prefix="regops-demo-")
-        report = os.path.join(workdir, "report.json")
+        paths = dict((name, os.path.join(workdir, name)) for name in (
+            "plan-check.json", "report-check.json", "report-1.json", "report-2.json"))
         extra = {"registry_url": registry.url, "registry_user": registry.username, "registry_password": registry.password,
-                 "demo_now": NOW, "demo_report_path": report}
+                 "demo_now": NOW}
         modules = os.path.join(ROOT, "examples", "demo-modules.yml")
         cleanup = os.path.join(ROOT, "examples", "demo-cleanup.yml")
-        keep = ("TASK", "changed:", "ok:", '"msg"', "promote", "untag", "delete:", "shop/", "total:", "PLAY RECAP", "localhost ")
 
-        show("Modules, check mode: nothing changes", *run_playbook(modules, extra_vars=extra, check=True), keep=keep)
+        show("Modules, check mode: nothing changes", *run_playbook(modules, extra_vars=extra, check=True))
         before = client.tag_map("shop/web")
-        show("Modules, for real", *run_playbook(modules, extra_vars=extra), keep=keep)
+        show("Modules, for real", *run_playbook(modules, extra_vars=extra))
         after = client.tag_map("shop/web")
         print("\nshop/web: stable removed (%s), v2.0.0 still on its digest (%s); production -> %s; v1.0.0 deleted (%s)" % (
             "stable" not in after, after.get("v2.0.0") == before.get("v2.0.0"), (after.get("production") or "")[:19], "v1.0.0" not in after))
 
         counts = dict((r, len(client.tags(r))) for r in client.catalog())
-        show("Cleanup role, check mode: the plan", *run_playbook(cleanup, extra_vars=extra, check=True), keep=("shop/", "total:", "BLOCKED"))
+        show("Cleanup role, check mode: the plan, one line per tag that would go, then the report",
+             *run_playbook(cleanup, check=True, extra_vars=dict(
+                 extra, demo_plan_path=paths["plan-check.json"], demo_report_path=paths["report-check.json"])))
         assert counts == dict((r, len(client.tags(r))) for r in client.catalog()), "check mode changed the registry"
-        show("Cleanup role, for real", *run_playbook(cleanup, extra_vars=extra), keep=("shop/", "total:", "BLOCKED", "PLAY RECAP", "localhost "))
-        with open(report) as handle:
-            data = json.load(handle)
-        print("\nReport written to %s: totals %s" % (report, json.dumps(data["totals"])))
-        print("\nWhat is left:")
-        for repository in client.catalog():
+        show("Cleanup role, for real (the plan was shown above; now the report)",
+             *run_playbook(cleanup, extra_vars=dict(extra, demo_print_plan=False, demo_report_path=paths["report-1.json"])))
+        first = read(paths["report-1.json"])
+        left = dict((r, len(client.tags(r))) for r in client.catalog())
+        check = read(paths["report-check.json"])
+
+        print("\nWhat is left (the registry, read back over /v2, against the report's figures):")
+        for repository in sorted(set(counts) | set(left)):
             tags = client.tags(repository)
             named = [t for t in tags if not t.startswith(("build-", "sha-"))]
             builds = sum(1 for t in tags if t.startswith("build-"))
-            left = ", ".join(named + (["%d CI builds" % builds] if builds else []))
-            print("  %-12s %4d -> %4d tags: %s" % (repository, counts.get(repository, 0), len(tags), left))
-        show("Cleanup role again: nothing left to do", *run_playbook(cleanup, extra_vars=extra), keep=("total:", "PLAY RECAP", "localhost "))
+            summary = first["repositories"].get(repository)
+            figures = ("report: %d before - %d removed = %d after" % (summary["tags_before"], summary["tags_removed"], summary["tags_after"])
+                       if summary else "not in any policy's scope")
+            print("  %-12s %4d -> %4d tags (%s): %s" % (repository, counts.get(repository, 0), len(tags), figures,
+                                                        ", ".join(named + (["%d CI builds" % builds] if builds else [])) or "none"))
+
+        show("Cleanup role again: nothing left to do",
+             *run_playbook(cleanup, extra_vars=dict(extra, demo_print_plan=False, demo_report_path=paths["report-2.json"])))
+        second = read(paths["report-2.json"])
+
+        problems = check_figures(check, counts, None) + check_figures(first, counts, left) + check_figures(second, left, left)
+        for key in ("tags_removed", "tags_removed_with_digests", "tags_removed_from_surviving", "tags_kept", "digests_deleted"):
+            if check["totals"][key] != first["totals"][key]:
+                problems.append("check mode said %s %d, the run did %d" % (key, check["totals"][key], first["totals"][key]))
+        if second["totals"]["tags_before"] != first["totals"]["tags_after"]:
+            problems.append("the re-run's tags before (%d) is not the first run's tags after (%d)" % (
+                second["totals"]["tags_before"], first["totals"]["tags_after"]))
+        one, two = first["totals"], second["totals"]
+        print("\nThe figures add up:")
+        print("  check mode: %d tags before - %d would be removed (%d with %d digests + %d from images that stay) = %d after" % (
+            check["totals"]["tags_before"], check["totals"]["tags_removed"], check["totals"]["tags_removed_with_digests"],
+            check["totals"]["digests_deleted"], check["totals"]["tags_removed_from_surviving"], check["totals"]["tags_after"]))
+        print("  first run:  %d tags before - %d removed (%d with %d digests + %d from images that stay) = %d after; kept %d = %s" % (
+            one["tags_before"], one["tags_removed"], one["tags_removed_with_digests"], one["digests_deleted"],
+            one["tags_removed_from_surviving"], one["tags_after"], one["tags_kept"],
+            " + ".join("%s %d" % item for item in sorted(one["kept_by_reason"].items()))))
+        print("  re-run:     %d tags before (= the first run's %d after) - %d removed = %d after; kept %d = %s" % (
+            two["tags_before"], one["tags_after"], two["tags_removed"], two["tags_after"], two["tags_kept"],
+            " + ".join("%s %d" % item for item in sorted(two["kept_by_reason"].items()))))
+        print("  registry:   %d tags in scope before, %d after" % (
+            sum(counts[r] for r in first["repositories"]), sum(left.get(r, 0) for r in first["repositories"])))
+        print("  plan and reports: %s" % ", ".join(os.path.relpath(p, ROOT) for p in sorted(paths.values())))
+        if problems:
+            raise SystemExit("the figures do not add up:\n  " + "\n  ".join(problems))
     print("\nRegistry stopped. Demo done.")
 
 

@@ -44,7 +44,7 @@ options:
     required: true
   policies:
     description:
-      - One retention policy (dict) or a list of them. Unknown keys, invalid regexes, durations
+      - One retention policy (dict) or a list of them. Unknown keys, invalid patterns, durations
         or enum values fail the filter with a message naming the policy and the key.
     type: raw
     required: true
@@ -57,11 +57,20 @@ options:
           - Repository scope, a dict with C(include) and C(exclude) lists (a bare list means C(include)).
           - Patterns are globs (C(*) stays within one path segment, C(**) crosses C(/)),
             or anchored full-match regexes when prefixed with C(re:). Empty C(include) means all repositories.
+          - A glob with regular-expression syntax that no name holds (a backslash, parentheses, braces, C(|), C(+), C(^),
+            C($)) or with C(.*) is refused; write C(re:) before a regular expression.
+          - A repository named outright (no wildcard) that the snapshot does not hold is a warning in the plan.
         type: dict
       tags:
         description:
-          - Tag selection, a dict with C(include) and C(exclude) lists of anchored (full-match) regexes.
-            Missing or empty C(include) means all tags. Does not apply to untagged manifests.
+          - Tag selection, a dict with C(include) and C(exclude) lists of patterns, each matched against the whole
+            tag. Missing or empty C(include) means all tags. Does not apply to untagged manifests.
+          - A pattern is a glob, as for repositories (C(pr-*), C(v[0-9]*), C(?) one character), or a regular
+            expression when it starts with C(re:) (C(re:pr-[0-9]+)).
+          - To keep a regular expression from silently turning into a glob that means something else, a pattern
+            without C(re:) is refused when it has regular-expression syntax that no tag can hold (a backslash,
+            parentheses, braces, C(|), C(+), C(^), C($)) or C(.*), C(.+), C(.?); the message suggests C(re:<pattern>)
+            and, where it can, the glob.
         type: dict
       tag_state:
         description: Which items the policy selects; untagged means manifests that carry no tag.
@@ -69,10 +78,12 @@ options:
         choices: [tagged, untagged, any]
         default: tagged
       older_than:
-        description: Select only artifacts at least this old, e.g. C(30d), C(12h), C(1d12h), C(2w); an integer is seconds.
+        description:
+          - Select only artifacts at least this old, e.g. C(30d), C(12h), C(1d12h), C(2w), C(45s).
+          - A bare number (C(30)) is refused, since it has no unit; write C(30d) or C(30s). C(0) is accepted.
         type: raw
       newer_than:
-        description: Select only artifacts younger than this duration.
+        description: Select only artifacts younger than this duration (same form as O(policies.older_than)).
         type: raw
       age_basis:
         description:
@@ -88,7 +99,18 @@ options:
             C(tags) (anchored regexes), C(last) (newest N artifacts per repository among those
             with a tag matching the policy's tag filter), C(semver) (one of C(major=N), C(minor=N), C(all=true)),
             C(digests) (C(sha256:...) or C(repo@sha256:...) in use) and C(min_age) (duration, default C(1h)).
+          - C(tags) takes the same patterns as O(policies.tags).
         type: dict
+      protect_only:
+        description:
+          - A protect-only policy selects nothing; its C(keep) rules protect, in every repository it covers, what
+            other policies select.
+          - Defaults to true for a policy that sets none of O(policies.tags), O(policies.tag_state),
+            O(policies.older_than) and O(policies.newer_than) (for example one with only C(repositories) and C(keep)),
+            and to false otherwise. A repository that only protect-only policies cover is a warning in the plan.
+          - With V(true), O(policies.older_than) and O(policies.newer_than) are refused; O(policies.tags) then only
+            chooses what C(keep.last) ranks.
+        type: bool
       max_deletions:
         description: Block the plan when this policy selects more than N operations (tags removed plus manifests deleted).
         type: int
@@ -120,15 +142,23 @@ options:
       - Defaults to the current UTC time; pass it explicitly for reproducible plans
         (for example C(now=ansible_date_time.iso8601)).
     type: str
+  repositories:
+    description:
+      - The repositories the snapshot was asked for (the cleanup role passes C(cleanup_repositories)). Each one the
+        snapshot does not hold (no such repository, or nothing in it) is a warning in the plan.
+    type: list
+    elements: str
 seealso:
   - plugin: regops.registry.retention_refs
+    plugin_type: filter
+  - plugin: regops.registry.retention_table
     plugin_type: filter
 """
 
 EXAMPLES = r"""
 - name: Snapshot the repositories
   regops.registry.artifact_info:
-    repositories: [team/app]
+    repository: [team/app]
   register: snapshot
 
 - name: Plan the cleanup
@@ -139,7 +169,7 @@ EXAMPLES = r"""
     policies:
       - name: ci-builds
         repositories: {include: ["team/**"]}
-        tags: {include: ["pr-.*", "sha-[0-9a-f]{7,40}"]}
+        tags: {include: ["pr-*", "re:sha-[0-9a-f]{7,40}"]}
         older_than: 14d
         keep: {last: 10}
       - name: releases
@@ -163,11 +193,13 @@ _value:
   type: dict
   contains:
     remove_tags:
-      description: Tags to remove while their manifest stays (sorted by repository, tag).
+      description:
+        - Tags to remove while their manifest stays (sorted by repository, tag).
+        - C(age_seconds) is the artifact's age at RV(_value.now) by C(age_basis), the field used (V(null) when unknown).
       type: list
       elements: dict
       sample: [{"repository": "team/app", "tag": "pr-12", "digest": "sha256:...", "policy": "ci-builds",
-                "selected_by": ["ci-builds"], "age_basis": "pushed"}]
+                "selected_by": ["ci-builds"], "age_basis": "pushed", "age_seconds": 1296000}]
     delete_digests:
       description:
         - Manifests to delete (sorted by repository, digest). C(tags) go with the manifest and are not repeated
@@ -180,7 +212,7 @@ _value:
       sample: [{"repository": "team/app", "digest": "sha256:...", "media_type": "application/vnd.oci.image.index.v1+json",
                 "tags": ["pr-9"], "size_bytes": 1234, "children": ["sha256:..."],
                 "children_size_bytes": {"sha256:...": 567}, "policy": "ci-builds",
-                "selected_by": ["ci-builds"], "age_basis": "pushed", "leftover": false}]
+                "selected_by": ["ci-builds"], "age_basis": "pushed", "age_seconds": 1296000, "leftover": false}]
     kept:
       description:
         - Every tag and untagged manifest in scope that is not removed, with one primary C(reason)
@@ -195,13 +227,18 @@ _value:
       type: list
       elements: dict
     repositories:
-      description: Per repository summary (kept_by_reason, kept, remove_tags, delete_digests, children_deleted,
-        bytes_freed, bytes_freed_partial, tags_before, tags_after, manifests_before, manifests_after, leftovers,
-        read_errors).
+      description:
+        - Per repository figures that add up, for the repository's own content (leftover throwaway manifests apart).
+        - C(tags_before) = C(tags_kept) + C(tags_removed); C(tags_removed) = C(tags_removed_with_digests) (tags that go
+          with a deleted digest) + C(tags_removed_from_surviving) (tags removed from an image that stays);
+          C(kept_by_reason) counts each kept tag once by its primary reason and adds up to C(tags_kept);
+          C(tags_after) = C(tags_kept).
+        - C(digests_before) = C(digests_deleted) + C(digests_after) (C(digests_deleted) includes C(children_deleted));
+          C(untagged_kept_by_reason) counts the manifests that stay without a tag, by reason.
+        - Also C(bytes_freed), C(bytes_freed_partial), C(leftovers), C(leftover_tags) and C(read_errors).
       type: dict
     totals:
-      description: Totals (remove_tags, delete_digests, children_deleted, bytes_freed, bytes_freed_partial, kept, repositories,
-        leftovers, read_errors).
+      description: The per-repository figures added up, plus C(repositories) (how many).
       type: dict
     blocked:
       description: True when a circuit breaker tripped; the plan must not be applied.
@@ -233,12 +270,12 @@ from ansible_collections.regops.registry.plugins.module_utils.retention import (
 )
 
 
-def retention_plan(data, policies=None, now=None):
+def retention_plan(data, policies=None, now=None, repositories=None):
     """Compute a retention plan; see DOCUMENTATION."""
     if policies is None:
         raise AnsibleFilterError('retention_plan: the policies argument is required')
     try:
-        return plan(data, policies, now=now)
+        return plan(data, policies, now=now, repositories=repositories or None)
     except PolicyError as exc:
         raise AnsibleFilterError('retention_plan: invalid policy: %s' % exc)
     except (SnapshotError, ValueError) as exc:

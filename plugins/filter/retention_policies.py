@@ -14,11 +14,15 @@ author: regops.registry contributors (@regops)
 description:
   - Checks one retention policy (a dict) or a list of them with the same rules as
     P(regops.registry.retention_plan#filter), without a snapshot, and returns the list of normalized policies
-    (every default filled in, durations in seconds). The normalized list is itself a valid input of
-    P(regops.registry.retention_plan#filter) and gives the same plan.
+    (every default filled in, durations written in their shortest form such as C(14d) or C(1h30m), C(protect_only)
+    set). The normalized list is itself a valid input of P(regops.registry.retention_plan#filter) and gives the same
+    plan.
   - An unknown key, an invalid regular expression, glob, duration, number or choice, or a duplicate name fails
     the filter with a message that names the policy, the key and what was written there (a regex error names the
     pattern as written and the position in it).
+  - A tag or repository pattern written as a regular expression without the C(re:) prefix (C(^pr-\d+$), C(pr-.*))
+    fails with a message that suggests C(re:<pattern>) and, where it can, the glob; a bare number as a duration
+    (V(30) for C(older_than)) fails with a message that suggests C(30d) or C(30s).
   - The C(regops.registry.cleanup) role runs it as its first task, so bad input fails before any request
     reaches the registry.
   - See C(docs/retention.md) in the collection for the policy vocabulary.
@@ -60,10 +64,11 @@ _value:
       repositories: {include: [], exclude: []}
       tags: {include: [], exclude: []}
       tag_state: tagged
-      older_than: 1209600
+      older_than: 14d
       newer_than: null
       age_basis: pushed
-      keep: {latest: true, tags: [], last: null, semver: null, digests: [], min_age: 3600}
+      keep: {latest: true, tags: [], last: null, semver: null, digests: [], min_age: 1h}
+      protect_only: false
       max_deletions: null
       max_deletions_percent: null
       allow_empty_repository: false

@@ -8,21 +8,29 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 name: retention_report
-short_description: Turn a retention plan and what the modules did into a per-repository report
+short_description: Turn a retention plan and what the modules did into a per-repository report whose numbers add up
 version_added: 0.1.0
 author: regops.registry contributors (@regops)
 description:
   - Combines a plan from P(regops.registry.retention_plan#filter) with the registered results of the
     M(regops.registry.tag) and M(regops.registry.artifact) calls that carried it out (or predicted it, in check mode)
-    into one report per repository, kept items by reason, removed tags, deleted digests, bytes freed, skipped
-    items and errors, plus a list of readable lines.
+    into one report per repository and totals, plus readable lines.
+  - "The numbers reconcile, per repository and in the totals: C(tags_before) = C(tags_kept) + C(tags_removed);
+    C(tags_removed) = C(tags_removed_with_digests) (the tags that went with a deleted digest) +
+    C(tags_removed_from_surviving) (the tags removed from images that stay); C(kept_by_reason) adds up to
+    C(tags_kept); C(tags_after) = C(tags_kept). So a second run's C(tags_before) is the first run's C(tags_after)
+    (unless something else pushed or removed tags in between)."
+  - A tag or digest the plan meant to remove but that was not removed stays counted as kept, under the reason
+    C(skipped) (a re-check found it had moved or gained a tag), C(error) (the module could not remove it),
+    C(blocked) (a circuit breaker stopped the run) or C(not_run) (no module result for it).
   - A tag the M(regops.registry.tag) call skipped because it now points at another digest than the plan saw is
-    listed under C(skipped) with reason C(moved), and is not counted as removed. A digest the
-    M(regops.registry.artifact) call skipped (it gained a tag since the snapshot) is listed the same way.
+    listed under C(skipped) with reason C(moved). A digest the M(regops.registry.artifact) call skipped (it gained a
+    tag since the snapshot) is listed the same way.
   - Every artifact the plan kept because it could not be read completely (the plan's C(read_errors)) is an error of
     its repository, and so is every item a module call could not remove.
-  - Throwaway manifests of an interrupted tag removal that the plan deleted are listed under C(leftovers), not
-    under C(deleted_digests).
+  - Throwaway manifests of an interrupted tag removal that the plan deleted are listed under C(leftovers); they and
+    their tags are not the repository's own content and are not counted in the figures above.
+  - In check mode the lines say what I(would) happen; after a real run they say what was removed and deleted.
   - The C(regops.registry.cleanup) role prints it, writes it as JSON and hands it to C(set_stats).
 options:
   _input:
@@ -62,35 +70,84 @@ _value:
       description: Why it was blocked.
       type: list
       elements: str
+    now:
+      description: The plan's reference time.
+      type: str
     totals:
-      description: C(removed_tags), C(deleted_digests), C(bytes_freed), C(kept), C(skipped), C(errors), C(leftovers)
-        (throwaway manifests deleted).
+      description:
+        - The per-repository counts below, added up, plus C(repositories) (how many).
+        - C(removed_tags), C(deleted_digests) and C(kept) are the same numbers as C(tags_removed), C(digests_deleted)
+          and C(tags_kept), under their short names.
       type: dict
+      sample:
+        tags_before: 736
+        tags_removed: 549
+        tags_removed_with_digests: 546
+        tags_removed_from_surviving: 3
+        tags_kept: 187
+        kept_by_reason: {keep_last: 32, keep_semver: 4, keep_tags: 2, latest: 2, too_new: 147}
+        tags_after: 187
+        digests_before: 371
+        digests_deleted: 273
+        digests_after: 98
+        untagged_kept_by_reason: {index_child: 4}
+        bytes_freed: 195468
+        skipped: 0
+        errors: 0
+        leftovers: 0
+        read_errors: 0
+        repositories: 4
+        removed_tags: 549
+        deleted_digests: 273
+        kept: 187
     repositories:
       description:
-        - Per repository C(kept_by_reason), C(removed_tags), C(deleted_digests), C(bytes_freed), C(skipped),
-          C(errors) and C(leftovers).
+        - Per repository C(tags_before), C(tags_removed), C(tags_removed_with_digests), C(tags_removed_from_surviving),
+          C(tags_kept), C(kept_by_reason) (kept tags by reason), C(tags_after), C(digests_before), C(digests_deleted)
+          (children of a deleted index included), C(digests_after), C(untagged_kept_by_reason) (manifests that stay
+          with no tag, by reason), C(bytes_freed) and C(read_errors) (how many artifacts could not be read).
+        - The lists C(removed_tags) (every tag that went, both kinds), C(removed_from_surviving) (those removed from an
+          image that stays), C(deleted_digests), C(deleted_digest_tags) (each deleted digest and the tags that went with
+          it), C(skipped), C(errors) and C(leftovers) name every item; the totals count them.
         - C(skipped) entries are C({tag, reason, msg}) or C({digest, reason, msg}); C(reason) is a short code such as
           C(moved) (a tag that points at another digest now) or C(tags_changed) (a digest that gained a tag).
         - C(leftovers) entries are C({digest, tags, action}) for the throwaway manifests the plan deleted.
-        - C(errors) are readable strings, one per read error of the snapshot and per item a module call could not remove.
+        - C(errors) are readable strings, one per read error of the snapshot and per item a module call could not
+          remove.
       type: dict
       sample:
         team/app:
-          kept_by_reason: {latest: 1, read_error: 1}
-          removed_tags: [pr-12]
-          deleted_digests: ["sha256:..."]
+          tags_before: 9
+          tags_removed: 4
+          tags_removed_with_digests: 3
+          tags_removed_from_surviving: 1
+          tags_kept: 5
+          kept_by_reason: {latest: 1, keep_semver: 2, read_error: 1, skipped: 1}
+          tags_after: 5
+          digests_before: 7
+          digests_deleted: 2
+          digests_after: 5
+          untagged_kept_by_reason: {}
           bytes_freed: 1234
+          removed_tags: [pr-10, pr-11, pr-12, sha-0a1b2c3]
+          removed_from_surviving: [pr-12]
+          deleted_digests: ["sha256:...", "sha256:..."]
+          deleted_digest_tags: {"sha256:...": [pr-10, sha-0a1b2c3], "sha256:...": [pr-11]}
           skipped: [{tag: pr-13, reason: moved, msg: "moved: now points at sha256:..., the plan expected sha256:..."}]
           errors: ["digest sha256:... could not be read completely: HTTP 500; kept with its tags v1"]
           leftovers: [{digest: "sha256:...", tags: [pr-9], action: deleted}]
+          read_errors: 1
     lines:
-      description: The report as readable lines.
+      description: The report as readable lines (per repository, then the totals).
       type: list
       elements: str
 """
 
 from ansible.errors import AnsibleFilterError
+
+# What became of a planned removal, by the module's action: gone, or kept under one of these reasons.
+GONE = ("deleted", "absent")
+NOT_REMOVED = ("skipped", "error", "blocked", "not_run")
 
 
 def _actions(result):
@@ -103,30 +160,123 @@ def _split(ref, separator):
 
 
 def _new_summary():
-    return {"kept_by_reason": {}, "removed_tags": [], "deleted_digests": [], "bytes_freed": 0, "skipped": [], "errors": [],
-            "leftovers": []}
+    return {"tags_before": 0, "tags_removed": 0, "tags_removed_with_digests": 0, "tags_removed_from_surviving": 0,
+            "tags_kept": 0, "kept_by_reason": {}, "tags_after": 0, "digests_before": 0, "digests_deleted": 0,
+            "digests_after": 0, "untagged_kept_by_reason": {}, "bytes_freed": 0, "read_errors": 0,
+            "removed_tags": [], "removed_from_surviving": [], "deleted_digests": [], "deleted_digest_tags": {},
+            "skipped": [], "errors": [], "leftovers": []}
+
+
+def _outcome(kind, blocked, ran):
+    """A module action on a planned removal -> "gone", or the reason the item is still there."""
+    if kind in GONE:
+        return "gone"
+    if kind == "skipped":
+        return "skipped"
+    if kind is not None:
+        return "error"
+    if blocked:
+        return "blocked"
+    return "error" if ran == "failed" else "not_run"
+
+
+def _ran(result):
+    """How a module call went: None (not run, or skipped), "failed" (failed without saying per item) or "ran"."""
+    if not result or result.get("skipped"):
+        return None
+    if result.get("failed") and not _actions(result):
+        return "failed"
+    return "ran"
 
 
 def retention_report(plan, tag_result=None, artifact_result=None, check_mode=False):
     if not isinstance(plan, dict) or "remove_tags" not in plan:
         raise AnsibleFilterError("retention_report: the input must be a plan from regops.registry.retention_plan")
+    try:
+        return _report(plan, tag_result, artifact_result, check_mode)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise AnsibleFilterError("retention_report: malformed plan or module result: %s" % exc)
+
+
+def _report(plan, tag_result, artifact_result, check_mode):  # pylint: disable=too-many-locals,too-many-branches,too-many-statements
+    blocked = bool(plan.get("blocked"))
     repositories = {}
 
     def repo(name):
         return repositories.setdefault(name, _new_summary())
 
     for name, summary in (plan.get("repositories") or {}).items():
-        repo(name)["kept_by_reason"] = dict(summary.get("kept_by_reason") or {})
-    sizes = {}
+        mine = repo(name)
+        mine["tags_before"] = summary.get("tags_before", 0)
+        mine["kept_by_reason"] = dict(summary.get("kept_by_reason") or {})
+        mine["digests_before"] = summary.get("digests_before", 0)
+        mine["untagged_kept_by_reason"] = dict(summary.get("untagged_kept_by_reason") or {})
+        mine["read_errors"] = summary.get("read_errors", 0)
+
+    tag_actions = dict((a["ref"], a) for a in _actions(tag_result))
+    digest_actions = dict((a["ref"], a) for a in _actions(artifact_result))
+    tag_ran, digest_ran = _ran(tag_result), _ran(artifact_result)
+
+    def keep(summary, reason, count):
+        if count:
+            summary["kept_by_reason"][reason] = summary["kept_by_reason"].get(reason, 0) + count
+
+    # Tags removed from images that stay.
+    for entry in plan["remove_tags"]:
+        summary = repo(entry["repository"])
+        action = tag_actions.get("%s:%s" % (entry["repository"], entry["tag"]))
+        outcome = _outcome(action.get("action") if action else None, blocked, tag_ran)
+        if outcome == "gone":
+            summary["tags_removed_from_surviving"] += 1
+            summary["removed_from_surviving"].append(entry["tag"])
+            summary["removed_tags"].append(entry["tag"])
+        else:
+            keep(summary, outcome, 1)
+
+    # Digests deleted, with their tags and the children of a deleted index; leftovers apart.
     leftovers = {}
-    for entry in plan.get("delete_digests") or []:
-        sizes[(entry["repository"], entry["digest"])] = entry.get("size_bytes") or 0
-        for child, size in (entry.get("children_size_bytes") or {}).items():
-            sizes[(entry["repository"], child)] = size or 0
+    for entry in plan["delete_digests"]:
+        name = entry["repository"]
+        summary = repo(name)
+        ref = "%s@%s" % (name, entry["digest"])
+        action = digest_actions.get(ref)
+        kind = action.get("action") if action else None
         if entry.get("leftover"):
-            item = {"digest": entry["digest"], "tags": list(entry.get("tags") or []), "action": None}
-            leftovers["%s@%s" % (entry["repository"], entry["digest"])] = item
-            repo(entry["repository"])["leftovers"].append(item)
+            item = {"digest": entry["digest"], "tags": list(entry.get("tags") or []), "action": kind}
+            leftovers[ref] = item
+            summary["leftovers"].append(item)
+            if kind == "deleted":
+                summary["bytes_freed"] += entry.get("size_bytes") or 0
+            continue
+        tags = list(entry.get("tags") or [])
+        outcome = _outcome(kind, blocked, digest_ran)
+        if outcome == "gone":
+            summary["digests_deleted"] += 1
+            summary["deleted_digests"].append(entry["digest"])
+            summary["deleted_digest_tags"][entry["digest"]] = sorted(tags)
+            summary["tags_removed_with_digests"] += len(tags)
+            summary["removed_tags"].extend(tags)
+            if kind == "deleted":
+                summary["bytes_freed"] += entry.get("size_bytes") or 0
+        else:
+            keep(summary, outcome, len(tags))
+            if not tags:
+                keep_untagged = summary["untagged_kept_by_reason"]
+                keep_untagged[outcome] = keep_untagged.get(outcome, 0) + 1
+        for child in entry.get("children") or []:
+            child_action = digest_actions.get("%s@%s" % (name, child))
+            child_kind = child_action.get("action") if child_action else None
+            child_outcome = _outcome(child_kind, blocked, digest_ran)
+            if child_outcome == "gone":
+                summary["digests_deleted"] += 1
+                summary["deleted_digests"].append(child)
+                summary["deleted_digest_tags"][child] = []
+                if child_kind == "deleted":
+                    summary["bytes_freed"] += (entry.get("children_size_bytes") or {}).get(child) or 0
+            else:
+                keep_untagged = summary["untagged_kept_by_reason"]
+                keep_untagged[child_outcome] = keep_untagged.get(child_outcome, 0) + 1
+
     for entry in plan.get("read_errors") or []:
         tags = entry.get("tags") or []
         if entry.get("digest"):
@@ -135,80 +285,138 @@ def retention_report(plan, tag_result=None, artifact_result=None, check_mode=Fal
         else:
             text = "repository could not be read completely: %s; nothing in it was removed" % entry.get("msg")
         repo(entry["repository"])["errors"].append(text)
+
+    # What the modules said about each item, in their words: skips and failures.
     for action in _actions(tag_result):
         repository, tag = _split(action["ref"], ":")
         kind = action.get("action")
-        if kind == "deleted":
-            repo(repository)["removed_tags"].append(tag)
-        elif kind == "skipped":
+        if kind == "skipped":
             # e.g. reason "moved": the tag points at another digest than the plan saw; it was not removed
             repo(repository)["skipped"].append({"tag": tag, "reason": action.get("reason") or "skipped", "msg": action.get("msg")})
-        elif kind not in ("absent", "unchanged"):
+        elif kind not in GONE + ("unchanged",):
             repo(repository)["errors"].append("tag %s: %s%s" % (tag, kind, ": %s" % action["msg"] if action.get("msg") else ""))
     for action in _actions(artifact_result):
         repository, digest = _split(action["ref"], "@")
         kind = action.get("action")
-        leftover = leftovers.get(action["ref"])
-        if leftover is not None:
-            leftover["action"] = kind
-        if kind == "deleted":
-            if leftover is None:
-                repo(repository)["deleted_digests"].append(digest)
-            repo(repository)["bytes_freed"] += sizes.get((repository, digest), 0)
-        elif kind == "skipped":
+        if action["ref"] in leftovers:
+            if kind not in GONE + ("skipped", "unchanged"):
+                repo(repository)["errors"].append("leftover throwaway manifest %s: %s%s" % (
+                    digest, kind, ": %s" % action["msg"] if action.get("msg") else ""))
+            continue
+        if kind == "skipped":
             repo(repository)["skipped"].append({"digest": digest, "reason": action.get("reason") or "skipped", "msg": action.get("msg")})
-        elif kind not in ("absent", "unchanged"):
+        elif kind not in GONE + ("unchanged",):
             repo(repository)["errors"].append("digest %s: %s%s" % (digest, kind, ": %s" % action["msg"] if action.get("msg") else ""))
     for result, what in ((tag_result, "tag removal"), (artifact_result, "digest deletion")):
-        if result and result.get("failed") and not _actions(result):
+        if _ran(result) == "failed":
             repo("*")["errors"].append("%s: %s" % (what, result.get("msg")))
-    totals = {"removed_tags": 0, "deleted_digests": 0, "bytes_freed": 0, "kept": 0, "skipped": 0, "errors": 0, "leftovers": 0}
+
     for summary in repositories.values():
+        summary["tags_removed"] = summary["tags_removed_with_digests"] + summary["tags_removed_from_surviving"]
+        summary["tags_after"] = summary["tags_before"] - summary["tags_removed"]
+        summary["tags_kept"] = summary["tags_after"]
+        summary["digests_after"] = summary["digests_before"] - summary["digests_deleted"]
+        summary["kept_by_reason"] = dict(sorted(summary["kept_by_reason"].items()))
+        summary["untagged_kept_by_reason"] = dict(sorted(summary["untagged_kept_by_reason"].items()))
         summary["removed_tags"].sort()
+        summary["removed_from_surviving"].sort()
         summary["deleted_digests"].sort()
         summary["skipped"].sort(key=lambda e: (e.get("tag") or "", e.get("digest") or ""))
         summary["leftovers"].sort(key=lambda e: e["digest"])
-        totals["removed_tags"] += len(summary["removed_tags"])
-        totals["deleted_digests"] += len(summary["deleted_digests"])
-        totals["bytes_freed"] += summary["bytes_freed"]
-        totals["kept"] += sum(summary["kept_by_reason"].values())
-        totals["skipped"] += len(summary["skipped"])
-        totals["errors"] += len(summary["errors"])
-        totals["leftovers"] += sum(1 for e in summary["leftovers"] if e["action"] == "deleted")
-    report = {"check_mode": bool(check_mode), "blocked": bool(plan.get("blocked")), "block_reasons": list(plan.get("block_reasons") or []),
+    totals = _totals(repositories)
+    report = {"check_mode": bool(check_mode), "blocked": blocked, "block_reasons": list(plan.get("block_reasons") or []),
               "now": plan.get("now"), "totals": totals, "repositories": repositories}
     report["lines"] = _lines(report)
     return report
 
 
+_COUNTS = ("tags_before", "tags_removed", "tags_removed_with_digests", "tags_removed_from_surviving", "tags_kept",
+           "tags_after", "digests_before", "digests_deleted", "digests_after", "bytes_freed", "read_errors")
+
+
+def _totals(repositories):
+    totals = dict((key, 0) for key in _COUNTS)
+    totals.update({"kept_by_reason": {}, "untagged_kept_by_reason": {}, "skipped": 0, "errors": 0, "leftovers": 0})
+    for summary in repositories.values():
+        for key in _COUNTS:
+            totals[key] += summary[key]
+        for key in ("kept_by_reason", "untagged_kept_by_reason"):
+            for reason, count in summary[key].items():
+                totals[key][reason] = totals[key].get(reason, 0) + count
+        totals["skipped"] += len(summary["skipped"])
+        totals["errors"] += len(summary["errors"])
+        totals["leftovers"] += sum(1 for e in summary["leftovers"] if e["action"] == "deleted")
+    for key in ("kept_by_reason", "untagged_kept_by_reason"):
+        totals[key] = dict(sorted(totals[key].items()))
+    totals["repositories"] = len(repositories)
+    # The short names of earlier reports, for the same numbers.
+    totals["removed_tags"] = totals["tags_removed"]
+    totals["deleted_digests"] = totals["digests_deleted"]
+    totals["kept"] = totals["tags_kept"]
+    return totals
+
+
+def _mib(size):
+    return "%.2f MiB" % (size / 1048576.0)
+
+
+def _reasons(counts):
+    return " + ".join("%s %d" % (reason, count) for reason, count in sorted(counts.items()) if count) or "none"
+
+
+def _figures(summary, would, lines, indent="  "):
+    """The reconciling lines of one repository (or of the totals): before - removed = after, kept by reason."""
+    removed, deleted, freed = ("would be removed", "would be deleted", "would be freed") if would else ("removed", "deleted", "freed")
+    lines.append("%stags:    %d before - %d %s = %d after; %s: %d with %d %sdigest(s) + %d from images that stay" % (
+        indent, summary["tags_before"], summary["tags_removed"], removed, summary["tags_after"], removed,
+        summary["tags_removed_with_digests"], summary["digests_deleted"], "" if would else "deleted ",
+        summary["tags_removed_from_surviving"]))
+    lines.append("%skept:    %d tag(s) = %s" % (indent, summary["tags_kept"], _reasons(summary["kept_by_reason"])))
+    untagged = summary["untagged_kept_by_reason"]
+    lines.append("%sdigests: %d before - %d %s = %d after%s; %s %s" % (
+        indent, summary["digests_before"], summary["digests_deleted"], deleted, summary["digests_after"],
+        " (%d untagged: %s)" % (sum(untagged.values()), _reasons(untagged)) if untagged else "",
+        _mib(summary["bytes_freed"]), freed))
+
+
 def _lines(report):
-    verb = "would " if report["check_mode"] else ""
+    would = report["check_mode"]
     lines = []
     if report["blocked"]:
         lines.append("BLOCKED, nothing deleted: %s" % "; ".join(report["block_reasons"]))
+    lines.append("Report%s; now %s" % (" (check mode: nothing was changed, the figures say what would happen)" if would else "",
+                                       report.get("now")))
     for name in sorted(report["repositories"]):
         summary = report["repositories"][name]
-        kept = ", ".join("%s %d" % (reason, count) for reason, count in sorted(summary["kept_by_reason"].items())) or "nothing"
-        cleaned = sum(1 for e in summary["leftovers"] if e["action"] == "deleted")
-        lines.append("%s: %sremove %d tag(s), %sdelete %d digest(s), %s MiB freed; kept: %s%s%s%s" % (
-            name, verb, len(summary["removed_tags"]), verb, len(summary["deleted_digests"]),
-            round(summary["bytes_freed"] / 1048576.0, 2), kept,
-            "; %sdelete %d leftover throwaway manifest(s)" % (verb, cleaned) if cleaned else "",
-            "; skipped %d" % len(summary["skipped"]) if summary["skipped"] else "",
-            "; ERRORS %d" % len(summary["errors"]) if summary["errors"] else ""))
+        lines.append(name)
+        _figures(summary, would, lines)
+        extra = []
+        if summary["skipped"]:
+            extra.append("skipped %d" % len(summary["skipped"]))
+        if summary["errors"]:
+            extra.append("ERRORS %d" % len(summary["errors"]))
+        done = sum(1 for e in summary["leftovers"] if e["action"] == "deleted")
+        if summary["leftovers"]:
+            extra.append("leftover throwaway manifest(s) %s %d" % ("would be deleted" if would else "deleted", done))
+        if summary["read_errors"]:
+            extra.append("read errors %d" % summary["read_errors"])
+        if extra:
+            lines.append("  " + "; ".join(extra))
         for leftover in summary["leftovers"]:
             lines.append("  leftover throwaway manifest %s (tags: %s) of an interrupted tag removal: %s" % (
-                leftover["digest"], ", ".join(leftover["tags"]) or "none", leftover["action"] or "not run"))
+                leftover["digest"], ", ".join(leftover["tags"]) or "none",
+                ("would be deleted" if would and leftover["action"] == "deleted" else leftover["action"]) or "not run"))
         for skipped in summary["skipped"]:
             what = "tag %s" % skipped["tag"] if skipped.get("tag") else skipped.get("digest")
             lines.append("  skipped %s (%s): %s" % (what, skipped["reason"], skipped.get("msg")))
         for error in summary["errors"]:
             lines.append("  error %s" % error)
     totals = report["totals"]
-    lines.append("total: %sremove %d tag(s), %sdelete %d digest(s), %s MiB freed, %d kept, %d skipped, %d error(s)%s" % (
-        verb, totals["removed_tags"], verb, totals["deleted_digests"], round(totals["bytes_freed"] / 1048576.0, 2), totals["kept"],
-        totals["skipped"], totals["errors"],
-        ", %d leftover throwaway manifest(s) %s" % (totals["leftovers"], "would be deleted" if verb else "deleted") if totals["leftovers"] else ""))
+    lines.append("total (%d repositor%s)" % (totals["repositories"], "y" if totals["repositories"] == 1 else "ies"))
+    _figures(totals, would, lines)
+    lines.append("  skipped %d, errors %d, read errors %d; leftover throwaway manifests %s: %d" % (
+        totals["skipped"], totals["errors"], totals["read_errors"], "that would be deleted" if would else "deleted",
+        totals["leftovers"]))
     return lines
 
 

@@ -26,11 +26,14 @@ import datetime
 import difflib
 import re
 
+from ansible_collections.regops.registry.plugins.module_utils import timestamps, validate
+
 __all__ = [
     'PolicyError',
     'SnapshotError',
     'REASONS',
     'parse_duration',
+    'format_duration',
     'parse_timestamp',
     'normalize_policies',
     'plan',
@@ -68,39 +71,44 @@ DEFAULT_MIN_AGE = 3600
 
 _DURATION_UNITS = {'w': 604800, 'd': 86400, 'h': 3600, 'm': 60, 's': 1}
 _DURATION_PART_RE = re.compile(r'(\d+)([wdhms])')
-# Every pattern below is used with ``fullmatch`` (never ``match`` + ``$``, which accepts a trailing newline).
-_TS_RE = re.compile(
-    r'(\d{4})-(\d{2})-(\d{2})'
-    r'(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?'
-    r'\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?'
-)
-# cosign / OCI referrers fallback tags: sha256-<hex>[.sig|.att|.sbom|...]
-REFERRER_TAG_RE = re.compile(r'(sha256-[0-9a-f]{64}|sha512-[0-9a-f]{128})(?:\.[A-Za-z0-9_-]+)?')
+# Every pattern below is matched against the whole string with ``validate.matches`` (``re.fullmatch``; never
+# ``match`` + ``$``, which accepts a trailing newline). Timestamps are parsed by ``timestamps.parse`` and digests
+# checked by ``validate.digest``: one place for each rule in the collection.
+# cosign / OCI referrers fallback tags: sha256-<hex>[.sig|.att|.sbom|...], one alternative per digest algorithm
+REFERRER_TAG_RE = re.compile('(%s)' % '|'.join('%s-[0-9a-f]{%d}' % (algorithm, size)
+                                                for algorithm, size in sorted(validate.DIGEST_HEX.items()))
+                             + r'(?:\.[A-Za-z0-9_-]+)?')
 _SEMVER_IDENT = r'(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)'
 SEMVER_RE = re.compile(
     r'v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)'
     r'(?:-(' + _SEMVER_IDENT + r'(?:\.' + _SEMVER_IDENT + r')*))?'
     r'(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?'
 )
-_DIGEST_RE = re.compile(r'[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+')
 _INDEX_MEDIA_TYPES = (
     'application/vnd.oci.image.index.v1+json',
     'application/vnd.docker.distribution.manifest.list.v2+json',
 )
 
 _POLICY_KEYS = (
-    'name', 'repositories', 'tags', 'tag_state', 'older_than', 'newer_than', 'age_basis', 'keep',
+    'name', 'repositories', 'tags', 'tag_state', 'older_than', 'newer_than', 'age_basis', 'keep', 'protect_only',
     'max_deletions', 'max_deletions_percent', 'allow_empty_repository', 'ignore_referrer_tags', 'delete_untagged',
     'trust_created_before_1980',
 )
+# A policy that sets none of these selects nothing: it only protects (``protect_only`` defaults to true).
+SELECTION_KEYS = ('tags', 'tag_state', 'older_than', 'newer_than')
 _KEEP_KEYS = ('latest', 'tags', 'last', 'semver', 'digests', 'min_age')
 _SEMVER_KEYS = ('major', 'minor', 'all')
 _TRUE_STRINGS = ('true', 'yes', 'on', '1', 'y')
 _FALSE_STRINGS = ('false', 'no', 'off', '0', 'n')
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
-# A timestamp before this is not a real time: reproducible builds (ko, Bazel, Nix, SOURCE_DATE_EPOCH) set the
-# image config's "created" to 1970 (or 0001-01-01), and some APIs use the epoch for "never".
-REAL_TIME_FLOOR = datetime.datetime(1980, 1, 1, tzinfo=datetime.timezone.utc)
+# A timestamp before timestamps.REAL_TIME_FLOOR (1980) is not a real time: reproducible builds (ko, Bazel, Nix,
+# SOURCE_DATE_EPOCH) set the image config's "created" to 1970 (or 0001-01-01), and some APIs use the epoch for "never".
+# Pattern syntax: a glob may hold only the characters a name can hold and the wildcards * ? [...]; these characters are
+# regular-expression syntax that no tag or repository name holds, so a pattern with one of them and no "re:" prefix
+# is refused (it was most likely written as a regex, and as a glob it would match nothing).
+_REGEX_ONLY_CHARS = '\\()|+^${}'
+_TAG_CHARS = frozenset('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-')
+_REPOSITORY_CHARS = _TAG_CHARS | frozenset('/')
 LEFTOVER_REASON = ('throwaway manifest left by an interrupted tag removal of this collection; '
                    'its tags were being removed, so it is deleted with them')
 
@@ -112,30 +120,37 @@ LEFTOVER_REASON = ('throwaway manifest left by an interrupted tag removal of thi
 def parse_duration(value):
     """Return a duration in whole seconds.
 
-    Accepts an int/float (seconds), a digit string (seconds), a
-    ``datetime.timedelta`` or a string of ``<n><unit>`` parts with units
-    ``w`` (weeks), ``d``, ``h``, ``m`` (minutes) and ``s``, e.g. ``30d``,
-    ``1d12h``, ``2w``, ``90m``.  Each unit may appear once.  ``None`` returns
-    ``None``.  Raises ``ValueError`` on anything else or on negative values.
+    Accepts a string of ``<n><unit>`` parts with units ``w`` (weeks), ``d``, ``h``, ``m`` (minutes) and ``s``,
+    e.g. ``30d``, ``1d12h``, ``2w``, ``90m``, ``45s`` (each unit at most once), a ``datetime.timedelta``, or
+    ``0``.  A bare number other than 0 (``30``, ``"30"``) is refused: it has no unit, and "30" meaning 30 seconds
+    where 30 days was meant is a trap; the message says to write ``30d`` or ``30s``.  ``None`` returns ``None``.
+    Raises ``ValueError`` on anything else or on negative values.
     """
     if value is None:
         return None
     if isinstance(value, bool):
-        raise ValueError('invalid duration %r: expected e.g. "30d", "12h", "1d12h" or seconds' % (value,))
+        raise ValueError('invalid duration %r: expected e.g. "30d", "12h", "1d12h" or "45s"' % (value,))
     if isinstance(value, datetime.timedelta):
         seconds = value.total_seconds()
         if seconds < 0:
             raise ValueError('invalid duration %r: must not be negative' % (value,))
         return int(seconds)
+    number = None
     if isinstance(value, (int, float)):
-        if value < 0:
+        number = value
+    elif isinstance(value, str) and re.fullmatch(r'\s*[+-]?\d+(?:\.\d*)?\s*', value):
+        number = float(value)
+    if number is not None:
+        if number == 0:
+            return 0
+        if number < 0:
             raise ValueError('invalid duration %r: must not be negative' % (value,))
-        return int(value)
+        shown = ('%d' % number) if number == int(number) else ('%s' % number)
+        raise ValueError('invalid duration %r: a number has no unit; write "%sd" (days) or "%ss" (seconds)' % (
+            value, shown, shown))
     if not isinstance(value, str):
-        raise ValueError('invalid duration %r: expected e.g. "30d", "12h", "1d12h" or seconds' % (value,))
+        raise ValueError('invalid duration %r: expected e.g. "30d", "12h", "1d12h" or "45s"' % (value,))
     text = value.strip().lower()
-    if text.isdigit():
-        return int(text)
     pos = 0
     total = 0
     seen = set()
@@ -149,17 +164,31 @@ def parse_duration(value):
         total += int(match.group(1)) * _DURATION_UNITS[unit]
         pos = match.end()
     if not seen or pos != len(text):
-        raise ValueError('invalid duration %r: expected e.g. "30d", "12h", "90m", "2w", "45s", "1d12h" or seconds' % (value,))
+        raise ValueError('invalid duration %r: expected e.g. "30d", "12h", "90m", "2w", "45s" or "1d12h"' % (value,))
     return total
 
 
-def parse_timestamp(value):
-    """Parse an ISO 8601 timestamp into an aware UTC datetime.
+def format_duration(seconds):
+    """Write whole seconds as a duration ``parse_duration`` reads back: ``5184000`` -> ``60d``, ``5400`` -> ``1h30m``."""
+    if seconds is None:
+        return None
+    seconds = int(seconds)
+    if seconds <= 0:
+        return '0s'
+    parts = []
+    for unit, size in (('d', 86400), ('h', 3600), ('m', 60), ('s', 1)):
+        if seconds >= size:
+            parts.append('%d%s' % (seconds // size, unit))
+            seconds %= size
+    return ''.join(parts)
 
-    Accepts ``Z`` or ``+HH:MM`` offsets (no offset means UTC), any number of
-    fractional-second digits, a ``datetime`` (naive means UTC) or a number of
-    seconds since the epoch.  ``None``/empty returns ``None``; anything else
-    raises ``ValueError``.
+
+def parse_timestamp(value):
+    """Parse a timestamp into an aware UTC datetime.
+
+    A string is parsed by ``timestamps.parse`` (ISO 8601, ``Z`` or ``+HH:MM`` offsets, no offset means UTC, any
+    number of fractional-second digits); a ``datetime`` (naive means UTC) and a number of seconds since the epoch
+    are accepted too.  ``None``/empty returns ``None``; anything else raises ``ValueError``.
     """
     if value is None or value == '':
         return None
@@ -173,21 +202,9 @@ def parse_timestamp(value):
         return _EPOCH + datetime.timedelta(seconds=value)
     if not isinstance(value, str):
         raise ValueError('invalid timestamp %r' % (value,))
-    match = _TS_RE.fullmatch(value.strip())
-    if not match:
+    result = timestamps.parse(value)
+    if result is None:
         raise ValueError('invalid timestamp %r: expected ISO 8601, e.g. 2024-05-01T12:00:00Z' % (value,))
-    year, month, day, hour, minute, second, frac, tz = match.groups()
-    micro = int((frac or '0')[:6].ljust(6, '0'))
-    try:
-        result = datetime.datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
-                                   micro, tzinfo=datetime.timezone.utc)
-    except ValueError as exc:
-        raise ValueError('invalid timestamp %r: %s' % (value, exc))
-    if tz and tz not in ('Z', 'z'):
-        sign = -1 if tz[0] == '-' else 1
-        digits = tz[1:].replace(':', '')
-        offset = datetime.timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0))
-        result = result - sign * offset
     return result
 
 
@@ -240,6 +257,75 @@ def glob_to_regex(pattern):
     return '(?:' + ''.join(out) + r')\Z'
 
 
+def _bracket_end(pattern, i):
+    """Index of the "]" closing the character class that opens at ``pattern[i]``, or -1 (as ``glob_to_regex``)."""
+    return pattern.find(']', i + 2 if pattern.startswith('[!', i) or pattern.startswith('[]', i) else i + 1)
+
+
+def glob_problem(pattern, alphabet=_TAG_CHARS, noun='tag', hint=True):
+    """Why ``pattern`` (written without ``re:``) cannot be taken as a glob, or ``None`` when it can.
+
+    A glob holds the characters a name can hold (``alphabet``) and the wildcards ``*``, ``?`` and ``[...]``.
+    Refused, so that a regular expression written without ``re:`` never silently becomes a glob that means something
+    else: regular-expression syntax that no name holds (``\\ ( ) | + ^ $ { }``), any other character no name holds,
+    and ``.*``, ``.+`` or ``.?`` ("anything" in a regex, "a dot, then ..." in a glob).
+    """
+    regex_chars = []
+    other = []
+    ambiguous = None
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == '[':
+            end = _bracket_end(pattern, i)
+            if end != -1:
+                body = pattern[i + 1:end]
+                if body.startswith('!'):
+                    body = body[1:]
+                for inner in body:
+                    if inner in _REGEX_ONLY_CHARS and inner != '-':
+                        regex_chars.append(inner)
+                i = end + 1
+                continue
+        if char == '.' and pattern[i + 1:i + 2] in ('*', '?') and ambiguous is None:
+            ambiguous = char + pattern[i + 1]
+        if char in _REGEX_ONLY_CHARS:
+            regex_chars.append(char)
+        elif char not in alphabet and char not in '*?':
+            other.append(char)
+        i += 1
+    if regex_chars:
+        shown = ', '.join('"%s"' % c for c in sorted(set(regex_chars), key=regex_chars.index))
+        hint = _glob_hint(pattern, alphabet) if hint else None
+        return ('looks like a regular expression: %s %s no meaning in a glob and no %s holds %s; write %s to keep it a '
+                'regular expression%s' % (shown, 'has' if len(set(regex_chars)) == 1 else 'have', noun,
+                                           'it' if len(set(regex_chars)) == 1 else 'them', _show('re:' + pattern),
+                                           ', or the glob %s' % _show(hint) if hint else ''))
+    if ambiguous:
+        regex, glob = ('any text', 'any text') if ambiguous[1] == '*' else ('at most one character', 'one character')
+        return ('is ambiguous: "%s" is "%s" in a regular expression but "a dot, then %s" in a glob; write %s for '
+                'the regular expression or %s for the glob ("[.]%s" is a literal dot, then %s)' % (
+                    ambiguous, regex, glob, _show('re:' + pattern), _show(pattern.replace('.*', '*').replace('.?', '?')),
+                    ambiguous[1], glob))
+    if other:
+        shown = ', '.join(_show(c) for c in sorted(set(other), key=other.index))
+        return 'has %s, which no %s holds (write %s for a regular expression)' % (shown, noun, _show('re:' + pattern))
+    return None
+
+
+def _glob_hint(pattern, alphabet):
+    """The glob a simple regex most likely meant (``^pr-.*$`` -> ``pr-*``), or ``None``."""
+    text = pattern
+    if text.startswith('^'):
+        text = text[1:]
+    if text.endswith('$') and not text.endswith('\\$'):
+        text = text[:-1]
+    text = text.replace('.*', '*').replace('.+', '?*').replace('\\.', '[.]')
+    if not text or glob_problem(text, alphabet, hint=False) is not None:
+        return None
+    return text
+
+
 def parse_semver(tag):
     """Return ``(major, minor, patch, prerelease)`` for a semver tag (optional ``v``), else ``None``."""
     match = SEMVER_RE.fullmatch(tag)
@@ -249,7 +335,7 @@ def parse_semver(tag):
 
 
 def is_referrer_tag(tag):
-    return bool(REFERRER_TAG_RE.fullmatch(tag))
+    return validate.matches(REFERRER_TAG_RE, tag)
 
 
 def _referrer_tag_subject(tag):
@@ -302,12 +388,12 @@ class _Policy(object):
         if tags is None:
             tags = {}
         if not isinstance(tags, dict):
-            raise self._error('tags', 'must be a dict with include/exclude regex lists, got %r' % (tags,))
+            raise self._error('tags', 'must be a dict with include/exclude pattern lists, got %r' % (tags,))
         self._check_keys(tags, ('include', 'exclude'), 'tags.')
         self.tag_include = self._str_list(tags.get('include'), 'tags.include')
         self.tag_exclude = self._str_list(tags.get('exclude'), 'tags.exclude')
-        self._tag_include_re = [self._regex(p, 'tags.include') for p in self.tag_include]
-        self._tag_exclude_re = [self._regex(p, 'tags.exclude') for p in self.tag_exclude]
+        self._tag_include_re = [self._tag_pattern(p, 'tags.include') for p in self.tag_include]
+        self._tag_exclude_re = [self._tag_pattern(p, 'tags.exclude') for p in self.tag_exclude]
 
         self.tag_state = self._enum(raw.get('tag_state'), 'tag_state', TAG_STATES, 'tagged')
         self.age_basis = self._enum(raw.get('age_basis'), 'age_basis', AGE_BASES, 'pushed')
@@ -322,7 +408,7 @@ class _Policy(object):
         self._check_keys(keep, _KEEP_KEYS, 'keep.')
         self.keep_latest = self._bool(keep.get('latest'), 'keep.latest', True)
         self.keep_tags = self._str_list(keep.get('tags'), 'keep.tags')
-        self._keep_tags_re = [self._regex(p, 'keep.tags') for p in self.keep_tags]
+        self._keep_tags_re = [self._tag_pattern(p, 'keep.tags') for p in self.keep_tags]
         self.keep_last = self._int(keep.get('last'), 'keep.last', minimum=0)
         self.keep_semver = self._semver(keep.get('semver'))
         self.keep_digests = self._digests(keep.get('digests'))
@@ -335,6 +421,15 @@ class _Policy(object):
         self.ignore_referrer_tags = self._bool(raw.get('ignore_referrer_tags'), 'ignore_referrer_tags', True)
         self.delete_untagged = self._bool(raw.get('delete_untagged'), 'delete_untagged', True)
         self.trust_created_before_1980 = self._bool(raw.get('trust_created_before_1980'), 'trust_created_before_1980', False)
+
+        # A policy with no selection key only protects: no "tags.include: ['(?!)']" trick needed.
+        selecting = [k for k in SELECTION_KEYS if raw.get(k) is not None]
+        self.protect_only = self._bool(raw.get('protect_only'), 'protect_only', not selecting)
+        if self.protect_only:
+            for key in ('older_than', 'newer_than'):
+                if raw.get(key) is not None:
+                    raise self._error(key, 'cannot be set with protect_only true: a protect-only policy selects nothing '
+                                           '(remove %s, or protect_only)' % key)
 
     # -- validation helpers -------------------------------------------------
     def _error(self, key, message):
@@ -373,14 +468,26 @@ class _Policy(object):
         except re.error as exc:
             raise self._error(key, 'has an invalid regular expression %s: %s' % (_show(pattern), exc))
 
-    def _repo_pattern(self, pattern, key):
+    def _pattern(self, pattern, key, alphabet, noun):
+        """``re:<regex>`` is a regular expression; anything else is a glob (see ``glob_problem``)."""
         if pattern.startswith('re:'):
+            if not pattern[3:]:
+                raise self._error(key, 'has an empty regular expression "re:"')
             return self._regex(pattern[3:], key)
+        problem = glob_problem(pattern, alphabet, noun)
+        if problem:
+            raise self._error(key, 'pattern %s %s' % (_show(pattern), problem))
         try:
             return re.compile(glob_to_regex(pattern))
         except re.error as exc:
             # The position would be in the translated regex, not in the glob: leave it out.
             raise self._error(key, 'has an invalid glob %s: %s' % (_show(pattern), getattr(exc, 'msg', None) or exc))
+
+    def _repo_pattern(self, pattern, key):
+        return self._pattern(pattern, key, _REPOSITORY_CHARS, 'repository name')
+
+    def _tag_pattern(self, pattern, key):
+        return self._pattern(pattern, key, _TAG_CHARS, 'tag')
 
     def _enum(self, value, key, choices, default):
         if value is None:
@@ -450,27 +557,34 @@ class _Policy(object):
             repo, sep, digest = item.rpartition('@')
             if sep and not repo:
                 raise self._error('keep.digests', 'has an invalid reference %r (empty repository before "@")' % (item,))
-            if not _DIGEST_RE.fullmatch(digest):
-                raise self._error('keep.digests', 'has an invalid digest %r (expected "sha256:<hex>" or "repo@sha256:<hex>")' % (item,))
+            try:
+                validate.digest(digest)
+            except ValueError as exc:
+                raise self._error('keep.digests', 'has an invalid digest %r (%s; write "sha256:<hex>" or '
+                                                  '"repo@sha256:<hex>")' % (item, exc))
             result.append((repo or None, digest))
         return result
 
     # -- matching -------------------------------------------------------------
     def covers(self, repository):
-        if self._repo_include_re and not any(r.fullmatch(repository) for r in self._repo_include_re):
+        if self._repo_include_re and not any(validate.matches(r, repository) for r in self._repo_include_re):
             return False
-        return not any(r.fullmatch(repository) for r in self._repo_exclude_re)
+        return not any(validate.matches(r, repository) for r in self._repo_exclude_re)
+
+    def named_repositories(self):
+        """Repositories ``repositories.include`` names outright (a glob without a wildcard)."""
+        return [p for p in self.repo_include if not p.startswith('re:') and not any(c in p for c in '*?[')]
 
     def tag_matches(self, tag):
         """Tag filter: include/exclude and referrer-tag exclusion."""
         if self.ignore_referrer_tags and is_referrer_tag(tag):
             return False
-        if self._tag_include_re and not any(r.fullmatch(tag) for r in self._tag_include_re):
+        if self._tag_include_re and not any(validate.matches(r, tag) for r in self._tag_include_re):
             return False
-        return not any(r.fullmatch(tag) for r in self._tag_exclude_re)
+        return not any(validate.matches(r, tag) for r in self._tag_exclude_re)
 
     def keep_tag_matches(self, tag):
-        return any(r.fullmatch(tag) for r in self._keep_tags_re)
+        return any(validate.matches(r, tag) for r in self._keep_tags_re)
 
     def digest_in_use(self, repository, digest):
         for repo, kept in self.keep_digests:
@@ -484,8 +598,8 @@ class _Policy(object):
             'repositories': {'include': list(self.repo_include), 'exclude': list(self.repo_exclude)},
             'tags': {'include': list(self.tag_include), 'exclude': list(self.tag_exclude)},
             'tag_state': self.tag_state,
-            'older_than': self.older_than,
-            'newer_than': self.newer_than,
+            'older_than': format_duration(self.older_than),
+            'newer_than': format_duration(self.newer_than),
             'age_basis': self.age_basis,
             'keep': {
                 'latest': self.keep_latest,
@@ -493,8 +607,9 @@ class _Policy(object):
                 'last': self.keep_last,
                 'semver': dict(self.keep_semver) if self.keep_semver else None,
                 'digests': [('%s@%s' % (r, d)) if r else d for r, d in self.keep_digests],
-                'min_age': self.min_age,
+                'min_age': format_duration(self.min_age),
             },
+            'protect_only': self.protect_only,
             'max_deletions': self.max_deletions,
             'max_deletions_percent': self.max_deletions_percent,
             'allow_empty_repository': self.allow_empty_repository,
@@ -591,7 +706,7 @@ def _load_times(art, entry, warnings):
             continue
         if value is None:
             continue
-        if value < REAL_TIME_FLOOR:
+        if value < timestamps.REAL_TIME_FLOOR:
             if field == 'created':
                 if art.created_pre1980 is None:
                     art.created_pre1980 = value
@@ -614,7 +729,7 @@ def _load_times(art, entry, warnings):
         return
     if value is None:
         return
-    if value < REAL_TIME_FLOOR:
+    if value < timestamps.REAL_TIME_FLOOR:
         if art.created_pre1980 is None:
             art.created_pre1980 = value
     else:
@@ -677,7 +792,7 @@ def _finish_repository(arts):
             # An index is as old as its newest child; when every known child time is before 1980, so is the index's.
             known = [c.ts['created'] or c.created_pre1980 for c in below]
             known = [k for k in known if k is not None]
-            if known and max(known) < REAL_TIME_FLOOR:
+            if known and max(known) < timestamps.REAL_TIME_FLOOR:
                 art.created_pre1980 = max(known)
     for art in arts.values():
         if art.ts['created'] is None and art.created_pre1980 is not None:
@@ -916,7 +1031,7 @@ def _evaluate_repository(repo, arts, policies, now):
                     item.protected_by.append(('keep_last', policy))
                 if young:
                     item.protected_by.append(('min_age', policy))
-                if policy.tag_state == 'untagged' or not policy.tag_matches(tag):
+                if policy.protect_only or policy.tag_state == 'untagged' or not policy.tag_matches(tag):
                     item.skip_reasons.append(('not_selected', policy))
                 elif window is not None:
                     item.skip_reasons.append((window, policy))
@@ -928,7 +1043,7 @@ def _evaluate_repository(repo, arts, policies, now):
                     item.protected_by.append(('in_use', policy))
                 if young:
                     item.protected_by.append(('min_age', policy))
-                if policy.tag_state == 'tagged' or not policy.delete_untagged:
+                if policy.protect_only or policy.tag_state == 'tagged' or not policy.delete_untagged:
                     item.skip_reasons.append(('not_selected', policy))
                 elif window is not None:
                     item.skip_reasons.append((window, policy))
@@ -1027,6 +1142,10 @@ def _plan_repository(repo, arts_by_digest, policies, now):
     def basis_for(art, policy):
         return _age_ts(art, policy or policies[0])[1]
 
+    def age_for(art, policy):
+        ts, dummy = _age_ts(art, policy or policies[0])
+        return int((now - ts).total_seconds()) if ts is not None else None
+
     for digest in tops:
         art = arts_by_digest[digest]
         children = sorted(owned.get(digest, ()), key=lambda d: (depth[d], d))
@@ -1042,6 +1161,7 @@ def _plan_repository(repo, arts_by_digest, policies, now):
             'policy': selected[0].name if selected else None,
             'selected_by': [p.name for p in selected],
             'age_basis': basis_for(art, selected[0] if selected else None),
+            'age_seconds': age_for(art, selected[0] if selected else None),
             'leftover': False,
         })
 
@@ -1057,6 +1177,7 @@ def _plan_repository(repo, arts_by_digest, policies, now):
                         'policy': item.selected_by[0].name,
                         'selected_by': [p.name for p in item.selected_by],
                         'age_basis': basis_for(art, item.selected_by[0]),
+                        'age_seconds': age_for(art, item.selected_by[0]),
                     })
                 continue
             reason, policy = item.protection()
@@ -1066,7 +1187,7 @@ def _plan_repository(repo, arts_by_digest, policies, now):
                     reason = 'referrer_of_kept'
             if reason is None:
                 reason, policy = item.selection_reason()
-            result['kept'].append(_kept_entry(repo, art, tag, reason, policy, item, basis_for(art, policy)))
+            result['kept'].append(_kept_entry(repo, art, tag, reason, policy, item, basis_for(art, policy), age_for(art, policy)))
         if art.digest in deleted:
             continue
         if not art.tags:
@@ -1081,19 +1202,19 @@ def _plan_repository(repo, arts_by_digest, policies, now):
                     reason = 'referrer_of_kept'
                 else:
                     reason, policy = item.selection_reason()
-            result['kept'].append(_kept_entry(repo, art, None, reason, policy, item, basis_for(art, policy)))
+            result['kept'].append(_kept_entry(repo, art, None, reason, policy, item, basis_for(art, policy), age_for(art, policy)))
         elif removed_here:
             # Some tags go but the manifest stays: a sibling tag is kept, or a guard keeps the now-untagged manifest.
             reason = guard.get(art.digest, 'shared_digest')
             result['kept'].append({
                 'repository': repo, 'digest': art.digest, 'tag': None, 'reason': reason, 'policy': None,
                 'selected_by': [p.name for p in own.get(art.digest, [])], 'protected_by': [],
-                'age_basis': basis_for(art, None),
+                'age_basis': basis_for(art, None), 'age_seconds': age_for(art, None),
             })
     return result
 
 
-def _kept_entry(repo, art, tag, reason, policy, item, basis):
+def _kept_entry(repo, art, tag, reason, policy, item, basis, age):
     protected = []
     for dummy, prot_policy in sorted(item.protected_by, key=lambda rp: rp[1].index):
         if prot_policy.name not in protected:
@@ -1107,6 +1228,7 @@ def _kept_entry(repo, art, tag, reason, policy, item, basis):
         'selected_by': [p.name for p in item.selected_by],
         'protected_by': protected,
         'age_basis': basis,
+        'age_seconds': age,
     }
 
 
@@ -1122,13 +1244,15 @@ def _resolve_now(now):
     return parsed
 
 
-def plan(snapshot, policies, now=None):
+def plan(snapshot, policies, now=None, repositories=None):
     """Compute a retention plan.  Pure and deterministic for a given ``now``.
 
     :param snapshot: ``artifact_info`` result (dict with ``artifacts`` and optional
         ``repositories`` and ``read_errors``) or a bare list of artifact dicts.
     :param policies: one policy dict or a list of them.
     :param now: ISO 8601 string or datetime; the current UTC time when ``None``.
+    :param repositories: the repositories the snapshot was asked for (the role's ``cleanup_repositories``); each one
+        the snapshot does not hold is a warning.
     :raises PolicyError: invalid policy (message names policy and key).
     :raises SnapshotError: malformed snapshot.
     :returns: the plan dict (see docs/retention.md).
@@ -1146,13 +1270,34 @@ def plan(snapshot, policies, now=None):
         if found:
             leftovers[repo] = found
 
+    missing = 'is not in the snapshot: there is no such repository, or nothing in it'
+    if repositories is not None:
+        if isinstance(repositories, str):
+            repositories = [repositories]
+        if not isinstance(repositories, (list, tuple)):
+            raise SnapshotError('repositories must be a list of repository names, got %s' % type(repositories).__name__)
+        for name in sorted(set(n for n in repositories if isinstance(n, str) and n)):
+            if name not in all_repos:
+                warnings.append('repository %s (named in cleanup_repositories) %s' % (name, missing))
     if not policy_objs:
         warnings.append('no retention policy given: nothing is selected')
     for policy in policy_objs:
-        if not any(policy.covers(r) for r in repos):
+        absent = [name for name in policy.named_repositories() if name not in all_repos]
+        for name in absent:
+            warnings.append('policy "%s": repository %s (named in repositories.include) %s' % (policy.name, name, missing))
+        if not absent and not any(policy.covers(r) for r in repos):
             warnings.append('policy "%s" matches no repository in the snapshot' % policy.name)
-        if policy.tag_state == 'untagged' and not policy.delete_untagged:
+        if policy.tag_state == 'untagged' and not policy.delete_untagged and not policy.protect_only:
             warnings.append('policy "%s" has tag_state untagged and delete_untagged false: it selects nothing' % policy.name)
+    for policy in policy_objs:
+        if not policy.protect_only:
+            continue
+        alone = [r for r in sorted(repos) if policy.covers(r)
+                 and all(p.protect_only for p in policy_objs if p.covers(r))]
+        if alone:
+            warnings.append('policy "%s" only protects (it sets none of tags, tag_state, older_than, newer_than) and no '
+                            'policy that selects covers %s: nothing is removed there' % (
+                                policy.name, ', '.join(alone[:10]) + (' ...' if len(alone) > 10 else '')))
 
     remove_tags, delete_digests, kept, read_errors = [], [], [], []
     summaries = {}
@@ -1203,17 +1348,8 @@ def plan(snapshot, policies, now=None):
 
     block_reasons = _check_breakers(policy_objs, repo_policies, repos, remove_tags, delete_digests, summaries)
 
-    totals = {
-        'remove_tags': len(remove_tags),
-        'delete_digests': len(delete_digests),
-        'children_deleted': sum(len(e['children']) for e in delete_digests),
-        'bytes_freed': sum(s['bytes_freed'] for s in summaries.values()),
-        'bytes_freed_partial': any(s['bytes_freed_partial'] for s in summaries.values()),
-        'kept': len(kept),
-        'repositories': len(summaries),
-        'leftovers': len(found),
-        'read_errors': len(read_errors),
-    }
+    totals = _add_up(summaries.values())
+    totals['repositories'] = len(summaries)
     return {
         'remove_tags': remove_tags,
         'delete_digests': delete_digests,
@@ -1246,6 +1382,7 @@ def _leftover_entry(repo, art):
         'policy': None,
         'selected_by': [],
         'age_basis': None,
+        'age_seconds': None,
         'leftover': True,
         'reason': LEFTOVER_REASON,
     }
@@ -1263,11 +1400,23 @@ def _read_errors(repo, arts, unresolved):
     return errors
 
 
+def _count(counts, key):
+    counts[key] = counts.get(key, 0) + 1
+
+
 def _summarize(arts_by_digest, res, leftover_entries=(), read_errors=0):
-    """Per repository counts; ``*_before``/``*_after`` count the repository's own content (throwaways excluded)."""
+    """Per repository counts of the repository's own content (throwaway leftovers are counted apart).
+
+    Tags: ``tags_before = tags_kept + tags_removed`` and ``tags_removed = tags_removed_with_digests +
+    tags_removed_from_surviving``; ``kept_by_reason`` counts each kept tag once and adds up to ``tags_kept``;
+    ``tags_after = tags_kept``.  Digests: ``digests_before = digests_deleted + digests_after`` (``digests_deleted``
+    counts the children deleted with an index too), and ``untagged_kept_by_reason`` counts each manifest that stays
+    with no tag (untagged before, or left untagged by a guard).
+    """
     deleted = res['deleted']
     tags_before = sum(len(a.tags) for a in arts_by_digest.values())
-    removed_tags = len(res['remove_tags']) + sum(len(e['tags']) for e in res['delete_digests'])
+    from_surviving = len(res['remove_tags'])
+    with_digests = sum(len(e['tags']) for e in res['delete_digests'])
     bytes_freed = 0
     partial = False
     for digest in sorted(deleted):
@@ -1278,24 +1427,56 @@ def _summarize(arts_by_digest, res, leftover_entries=(), read_errors=0):
             bytes_freed += size
     for entry in leftover_entries:
         bytes_freed += entry['size_bytes'] or 0
-    by_reason = {}
+    by_reason, untagged = {}, {}
     for entry in res['kept']:
-        by_reason[entry['reason']] = by_reason.get(entry['reason'], 0) + 1
+        if entry['tag'] is not None:
+            _count(by_reason, entry['reason'])
+        elif entry['reason'] != 'shared_digest':
+            # shared_digest: the manifest keeps a tag of its own, which is counted above.
+            _count(untagged, entry['reason'])
+    tags_kept = sum(by_reason.values())
     return {
+        'tags_before': tags_before,
+        'tags_removed': from_surviving + with_digests,
+        'tags_removed_with_digests': with_digests,
+        'tags_removed_from_surviving': from_surviving,
+        'tags_kept': tags_kept,
         'kept_by_reason': dict(sorted(by_reason.items())),
-        'kept': len(res['kept']),
-        'remove_tags': len(res['remove_tags']),
-        'delete_digests': len(res['delete_digests']) + len(leftover_entries),
+        'tags_after': tags_before - from_surviving - with_digests,
+        'digests_before': len(arts_by_digest),
+        'digests_deleted': len(deleted),
         'children_deleted': sum(len(e['children']) for e in res['delete_digests']),
+        'digests_after': len(arts_by_digest) - len(deleted),
+        'untagged_kept_by_reason': dict(sorted(untagged.items())),
         'bytes_freed': bytes_freed,
         'bytes_freed_partial': partial,
-        'tags_before': tags_before,
-        'tags_after': tags_before - removed_tags,
-        'manifests_before': len(arts_by_digest),
-        'manifests_after': len(arts_by_digest) - len(deleted),
         'leftovers': len(leftover_entries),
+        'leftover_tags': sum(len(e['tags']) for e in leftover_entries),
         'read_errors': read_errors,
     }
+
+
+def _add_up(summaries):
+    """Totals of per-repository summaries: numbers and per-reason counts added, ``bytes_freed_partial`` or-ed."""
+    totals = {}
+    for summary in summaries:
+        for key, value in summary.items():
+            if isinstance(value, bool):
+                totals[key] = totals.get(key, False) or value
+            elif isinstance(value, dict):
+                merged = totals.setdefault(key, {})
+                for reason, count in value.items():
+                    merged[reason] = merged.get(reason, 0) + count
+            else:
+                totals[key] = totals.get(key, 0) + value
+    for key in ('kept_by_reason', 'untagged_kept_by_reason'):
+        totals[key] = dict(sorted(totals.get(key, {}).items()))
+    for key in ('tags_before', 'tags_removed', 'tags_removed_with_digests', 'tags_removed_from_surviving', 'tags_kept',
+                'tags_after', 'digests_before', 'digests_deleted', 'children_deleted', 'digests_after', 'bytes_freed',
+                'leftovers', 'leftover_tags', 'read_errors'):
+        totals.setdefault(key, 0)
+    totals.setdefault('bytes_freed_partial', False)
+    return totals
 
 
 def _check_breakers(policies, repo_policies, repos, remove_tags, delete_digests, summaries):

@@ -32,7 +32,7 @@ PLAYBOOK = """
             older_than: 30d
             keep:
               latest: true
-              tags: ['^v1[.]0$']
+              tags: ['v1.0']
               min_age: 1h
 """
 

@@ -63,6 +63,20 @@ def read_report(path):
         return json.load(handle)
 
 
+def plan_row(out, repo, tag, digest, action):
+    """The printed plan's line for ``tag`` (``-`` for an untagged manifest): repository, tag, digest, age, action."""
+    pattern = r'"%s\s+%s\s+sha256:%s\s+\d+d\s+%s\s' % (re.escape(repo), re.escape(tag), digest[7:19], action)
+    return re.search(pattern, out)
+
+
+def assert_adds_up(summary):
+    """The report's identities: before = kept + removed (both kinds), kept by reason adds up, after = kept."""
+    assert summary["tags_removed"] == summary["tags_removed_with_digests"] + summary["tags_removed_from_surviving"], summary
+    assert summary["tags_before"] == summary["tags_kept"] + summary["tags_removed"], summary
+    assert summary["tags_after"] == summary["tags_kept"] == sum(summary["kept_by_reason"].values()), summary
+    assert summary["digests_before"] == summary["digests_deleted"] + summary["digests_after"], summary
+
+
 def snapshot(seed, repos, digests):
     """``({repo: {tag: digest}}, {digest: exists})`` read over HTTP."""
     tag_maps = {repo: seed.tag_map(repo) for repo in repos}
@@ -121,7 +135,7 @@ def history(seed, prefix):
     repo_of = {name: (api if name.startswith("A") else web if name.startswith("W") else base) for name in d}
     policies = [
         {"name": "api", "repositories": {"include": [api]}, "older_than": "30d", "age_basis": "created",
-         "keep": {"latest": True, "tags": ["stable|main"], "last": 3, "semver": {"major": 1},
+         "keep": {"latest": True, "tags": ["stable", "main"], "last": 3, "semver": {"major": 1},
                   "digests": [f"{api}@{d['A5']}"], "min_age": "1h"}},
         {"name": "web", "repositories": {"include": [web]}, "older_than": "30d", "age_basis": "created",
          "keep": {"latest": True, "last": 1}},
@@ -152,10 +166,19 @@ def test_check_mode_then_real_run_then_idempotent(registry, seed, history, tmp_p
     assert registry.mutations_since(mark) == []
     assert snapshot(seed, history["repos"], history["refs"]) == (before_tags, before_present)
     assert changed == 2  # the tag and artifact calls predict changes
-    for planned in (f"{api}:pr-17", f"{api}:sha-3333333", f"{api}@{d['A1']}", f"{api}@{d['A6']}",
-                    f"{web}@{d['WI1']}", f"{web}@{d['W1b']}", f"{web}@{d['W2b']}"):
-        assert planned in out, (planned, out)
-    assert "would remove 2 tag(s), would delete 3 digest(s)" in out
+    # the printed plan names every tag that disappears: removed from an image that stays, or with its digest
+    planned = [(api, "pr-17", "A4", "untag"), (api, "sha-3333333", "A3", "untag"),
+               (api, "v1.0.0", "A1", "delete"), (api, "v1.1.0", "A2", "delete"), (api, "sha-1111111", "A2", "delete"),
+               (api, "v2.0.0", "A6", "delete"), (web, "2026.02", "WI1", "delete"), (web, "-", "W1a", "delete"),
+               (web, "-", "W1b", "delete"), (web, "2026.03", "WI2", "delete"), (web, "-", "W2b", "delete")]
+    for repo, tag, name, action in planned:
+        assert plan_row(out, repo, tag, d[name], action), (repo, tag, name, out)
+    assert '"Plan (check mode: nothing is changed), now %s: 8 tag(s) and 8 digest(s) would go"' % NOW in out
+    assert re.search(r'"%s +pr-17 .* untag .*image stays with stable"' % re.escape(api), out)
+    # and the report says what would happen, in figures that add up
+    assert ('"  tags:    13 before - 6 would be removed = 7 after; would be removed: 4 with 3 digest(s) + 2 from images '
+            'that stay"') in out
+    assert '"  kept:    7 tag(s) = in_use 1 + keep_last 2 + keep_semver 2 + keep_tags 1 + latest 1"' in out
     check = read_report(check_report)
     assert check["check_mode"] is True and check["blocked"] is False
 
@@ -190,23 +213,37 @@ def test_check_mode_then_real_run_then_idempotent(registry, seed, history, tmp_p
     assert report["check_mode"] is False and report["blocked"] is False and report["now"] == NOW
     repos = report["repositories"]
     assert set(repos) == {api, web}
-    assert repos[api]["removed_tags"] == ["pr-17", "sha-3333333"]
+    assert repos[api]["removed_tags"] == ["pr-17", "sha-1111111", "sha-3333333", "v1.0.0", "v1.1.0", "v2.0.0"]
+    assert repos[api]["removed_from_surviving"] == ["pr-17", "sha-3333333"]
+    assert repos[api]["deleted_digest_tags"] == {d["A1"]: ["v1.0.0"], d["A2"]: ["sha-1111111", "v1.1.0"], d["A6"]: ["v2.0.0"]}
     assert repos[api]["deleted_digests"] == sorted(d[n] for n in ("A1", "A2", "A6"))
-    assert repos[api]["kept_by_reason"] == {"in_use": 1, "keep_last": 2, "keep_semver": 2, "keep_tags": 1,
-                                            "latest": 1, "shared_digest": 2}
-    assert repos[web]["removed_tags"] == []
+    assert repos[api]["kept_by_reason"] == {"in_use": 1, "keep_last": 2, "keep_semver": 2, "keep_tags": 1, "latest": 1}
+    assert (repos[api]["tags_before"], repos[api]["tags_removed_with_digests"], repos[api]["tags_removed_from_surviving"],
+            repos[api]["tags_after"]) == (13, 4, 2, 7)
+    assert repos[web]["removed_tags"] == ["2026.02", "2026.03"] and repos[web]["removed_from_surviving"] == []
     assert repos[web]["deleted_digests"] == sorted(d[n] for n in ("WI1", "W1a", "W1b", "WI2", "W2b"))
-    assert repos[web]["kept_by_reason"] == {"index_child": 2, "latest": 1}
+    assert repos[web]["kept_by_reason"] == {"latest": 1}
+    assert repos[web]["untagged_kept_by_reason"] == {"index_child": 2}  # WS and W3b, children of the surviving index
+    assert (repos[web]["digests_before"], repos[web]["digests_deleted"], repos[web]["digests_after"]) == (8, 5, 3)
+    # the figures match the registry, read back over HTTP
+    for repo in (api, web):
+        assert_adds_up(repos[repo])
+        assert repos[repo]["tags_before"] == len(before_tags[repo]) and repos[repo]["tags_after"] == len(tags_after[repo])
     assert repos[api]["bytes_freed"] == sum(sizes[n] for n in ("A1", "A2", "A6"))
     assert repos[api]["bytes_freed"] > 3 * 2048
     for summary in repos.values():
         assert summary["skipped"] == [] and summary["errors"] == []
-    assert report["totals"]["removed_tags"] == 2
+    assert report["totals"]["removed_tags"] == report["totals"]["tags_removed"] == 8
     assert report["totals"]["deleted_digests"] == 8
     assert report["totals"]["errors"] == 0
+    assert_adds_up(report["totals"])
+    assert ('"  tags:    13 before - 6 removed = 7 after; removed: 4 with 3 deleted digest(s) + 2 from images that stay"'
+            in out)
+    assert not re.search(r'"[^"]*would[^"]*"', out.split("Print the report")[1])
     # check mode predicted exactly what the real run did
     for name in (api, web):
-        for key in ("removed_tags", "deleted_digests", "kept_by_reason", "bytes_freed"):
+        for key in ("removed_tags", "deleted_digests", "kept_by_reason", "bytes_freed", "tags_before", "tags_after",
+                    "untagged_kept_by_reason"):
             assert check["repositories"][name][key] == repos[name][key], (name, key)
 
     # 4. a second run finds nothing to do
@@ -215,8 +252,17 @@ def test_check_mode_then_real_run_then_idempotent(registry, seed, history, tmp_p
     assert rc == 0, out + err
     assert changed == 0, out
     assert registry.mutations_since(mark) == []
-    assert read_report(report_path)["totals"]["removed_tags"] == 0
+    again = read_report(report_path)
+    assert again["totals"]["removed_tags"] == 0
     assert snapshot(seed, history["repos"], history["refs"]) == (tags_after, present_after)
+    # the re-run's figures follow from the first run's: it starts where the first one ended, and keeps it all
+    for name in (api, web):
+        assert_adds_up(again["repositories"][name])
+        assert again["repositories"][name]["tags_before"] == repos[name]["tags_after"]
+        assert again["repositories"][name]["tags_kept"] == repos[name]["tags_kept"]
+        assert again["repositories"][name]["kept_by_reason"] == repos[name]["kept_by_reason"]
+        assert again["repositories"][name]["digests_before"] == repos[name]["digests_after"]
+    assert again["totals"]["tags_before"] == report["totals"]["tags_after"] == 8
 
 
 def test_report_bytes_freed_counts_index_children(registry, seed, prefix, tmp_path):
@@ -298,8 +344,16 @@ def test_tag_pushed_after_the_snapshot_is_never_lost(registry, seed, history):
 # -- issue 7: bad input fails before any request -----------------------------------
 BAD_POLICIES = {
     # what the user wrote -> what the message must say (the policy, the key, the value as written)
-    "regex": ({"name": "ci", "tags": {"include": ["sha-\\"]}},
+    "regex": ({"name": "ci", "tags": {"include": ["re:sha-\\"]}},
               'policy "ci": key "tags.include" has an invalid regular expression "sha-\\": bad escape (end of pattern) at position 4'),
+    # issue 8: a tag regex written without "re:" (tag patterns are globs now) and a duration without a unit
+    "regex_as_glob": ({"name": "ci", "tags": {"include": ["^pr-\\d+$"]}},
+                      'policy "ci": key "tags.include" pattern "^pr-\\d+$" looks like a regular expression: '),
+    "ambiguous": ({"name": "ci", "keep": {"tags": ["stable.*"]}},
+                  'write "re:stable.*" for the regular expression or "stable*" for the glob'),
+    "bare_number": ({"name": "ci", "older_than": 30},
+                    'policy "ci": key "older_than" is not a valid duration: invalid duration 30: a number has no unit; '
+                    'write "30d" (days) or "30s" (seconds)'),
     "unknown_key": ({"name": "ci", "olderthan": "30d"}, 'policy "ci": unknown key(s) "olderthan" (did you mean "older_than"?)'),
     "duration": ({"name": "ci", "older_than": "30 days"}, 'policy "ci": key "older_than" is not a valid duration'),
     "percent": ({"name": "ci", "older_than": "30d", "max_deletions_percent": 150},
@@ -363,6 +417,33 @@ def test_one_policy_given_as_a_dict(registry, seed, prefix, tmp_path):
     assert report["repositories"][repo]["kept_by_reason"] == {"latest": 1}
 
 
+# -- issue 8: policy writing without traps ----------------------------------------------
+def test_globs_protect_only_policies_and_names_that_do_not_exist(registry, seed, prefix, tmp_path):
+    """Tag globs select what they say; a policy with only keep rules protects without selecting; a repository named
+    in cleanup_repositories or in a policy's include that does not exist is a warning in the printed plan."""
+    repo = f"{prefix}/app"
+    pr1 = image(seed, repo, ["pr-1"], "2026-01-01T00:00:00Z")
+    pr2 = image(seed, repo, ["pr-2"], "2026-01-02T00:00:00Z")
+    image(seed, repo, ["main"], "2026-01-03T00:00:00Z")
+    image(seed, repo, ["latest"], "2026-10-31T00:00:00Z")
+    report_path = tmp_path / "report.json"
+    policies = [
+        {"name": "prs", "repositories": [repo, f"{prefix}/typo"], "tags": {"include": ["pr-*"]}, "older_than": "30d",
+         "age_basis": "created"},
+        {"name": "guard", "keep": {"tags": ["pr-2"]}},  # only keep rules: protects, selects nothing
+    ]
+    rc, out, err, _changed = run_role(role_vars(registry, report_path, [repo, f"{prefix}/nope"], policies))
+    assert rc == 0, out + err
+    assert seed.resolve(repo, "pr-1") is None and not seed.manifest_exists(repo, pr1)
+    assert seed.resolve(repo, "pr-2") == pr2 and seed.resolve(repo, "main")
+    assert f'warning: repository {prefix}/nope (named in cleanup_repositories) is not in the snapshot' in out, out
+    assert f'warning: policy \\"prs\\": repository {prefix}/typo (named in repositories.include) is not in the snapshot' in out, out
+    summary = read_report(report_path)["repositories"][repo]
+    assert summary["removed_tags"] == ["pr-1"]
+    assert summary["kept_by_reason"] == {"keep_tags": 1, "latest": 1, "not_selected": 1}
+    assert_adds_up(summary)
+
+
 # -- issue 7: timestamps that lie -----------------------------------------------------
 def test_reproducible_build_is_not_decades_old_unless_trusted(registry, seed, prefix, tmp_path):
     """An image config created in 1970 (SOURCE_DATE_EPOCH=0) pushed today is kept as no_timestamp, with a warning;
@@ -372,7 +453,7 @@ def test_reproducible_build_is_not_decades_old_unless_trusted(registry, seed, pr
     old = image(seed, repo, ["sha-0000001"], "2026-01-01T00:00:00Z")
     image(seed, repo, ["latest"], "2026-10-31T00:00:00Z")
     report_path = tmp_path / "report.json"
-    policy = {"name": "builds", "tags": {"include": ["sha-.*"]}, "older_than": "30d", "age_basis": "created"}
+    policy = {"name": "builds", "tags": {"include": ["sha-*"]}, "older_than": "30d", "age_basis": "created"}
 
     rc, out, err, _changed = run_role(role_vars(registry, report_path, [repo], [policy]))
     assert rc == 0, out + err
@@ -437,8 +518,8 @@ def test_tag_pushed_again_after_the_plan_is_skipped_as_moved(registry, seed, pre
     second = image(seed, repo, ["pr-2", "stable-2"], "2026-01-02T00:00:00Z")
     fresh = image(seed, repo, ["latest"], "2026-10-31T00:00:00Z")
     report_path = tmp_path / "report.json"
-    policy = {"name": "prs", "tags": {"include": ["pr-.*"]}, "older_than": "30d", "age_basis": "created",
-              "keep": {"tags": ["stable.*"]}}
+    policy = {"name": "prs", "tags": {"include": ["pr-*"]}, "older_than": "30d", "age_basis": "created",
+              "keep": {"tags": ["stable*"]}}
     mark = registry.mark()
     rc, out, err = run_role_with_race(registry, role_vars(registry, report_path, [repo], [policy]), tmp_path,
                                       f"seed.tag({repo!r}, 'pr-2', {fresh!r})\n")
@@ -484,7 +565,7 @@ def test_leftover_throwaway_is_deleted_whatever_the_policies_say(registry, seed,
     kept_image = image(seed, repo, ["v1", "latest"], "2026-01-01T00:00:00Z")
     throwaway = leftover_throwaway(seed, repo, ["pr-7", "pr-8"])
     report_path = tmp_path / "report.json"
-    policy = {"name": "keep-all", "older_than": "30d", "keep": {"tags": [".*"]}, "max_deletions": 0, "max_deletions_percent": 0}
+    policy = {"name": "keep-all", "older_than": "30d", "keep": {"tags": ["*"]}, "max_deletions": 0, "max_deletions_percent": 0}
 
     rc, out, err, _changed = run_role(role_vars(registry, report_path, [repo], policy), check=True)
     assert rc == 0, out + err

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, regops.registry contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""retention_policies, retention_refs and retention_report: the parts issue 7 added."""
+"""retention_policies, retention_refs, retention_report and retention_table: the parts issues 7 and 8 added."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -42,7 +42,8 @@ def test_retention_policies_normalizes_a_dict_and_a_list():
     one = {'name': 'ci', 'older_than': '14d', 'keep': {'last': 3}}
     from_dict = policies_filter.retention_policies(one)
     assert from_dict == policies_filter.retention_policies([one])
-    assert len(from_dict) == 1 and from_dict[0]['older_than'] == 14 * 86400 and from_dict[0]['keep']['last'] == 3
+    assert len(from_dict) == 1 and from_dict[0]['older_than'] == '14d' and from_dict[0]['keep']['last'] == 3
+    assert from_dict[0]['keep']['min_age'] == '1h' and from_dict[0]['protect_only'] is False
     assert from_dict[0]['trust_created_before_1980'] is False
     # the normalized list is a valid planner input and gives the same plan
     snapshot = [artifact('a', ['x']), artifact('b', ['y'], pushed=NEW), artifact('c', ['latest'])]
@@ -50,8 +51,13 @@ def test_retention_policies_normalizes_a_dict_and_a_list():
 
 
 @pytest.mark.parametrize('policies, fragment', [
-    ({'name': 'p', 'tags': {'include': ['sha-\\']}},
+    ({'name': 'p', 'tags': {'include': ['re:sha-\\']}},
      'policy "p": key "tags.include" has an invalid regular expression "sha-\\": bad escape (end of pattern) at position 4'),
+    ({'name': 'p', 'tags': {'include': ['^pr-\\d+$']}},
+     'policy "p": key "tags.include" pattern "^pr-\\d+$" looks like a regular expression: "^", "\\", "+", "$" have no '
+     'meaning in a glob and no tag holds them; write "re:^pr-\\d+$" to keep it a regular expression'),
+    ({'name': 'p', 'older_than': 30}, 'policy "p": key "older_than" is not a valid duration: invalid duration 30: a number '
+                                      'has no unit; write "30d" (days) or "30s" (seconds)'),
     ({'name': 'p', 'olderthan': '30d'}, 'policy "p": unknown key(s) "olderthan" (did you mean "older_than"?)'),
     ({'name': 'p', 'older_than': '30 days'}, 'policy "p": key "older_than" is not a valid duration: invalid duration \'30 days\''),
     ({'name': 'p', 'max_deletions_percent': 150}, 'policy "p": key "max_deletions_percent" must be a number between 0 and 100, got 150'),
@@ -77,7 +83,7 @@ def test_retention_policies_checks_now():
 
 def test_retention_refs_tag_digests_are_what_the_plan_saw():
     snapshot = [artifact('a', ['pr-1', 'keep-me']), artifact('b', ['pr-2', 'stable']), artifact('c', ['latest'])]
-    result = plan(snapshot, {'tags': {'include': ['pr-.*']}, 'older_than': '30d'}, now=NOW)
+    result = plan(snapshot, {'tags': {'include': ['pr-*']}, 'older_than': '30d'}, now=NOW)
     refs = refs_filter.retention_refs(result)
     assert refs['tags'] == ['team/app:pr-1', 'team/app:pr-2']
     assert refs['tag_digests'] == {'team/app:pr-1': sha('a'), 'team/app:pr-2': sha('b')}
@@ -93,7 +99,7 @@ def test_retention_refs_refuses_a_tag_planned_on_two_digests():
 
 def test_retention_refs_leftover_expects_its_own_tags():
     snapshot = [artifact('t', ['pr-9', 'pr-10'], provider_data={'throwaway': True}), artifact('c', ['latest'])]
-    refs = refs_filter.retention_refs(plan(snapshot, {'keep': {'tags': ['.*']}}, now=NOW))
+    refs = refs_filter.retention_refs(plan(snapshot, {'keep': {'tags': ['*']}}, now=NOW))
     assert refs['digests'] == ['team/app@' + sha('t')]
     assert refs['expected_tags'] == {'team/app@' + sha('t'): ['pr-10', 'pr-9']}
     assert refs['tags'] == [] and refs['tag_digests'] == {}
@@ -110,7 +116,7 @@ def _report_plan():
         artifact('t', ['pr-3'], size_bytes=7, provider_data={'throwaway': True}),
         artifact('k', ['latest']),
     ], 'read_errors': [{'repository': REPO, 'digest': sha('f'), 'msg': 'manifest: HTTP 503'}]}
-    return plan(snapshot, {'older_than': '30d', 'keep': {'tags': ['stable.*']}}, now=NOW)
+    return plan(snapshot, {'older_than': '30d', 'keep': {'tags': ['stable*']}}, now=NOW)
 
 
 def test_report_moved_tag_is_skipped_not_removed():
@@ -127,17 +133,24 @@ def test_report_moved_tag_is_skipped_not_removed():
     ]}
     report = report_filter.retention_report(result, tag_result=tag_result, artifact_result=artifact_result)
     summary = report['repositories'][REPO]
-    assert summary['removed_tags'] == ['pr-1']
+    # every tag that went: pr-1 (from an image that stays) and old (with its digest)
+    assert summary['removed_tags'] == ['old', 'pr-1'] and summary['removed_from_surviving'] == ['pr-1']
+    assert summary['deleted_digest_tags'] == {sha('d'): ['old']}
     assert summary['skipped'] == [{'tag': 'pr-2', 'reason': 'moved', 'msg': moved}]
     assert summary['deleted_digests'] == [sha('d')]
     assert summary['leftovers'] == [{'digest': sha('t'), 'tags': ['pr-3'], 'action': 'deleted'}]
     assert summary['bytes_freed'] == 107
-    assert report['totals']['removed_tags'] == 1 and report['totals']['skipped'] == 1
+    # 7 tags (the leftover's pr-3 is not the repository's): 2 removed, 5 kept, the moved pr-2 among them
+    assert (summary['tags_before'], summary['tags_removed'], summary['tags_kept'], summary['tags_after']) == (7, 2, 5, 5)
+    assert summary['kept_by_reason'] == {'keep_tags': 2, 'latest': 1, 'read_error': 1, 'skipped': 1}
+    assert report['totals']['removed_tags'] == 2 and report['totals']['skipped'] == 1
     assert report['totals']['deleted_digests'] == 1 and report['totals']['leftovers'] == 1
     assert '  skipped tag pr-2 (moved): ' + moved in report['lines']
     assert any(line.startswith('  leftover throwaway manifest %s (tags: pr-3)' % sha('t')) and line.endswith(': deleted')
                for line in report['lines'])
-    assert 'delete 1 leftover throwaway manifest(s)' in report['lines'][0]
+    assert '  tags:    7 before - 2 removed = 5 after; removed: 1 with 1 deleted digest(s) + 1 from images that stay' in report['lines']
+    assert '  kept:    5 tag(s) = keep_tags 2 + latest 1 + read_error 1 + skipped 1' in report['lines']
+    assert 'leftover throwaway manifest(s) deleted 1' in ' '.join(report['lines'])
 
 
 def test_report_counts_each_read_error_as_an_error():
@@ -151,6 +164,9 @@ def test_report_counts_each_read_error_as_an_error():
     assert report['totals']['errors'] == 2
     assert report['repositories'][REPO]['kept_by_reason']['read_error'] == 1
     assert '  error ' + errors[0] in report['lines']
+    # no module result for what the plan meant to remove: still there, counted as not_run
+    assert report['repositories'][REPO]['kept_by_reason']['not_run'] == 3
+    assert report['totals']['tags_removed'] == 0 and report['totals']['tags_kept'] == 7
     # nothing was run: the leftover is listed as not run and not counted
     assert report['repositories'][REPO]['leftovers'] == [{'digest': sha('t'), 'tags': ['pr-3'], 'action': None}]
     assert report['totals']['leftovers'] == 0
@@ -172,8 +188,10 @@ def test_report_tag_outcomes_that_are_not_removals():
     ]}
     report = report_filter.retention_report(result, tag_result=tag_result)
     summary = report['repositories'][REPO]
-    assert summary['removed_tags'] == []
+    # pr-1 was already gone: it is not there any more, so it counts as removed (the next run will not see it)
+    assert summary['removed_tags'] == ['pr-1']
     assert 'tag pr-2: restored: throwaway delete failed (HTTP 500); pointed back at %s' % sha('b') in summary['errors']
+    assert summary['kept_by_reason']['error'] == 1
     assert report['totals']['errors'] == 3
 
 
@@ -188,8 +206,10 @@ def test_report_digest_skips_carry_a_reason():
     assert summary['skipped'] == [{'digest': sha('d'), 'reason': 'tags_changed', 'msg': 'tags changed: gained hotfix'}]
     assert summary['deleted_digests'] == []
     assert summary['leftovers'] == [{'digest': sha('t'), 'tags': ['pr-3'], 'action': 'failed'}]
-    assert 'digest %s: failed: HTTP 500' % sha('t') in summary['errors']
-    assert report['lines'][-1].startswith('total: would remove 0 tag(s), would delete 0 digest(s)')
+    assert 'leftover throwaway manifest %s: failed: HTTP 500' % sha('t') in summary['errors']
+    assert summary['kept_by_reason']['skipped'] == 1  # old: its digest gained a tag, so it stays
+    assert '  tags:    7 before - 0 would be removed = 7 after; would be removed: 0 with 0 digest(s) + 0 from images that stay' \
+        in report['lines']
 
 
 def test_report_skip_without_a_reason_from_an_older_module():
@@ -197,3 +217,177 @@ def test_report_skip_without_a_reason_from_an_older_module():
     report = report_filter.retention_report(result, artifact_result={'actions': [
         {'ref': REPO + '@' + sha('d'), 'action': 'skipped', 'msg': 'gained a tag'}]})
     assert report['repositories'][REPO]['skipped'] == [{'digest': sha('d'), 'reason': 'skipped', 'msg': 'gained a tag'}]
+
+
+# -- issue 8: the report's figures add up, whatever the modules did ------------------------------------------
+
+def _varied(rng):
+    """A snapshot of two repositories with shared digests, indexes, untagged manifests, a read error and a leftover."""
+    arts = []
+    for repo in ('team/app', 'team/web'):
+        for number in range(rng.randint(3, 9)):
+            digest = 'sha256:%064x' % rng.getrandbits(256)
+            children = []
+            if rng.random() < 0.25:
+                for dummy in range(2):
+                    child = 'sha256:%064x' % rng.getrandbits(256)
+                    children.append({'digest': child})
+                    arts.append({'repository': repo, 'digest': child, 'tags': [], 'pushed_at': OLD, 'size_bytes': 3})
+            tags = ['b%d-%d' % (number, i) for i in range(rng.choice((0, 1, 2, 3)))]
+            if rng.random() < 0.2:
+                tags.append('v1.%d.0' % number)
+            entry = {'repository': repo, 'digest': digest, 'tags': tags, 'size_bytes': 10, 'children': children,
+                     'pushed_at': rng.choice((OLD, NEW, None))}
+            if rng.random() < 0.07:
+                entry['read_error'] = 'HTTP 500'
+            if rng.random() < 0.07:
+                entry['provider_data'] = {'throwaway': True}
+            arts.append(entry)
+        arts.append({'repository': repo, 'digest': 'sha256:%064x' % rng.getrandbits(256), 'tags': ['latest'], 'pushed_at': NEW})
+    policies = [{'name': 'ci', 'tag_state': rng.choice(('tagged', 'any')), 'older_than': '30d',
+                 'keep': {'tags': ['b1-*'], 'semver': {'major': 1}}}, {'name': 'guard', 'keep': {'last': 1}}]
+    return arts, policies
+
+
+def _outcomes(rng, result, refs):
+    kinds = ('deleted', 'deleted', 'deleted', 'absent', 'skipped', 'failed', 'restored', None)
+    tag_actions, digest_actions = [], []
+    for ref in refs['tags']:
+        kind = rng.choice(kinds)
+        if kind:
+            tag_actions.append({'ref': ref, 'action': kind, 'reason': 'moved' if kind == 'skipped' else None, 'msg': 'x'})
+    for ref in refs['digests']:
+        kind = rng.choice(kinds[:-2] + (None,))
+        if kind:
+            digest_actions.append({'ref': ref, 'action': kind, 'msg': 'y'})
+    return {'actions': tag_actions}, {'actions': digest_actions}
+
+
+def assert_report_adds_up(summary):
+    assert summary['tags_removed'] == summary['tags_removed_with_digests'] + summary['tags_removed_from_surviving']
+    assert summary['tags_before'] == summary['tags_kept'] + summary['tags_removed']
+    assert summary['tags_after'] == summary['tags_kept'] == sum(summary['kept_by_reason'].values())
+    assert summary['digests_before'] == summary['digests_deleted'] + summary['digests_after']
+
+
+@pytest.mark.parametrize('seed', range(40))
+def test_report_figures_add_up_whatever_the_modules_did(seed):
+    import random
+    rng = random.Random(seed)
+    arts, policies = _varied(rng)
+    result = plan(arts, policies, now=NOW)
+    refs = refs_filter.retention_refs(result)
+    tag_result, artifact_result = _outcomes(rng, result, refs)
+    for check_mode in (False, True):
+        report = report_filter.retention_report(result, tag_result=tag_result, artifact_result=artifact_result,
+                                                check_mode=check_mode)
+        for name, summary in report['repositories'].items():
+            assert_report_adds_up(summary)
+            assert len(summary['removed_tags']) == summary['tags_removed']
+            assert len(summary['removed_from_surviving']) == summary['tags_removed_from_surviving']
+            assert len(summary['deleted_digests']) == summary['digests_deleted']
+            assert summary['tags_before'] == result['repositories'][name]['tags_before']
+        totals = report['totals']
+        assert_report_adds_up(totals)
+        assert (totals['removed_tags'], totals['deleted_digests'], totals['kept']) == (
+            totals['tags_removed'], totals['digests_deleted'], totals['tags_kept'])
+    # when every module call did what the plan said, the report is the plan
+    done = {'actions': [{'ref': ref, 'action': 'deleted'} for ref in refs['tags']]}
+    gone = {'actions': [{'ref': ref, 'action': 'deleted'} for ref in refs['digests']]}
+    report = report_filter.retention_report(result, tag_result=done, artifact_result=gone)
+    for name, summary in result['repositories'].items():
+        for key in ('tags_before', 'tags_removed', 'tags_removed_with_digests', 'tags_removed_from_surviving', 'tags_kept',
+                    'kept_by_reason', 'tags_after', 'digests_before', 'digests_deleted', 'digests_after',
+                    'untagged_kept_by_reason'):
+            assert report['repositories'][name][key] == summary[key], (name, key)
+
+
+def test_report_of_a_blocked_plan_keeps_everything_as_blocked():
+    snapshot = [artifact('a', ['old-1', 'old-2']), artifact('b', ['old-3']), artifact('c', ['latest'])]
+    result = plan(snapshot, {'older_than': '30d', 'max_deletions': 1}, now=NOW)
+    assert result['blocked'] is True
+    report = report_filter.retention_report(result, check_mode=True)
+    summary = report['repositories'][REPO]
+    assert summary['tags_removed'] == 0 and summary['tags_kept'] == 4
+    assert summary['kept_by_reason'] == {'blocked': 3, 'latest': 1}
+    assert report['lines'][0].startswith('BLOCKED, nothing deleted: policy "policy-1"')
+
+
+def test_report_words_check_mode_would_and_the_real_run_removed():
+    snapshot = [artifact('a', ['pr-1', 'stable']), artifact('d', ['old', 'old-alias']), artifact('k', ['latest'])]
+    result = plan(snapshot, {'older_than': '30d', 'keep': {'tags': ['stable']}}, now=NOW)
+    refs = refs_filter.retention_refs(result)
+    done = {'actions': [{'ref': ref, 'action': 'deleted'} for ref in refs['tags']]}
+    gone = {'actions': [{'ref': ref, 'action': 'deleted'} for ref in refs['digests']]}
+    check = report_filter.retention_report(result, tag_result=done, artifact_result=gone, check_mode=True)['lines']
+    real = report_filter.retention_report(result, tag_result=done, artifact_result=gone)['lines']
+    assert check[0].startswith('Report (check mode: nothing was changed, the figures say what would happen)')
+    assert '  tags:    5 before - 3 would be removed = 2 after; would be removed: 2 with 1 digest(s) + 1 from images that stay' in check
+    assert '  digests: 3 before - 1 would be deleted = 2 after; 0.00 MiB would be freed' in check
+    assert '  tags:    5 before - 3 removed = 2 after; removed: 2 with 1 deleted digest(s) + 1 from images that stay' in real
+    assert '  digests: 3 before - 1 deleted = 2 after; 0.00 MiB freed' in real
+    assert '  kept:    2 tag(s) = keep_tags 1 + latest 1' in real
+    assert not [line for line in real if 'would' in line]
+    assert [line for line in real if line == 'total (1 repository)']
+
+
+# -- issue 8: the plan as a table ---------------------------------------------------------------------------
+
+def _table_plan():
+    index_child = sha('c')
+    snapshot = [
+        artifact('a', ['pr-1', 'stable'], pushed='2024-03-01T00:00:00Z'),      # pr-1 untagged, image stays
+        artifact('d', ['old', 'old-alias'], pushed='2024-01-01T00:00:00Z'),    # deleted with both tags
+        artifact('i', ['2024.02'], pushed='2024-02-01T00:00:00Z', media_type='application/vnd.oci.image.index.v1+json',
+                 children=[{'digest': index_child}]),                             # deleted with its child
+        artifact('c', [], pushed='2024-02-01T00:00:00Z'),
+        artifact('k', ['latest'], pushed=NEW),
+    ]
+    return plan(snapshot, {'name': 'ci', 'older_than': '30d', 'keep': {'tags': ['stable']}}, now=NOW)
+
+
+def test_table_names_every_tag_that_disappears_in_aligned_columns():
+    from ansible_collections.regops.registry.plugins.filter import retention_table as table_filter
+    assert table_filter.FilterModule().filters() == {'retention_table': table_filter.retention_table}
+    result = _table_plan()
+    table = table_filter.retention_table(result, check_mode=True)
+    rows = table['rows']
+    assert [(r['tag'], r['action']) for r in rows] == [
+        ('old', 'delete'), ('old-alias', 'delete'), ('2024.02', 'delete'), (None, 'delete'), ('pr-1', 'untag')]
+    gone = set(r['tag'] for r in rows if r['tag'])
+    assert gone == set(e['tag'] for e in result['remove_tags']) | set(t for e in result['delete_digests'] for t in e['tags'])
+    assert rows[0]['age_seconds'] == 152 * 86400 and rows[0]['reason'] == 'older than 30d' and rows[0]['policy'] == 'ci'
+    assert rows[0]['note'] == 'with old-alias' and rows[4]['note'] == 'image stays with stable'
+    assert rows[3]['digest'] == sha('c') and rows[3]['note'] == 'child of index sha256:iiiiiiiiiiii'
+    lines = table['lines']
+    assert lines[0] == 'Plan (check mode: nothing is changed), now %s: 4 tag(s) and 3 digest(s) would go' % NOW
+    header, body = lines[1], lines[2:7]
+    assert header.split() == ['REPOSITORY', 'TAG', 'DIGEST', 'AGE', 'ACTION', 'POLICY', 'REASON', 'NOTE']
+    for column in ('TAG', 'DIGEST', 'AGE', 'ACTION', 'POLICY', 'REASON'):
+        start = header.index(column)
+        assert all(line[start - 2:start] == '  ' and line[start] != ' ' for line in body), (column, body)
+    assert body[0].split()[:7] == [REPO, 'old', 'sha256:dddddddddddd', '152d', 'delete', 'ci', 'older']
+    assert body[3].split()[:4] == [REPO, '-', 'sha256:cccccccccccc', '121d']
+    assert lines[7] == ('team/app: tags 6 before - 4 would be removed (3 with 3 digest(s) + 1 from images that stay) = 2 after; '
+                        'kept 2 = keep_tags 1 + latest 1')
+    assert lines[8].startswith('          digests 5 before - 3 would be deleted = 2 after; ')
+    assert lines[9].startswith('total: tags 6 before - 4 would be removed')
+
+
+def test_table_before_a_real_run_and_when_blocked_and_with_kept_tags():
+    from ansible_collections.regops.registry.plugins.filter import retention_table as table_filter
+    result = _table_plan()
+    lines = table_filter.retention_table(result)['lines']
+    assert lines[0] == 'Plan, now %s: 4 tag(s) and 3 digest(s) will go' % NOW
+    assert not [line for line in lines if 'would' in line]
+    assert 'total: tags 6 before - 4 to remove (3 with 3 digest(s) + 1 from images that stay) = 2 after' in lines[-2]
+    kept = table_filter.retention_table(result, show_kept=True)['rows']
+    assert [(r['tag'], r['reason']) for r in kept if r['action'] == 'keep'] == [('stable', 'keep_tags'), ('latest', 'latest')]
+    blocked = dict(result, blocked=True, block_reasons=['policy "ci": 4 planned deletions exceed max_deletions 1'])
+    lines = table_filter.retention_table(blocked, check_mode=True)['lines']
+    assert lines[0] == lines[-1] == 'BLOCKED, nothing will be deleted: policy "ci": 4 planned deletions exceed max_deletions 1'
+    empty = plan([artifact('k', ['latest'])], {'older_than': '30d'}, now=NOW)
+    lines = table_filter.retention_table(empty, check_mode=True)['lines']
+    assert lines[0].endswith(': 0 tag(s) and 0 digest(s) would go') and 'REPOSITORY' not in lines[1]
+    with pytest.raises(AnsibleFilterError, match='must be a plan'):
+        table_filter.retention_table({'remove_tags': []})

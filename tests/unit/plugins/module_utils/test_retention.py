@@ -16,6 +16,7 @@ from ansible_collections.regops.registry.plugins.module_utils.retention import (
     PolicyError,
     REASONS,
     SnapshotError,
+    format_duration,
     glob_to_regex,
     normalize_policies,
     parse_duration,
@@ -100,11 +101,28 @@ def kept_entry(result, digest, tag):
 
 @pytest.mark.parametrize('value, expected', [
     ('30d', 30 * 86400), ('12h', 43200), ('90m', 5400), ('2w', 1209600), ('45s', 45),
-    ('1d12h', 129600), ('1w2d3h4m5s', 604800 + 2 * 86400 + 3 * 3600 + 4 * 60 + 5), ('0', 0), ('3600', 3600),
-    (3600, 3600), (0, 0), (1.5, 1), (' 7D ', 7 * 86400), (datetime.timedelta(hours=2), 7200), (None, None),
+    ('1d12h', 129600), ('1w2d3h4m5s', 604800 + 2 * 86400 + 3 * 3600 + 4 * 60 + 5), ('0', 0),
+    (0, 0), (' 7D ', 7 * 86400), (datetime.timedelta(hours=2), 7200), (None, None),
 ])
 def test_parse_duration_valid(value, expected):
     assert parse_duration(value) == expected
+
+
+@pytest.mark.parametrize('value, fix', [(30, '"30d" (days) or "30s"'), ('30', '"30d" (days) or "30s"'),
+                                        (3600, '"3600d" (days) or "3600s"'), (' 45 ', '"45d" (days) or "45s"'),
+                                        (1.5, '"1.5d" (days) or "1.5s"')])
+def test_parse_duration_refuses_a_bare_number(value, fix):
+    """older_than: 30 used to be 30 seconds where 30 days was meant: a number needs a unit (0 needs none)."""
+    with pytest.raises(ValueError, match='a number has no unit; write ' + fix.replace('(', r'\(').replace(')', r'\)')):
+        parse_duration(value)
+    with pytest.raises(PolicyError, match=r'policy "p": key "older_than" is not a valid duration: .*write "'):
+        normalize_policies({'name': 'p', 'older_than': value})
+
+
+def test_format_duration_round_trips():
+    for seconds in (0, 1, 45, 60, 5400, 3600, 86400, 129600, 14 * 86400, 60 * 86400 + 61):
+        assert parse_duration(format_duration(seconds)) == seconds
+    assert format_duration(60 * 86400) == '60d' and format_duration(5400) == '1h30m' and format_duration(0) == '0s'
 
 
 @pytest.mark.parametrize('value', ['', 'd', '30x', '1d1d', '-5s', -1, True, '1.5h', '1 d', 'h1', [], '30dd'])
@@ -185,12 +203,13 @@ def test_repository_scope_glob_regex_and_exclude():
 def test_tags_include_exclude_are_anchored():
     arts = [art('a', ['pr-1'], pushed=ago(40)), art('b', ['xpr-2'], pushed=ago(40)),
             art('c', ['pr-3-keep'], pushed=ago(40)), art('e', ['pr-4'], pushed=ago(40))]
-    res = run(arts, {'tags': {'include': ['pr-.*'], 'exclude': ['.*-keep', 'pr-4']}, 'older_than': '30d'})
-    assert deleted(res) == [d('a')]
-    reasons = kept(res)
-    assert reasons[(d('b'), 'xpr-2')] == 'not_selected'
-    assert reasons[(d('c'), 'pr-3-keep')] == 'not_selected'
-    assert reasons[(d('e'), 'pr-4')] == 'not_selected'
+    for include, exclude in ((['pr-*'], ['*-keep', 'pr-4']), (['re:pr-.*'], ['re:.*-keep', 're:pr-4'])):
+        res = run(arts, {'tags': {'include': include, 'exclude': exclude}, 'older_than': '30d'})
+        assert deleted(res) == [d('a')]
+        reasons = kept(res)
+        assert reasons[(d('b'), 'xpr-2')] == 'not_selected'
+        assert reasons[(d('c'), 'pr-3-keep')] == 'not_selected'
+        assert reasons[(d('e'), 'pr-4')] == 'not_selected'
 
 
 def test_tag_state_tagged_untagged_any():
@@ -236,7 +255,7 @@ def test_boundary_older_than_is_inclusive():
 
 
 def test_no_age_rule_selects_undated_artifacts():
-    res = run([art('a', ['x'])], {})
+    res = run([art('a', ['x'])], {'tag_state': 'tagged'})
     assert deleted(res) == [d('a')]
     assert res['delete_digests'][0]['age_basis'] is None
 
@@ -299,7 +318,7 @@ def test_keep_last_counts_tagged_artifacts_per_repository():
 
 def test_keep_last_protects_all_tags_of_kept_artifact():
     arts = [art('new', ['b2', 'other'], pushed=ago(50)), art('old', ['b1'], pushed=ago(60))]
-    res = run(arts, {'older_than': '30d', 'tags': {'include': ['b.*']}, 'keep': {'last': 1}})
+    res = run(arts, {'older_than': '30d', 'tags': {'include': ['b*']}, 'keep': {'last': 1}})
     assert kept(res)[(d('new'), 'b2')] == 'keep_last'
     assert kept(res)[(d('new'), 'other')] == 'keep_last'
     assert deleted(res) == [d('old')]
@@ -308,7 +327,7 @@ def test_keep_last_protects_all_tags_of_kept_artifact():
 def test_keep_last_ranks_within_tag_filter():
     # a release tag is newer, but the policy manages pr-* tags: keep the newest pr build
     arts = [art('rel', ['v1.0.0'], pushed=ago(35)), art('pr2', ['pr-2'], pushed=ago(40)), art('pr1', ['pr-1'], pushed=ago(50))]
-    res = run(arts, {'older_than': '30d', 'tags': {'include': ['pr-.*']}, 'keep': {'last': 1}})
+    res = run(arts, {'older_than': '30d', 'tags': {'include': ['pr-*']}, 'keep': {'last': 1}})
     assert kept(res)[(d('pr2'), 'pr-2')] == 'keep_last'
     assert deleted(res) == [d('pr1')]
 
@@ -328,7 +347,7 @@ def test_keep_last_ties_are_deterministic():
         assert deleted(res) == [d('bbb'), d('ccc')]
     # undated artifacts rank last
     arts = [art('nod', ['t1']), art('dated', ['t2'], pushed=ago(100))]
-    res = run(arts, {'keep': {'last': 1}})
+    res = run(arts, {'tag_state': 'tagged', 'keep': {'last': 1}})
     assert kept(res)[(d('dated'), 't2')] == 'keep_last'
     assert deleted(res) == [d('nod')]
 
@@ -374,12 +393,13 @@ def test_keep_semver_all():
 
 
 def test_keep_digests_in_use_plain_and_repo_qualified():
-    arts = [art('a', ['x', 'y'], pushed=ago(100)), art('b', ['z'], pushed=ago(100)),
-            art('u', [], pushed=ago(100)), art('a', ['x'], repo='team/other', pushed=ago(100))]
-    res = run(arts, {'tag_state': 'any', 'older_than': '30d', 'keep': {'digests': ['sha256:u', 'team/app@sha256:a']}})
-    assert kept(res)[(d('a'), 'x')] == 'in_use' and kept(res)[(d('a'), 'y')] == 'in_use'
-    assert kept(res)[(d('u'), None)] == 'in_use'
-    assert [(e['repository'], e['digest']) for e in res['delete_digests']] == [('team/app', d('b')), ('team/other', d('a'))]
+    a, b, u = HEX_A, HEX_B, 'e' * 64
+    arts = [art(a, ['x', 'y'], pushed=ago(100)), art(b, ['z'], pushed=ago(100)),
+            art(u, [], pushed=ago(100)), art(a, ['x'], repo='team/other', pushed=ago(100))]
+    res = run(arts, {'tag_state': 'any', 'older_than': '30d', 'keep': {'digests': [d(u), 'team/app@' + d(a)]}})
+    assert kept(res)[(d(a), 'x')] == 'in_use' and kept(res)[(d(a), 'y')] == 'in_use'
+    assert kept(res)[(d(u), None)] == 'in_use'
+    assert [(e['repository'], e['digest']) for e in res['delete_digests']] == [('team/app', d(b)), ('team/other', d(a))]
 
 
 def test_min_age_floor_default_one_hour():
@@ -403,24 +423,25 @@ def test_min_age_uses_newest_of_pushed_and_created_not_pulled():
 
 
 def test_min_age_without_pushed_or_created_does_not_protect():
-    res = run([art('a', ['x'], pulled=ago(seconds=1))], {})
+    res = run([art('a', ['x'], pulled=ago(seconds=1))], {'tag_state': 'tagged'})
     assert deleted(res) == [d('a')]
 
 
 def test_protection_reason_precedence():
+    arts = [art(HEX_A, ['latest'], pushed=ago(minutes=1))]
+    res = run(arts, {'keep': {'digests': [d(HEX_A)], 'tags': ['latest'], 'last': 1}})
+    assert kept(res)[(d(HEX_A), 'latest')] == 'in_use'
     arts = [art('a', ['latest'], pushed=ago(minutes=1))]
-    res = run(arts, {'keep': {'digests': ['sha256:a'], 'tags': ['latest'], 'last': 1}})
-    assert kept(res)[(d('a'), 'latest')] == 'in_use'
     res = run(arts, {'keep': {'tags': ['latest'], 'last': 1}})
     assert kept(res)[(d('a'), 'latest')] == 'latest'
-    res = run([art('a', ['v1.0.0'], pushed=ago(minutes=1))], {'keep': {'tags': ['v.*'], 'semver': {'all': True}, 'last': 1}})
+    res = run([art('a', ['v1.0.0'], pushed=ago(minutes=1))], {'keep': {'tags': ['v*'], 'semver': {'all': True}, 'last': 1}})
     assert kept(res)[(d('a'), 'v1.0.0')] == 'keep_tags'
     res = run([art('a', ['v1.0.0'], pushed=ago(minutes=1))], {'keep': {'semver': {'all': True}, 'last': 1}})
     assert kept(res)[(d('a'), 'v1.0.0')] == 'keep_semver'
     res = run([art('a', ['v1'], pushed=ago(minutes=1))], {'keep': {'last': 1}})
     assert kept(res)[(d('a'), 'v1')] == 'keep_last'
     # protection is reported even when the tag was not selected at all
-    res = run([art('a', ['latest'], pushed=ago(100))], {'tags': {'include': ['pr-.*']}})
+    res = run([art('a', ['latest'], pushed=ago(100))], {'tags': {'include': ['pr-*']}})
     assert kept(res)[(d('a'), 'latest')] == 'latest'
 
 
@@ -430,7 +451,7 @@ def test_protection_reason_precedence():
 
 def test_shared_digest_one_tag_selected_sibling_kept_only_untags():
     arts = [art('a', ['pr-1', 'release'], pushed=ago(100))]
-    res = run(arts, {'tags': {'include': ['pr-.*']}, 'older_than': '30d'})
+    res = run(arts, {'tags': {'include': ['pr-*']}, 'older_than': '30d'})
     assert res['delete_digests'] == []
     assert [(e['tag'], e['digest']) for e in res['remove_tags']] == [('pr-1', d('a'))]
     assert kept(res) == {(d('a'), 'release'): 'not_selected', (d('a'), None): 'shared_digest'}
@@ -496,7 +517,7 @@ def test_tagged_index_deleted_with_untagged_children():
     assert entry['tags'] == ['v1'] and entry['children'] == [d('c1'), d('c2')]
     summary = res['repositories']['team/app']
     assert summary['bytes_freed'] == 1010 and summary['bytes_freed_partial'] is True
-    assert summary['children_deleted'] == 2 and summary['manifests_after'] == 1
+    assert summary['children_deleted'] == 2 and summary['digests_after'] == 1 and summary['digests_deleted'] == 3
     assert res['totals']['bytes_freed'] == 1010 and res['totals']['children_deleted'] == 2
 
 
@@ -541,19 +562,20 @@ def test_index_children_go_even_when_not_selected_themselves():
 
 
 def test_index_child_with_own_tag_or_protection_is_not_deleted_with_index():
-    arts = [art('idx', [], pushed=ago(100), children=['c1', 'c2', 'c3']),
+    c3 = HEX_C
+    arts = [art('idx', [], pushed=ago(100), children=['c1', 'c2', c3]),
             art('c1', ['amd64-only'], pushed=ago(100)), art('c2', [], pushed=ago(100)),
-            art('c3', [], pushed=ago(100))]
-    res = run(arts, {'tag_state': 'untagged', 'older_than': '30d', 'keep': {'digests': ['sha256:c3']}})
+            art(c3, [], pushed=ago(100))]
+    res = run(arts, {'tag_state': 'untagged', 'older_than': '30d', 'keep': {'digests': [d(c3)]}})
     assert deleted(res) == [d('idx')]
     assert res['delete_digests'][0]['children'] == [d('c2')]
     assert kept(res)[(d('c1'), 'amd64-only')] == 'not_selected'
-    assert kept(res)[(d('c3'), None)] == 'in_use'
+    assert kept(res)[(d(c3), None)] == 'in_use'
     # a child younger than min_age stays
-    arts[3] = art('c3', [], pushed=ago(minutes=10))
+    arts[3] = art(c3, [], pushed=ago(minutes=10))
     res = run(arts, {'tag_state': 'untagged', 'older_than': '30d'})
     assert res['delete_digests'][0]['children'] == [d('c2')]
-    assert kept(res)[(d('c3'), None)] == 'min_age'
+    assert kept(res)[(d(c3), None)] == 'min_age'
 
 
 def test_tagged_child_of_surviving_index_is_only_untagged():
@@ -586,10 +608,10 @@ def test_nested_index_children_ordered_parents_first():
 
 
 def test_index_in_use_keeps_children():
-    arts = _multiarch([])
-    res = run(arts, {'tag_state': 'untagged', 'older_than': '30d', 'keep': {'digests': ['team/app@sha256:idx']}})
+    arts = [dict(a, digest=d(HEX_A)) if a['digest'] == d('idx') else a for a in _multiarch([])]
+    res = run(arts, {'tag_state': 'untagged', 'older_than': '30d', 'keep': {'digests': ['team/app@' + d(HEX_A)]}})
     assert res['delete_digests'] == []
-    assert kept(res) == {(d('idx'), None): 'in_use', (d('c1'), None): 'index_child', (d('c2'), None): 'index_child'}
+    assert kept(res) == {(d(HEX_A), None): 'in_use', (d('c1'), None): 'index_child', (d('c2'), None): 'index_child'}
 
 
 # ---------------------------------------------------------------------------
@@ -660,7 +682,7 @@ def test_multiple_policies_keep_wins_and_reporting():
 
 def test_selected_by_several_policies_lists_all_in_order():
     arts = [art('a', ['pr-1'], pushed=ago(100)), art('k', ['v'], pushed=ago(1))]
-    res = run(arts, [{'name': 'p1', 'older_than': '10d'}, {'name': 'p2', 'tags': {'include': ['pr-.*']}}])
+    res = run(arts, [{'name': 'p1', 'older_than': '10d'}, {'name': 'p2', 'tags': {'include': ['pr-*']}}])
     assert res['delete_digests'][0]['policy'] == 'p1'
     assert res['delete_digests'][0]['selected_by'] == ['p1', 'p2']
 
@@ -750,15 +772,17 @@ def test_output_shape_and_summary():
     assert set(res['remove_tags'][0]) >= {'repository', 'tag', 'digest', 'policy'}
     assert set(res['delete_digests'][0]) >= {'repository', 'digest', 'tags', 'size_bytes', 'children', 'policy'}
     assert set(res['kept'][0]) >= {'repository', 'digest', 'tag', 'reason'}
+    assert res['remove_tags'][0]['age_seconds'] == 100 * 86400 and res['delete_digests'][0]['age_basis'] == 'pushed'
     app = res['repositories']['team/app']
+    # a(latest, v2): v2 untagged, latest kept; b(v1) deleted with v1; u (untagged) deleted
     assert app == {
-        'kept_by_reason': {'latest': 1, 'shared_digest': 1}, 'kept': 2, 'remove_tags': 1, 'delete_digests': 2,
-        'children_deleted': 0, 'bytes_freed': 25, 'bytes_freed_partial': False, 'tags_before': 3, 'tags_after': 1,
-        'manifests_before': 3, 'manifests_after': 1, 'leftovers': 0, 'read_errors': 0,
+        'tags_before': 3, 'tags_removed': 2, 'tags_removed_with_digests': 1, 'tags_removed_from_surviving': 1,
+        'tags_kept': 1, 'kept_by_reason': {'latest': 1}, 'tags_after': 1,
+        'digests_before': 3, 'digests_deleted': 2, 'children_deleted': 0, 'digests_after': 1, 'untagged_kept_by_reason': {},
+        'bytes_freed': 25, 'bytes_freed_partial': False, 'leftovers': 0, 'leftover_tags': 0, 'read_errors': 0,
     }
     assert res['repositories']['team/empty']['tags_before'] == 0
-    assert res['totals'] == {'remove_tags': 1, 'delete_digests': 2, 'children_deleted': 0, 'bytes_freed': 25,
-                             'bytes_freed_partial': False, 'kept': 2, 'repositories': 2, 'leftovers': 0, 'read_errors': 0}
+    assert res['totals'] == dict(app, repositories=2)
     assert res['read_errors'] == [] and all(e['leftover'] is False for e in res['delete_digests'])
     assert all(e['reason'] in REASONS for e in res['kept'])
     json.dumps(res)
@@ -846,9 +870,15 @@ def test_output_lists_sorted():
     ({'name': 'p', 'bogus': 1}, 'policy "p": unknown key(s) "bogus"'),
     ({'name': 'p', 'keep': {'lastt': 1}}, '"keep.lastt"'),
     ({'name': 'p', 'repositories': {'includes': []}}, '"repositories.includes"'),
-    ({'name': 'p', 'tags': {'include': ['(']}}, 'policy "p": key "tags.include" has an invalid regular expression'),
+    ({'name': 'p', 'tags': {'include': ['re:(']}}, 'policy "p": key "tags.include" has an invalid regular expression'),
+    ({'name': 'p', 'tags': {'include': ['re:']}}, 'policy "p": key "tags.include" has an empty regular expression'),
+    ({'name': 'p', 'tags': {'include': ['(']}}, 'policy "p": key "tags.include" pattern "(" looks like a regular expression'),
+    ({'name': 'p', 'older_than': 30}, 'key "older_than" is not a valid duration: invalid duration 30: a number has no unit'),
+    ({'name': 'p', 'keep': {'min_age': '3600'}}, 'a number has no unit; write "3600d" (days) or "3600s" (seconds)'),
+    ({'name': 'p', 'protect_only': True, 'newer_than': '1d'}, 'key "newer_than" cannot be set with protect_only true'),
+    ({'name': 'p', 'protect_only': 'perhaps'}, 'key "protect_only" must be a boolean'),
     ({'name': 'p', 'tags': {'exclude': ['[']}}, 'key "tags.exclude"'),
-    ({'name': 'p', 'keep': {'tags': ['*']}}, 'key "keep.tags"'),
+    ({'name': 'p', 'keep': {'tags': ['re:*']}}, 'key "keep.tags" has an invalid regular expression "*"'),
     ({'name': 'p', 'repositories': {'include': ['re:(']}}, 'key "repositories.include"'),
     ({'name': 'p', 'older_than': '30 days'}, 'key "older_than" is not a valid duration'),
     ({'name': 'p', 'newer_than': -1}, 'key "newer_than"'),
@@ -888,29 +918,40 @@ def test_policy_validation_names_default_and_duplicates():
 
 
 def test_normalize_policies_defaults():
-    normalized = normalize_policies({'older_than': '1d12h', 'keep': {'digests': ['r/x@sha256:ab'], 'latest': 'no'},
+    normalized = normalize_policies({'older_than': '1d12h', 'keep': {'digests': ['r/x@' + d(HEX_A)], 'latest': 'no'},
                                      'repositories': 'team/*', 'max_deletions': '10'})
     assert normalized == [{
         'name': 'policy-1',
         'repositories': {'include': ['team/*'], 'exclude': []},
         'tags': {'include': [], 'exclude': []},
-        'tag_state': 'tagged', 'older_than': 129600, 'newer_than': None, 'age_basis': 'pushed',
-        'keep': {'latest': False, 'tags': [], 'last': None, 'semver': None, 'digests': ['r/x@sha256:ab'], 'min_age': 3600},
+        'tag_state': 'tagged', 'older_than': '1d12h', 'newer_than': None, 'age_basis': 'pushed',
+        'keep': {'latest': False, 'tags': [], 'last': None, 'semver': None, 'digests': ['r/x@' + d(HEX_A)], 'min_age': '1h'},
+        'protect_only': False,
         'max_deletions': 10, 'max_deletions_percent': None, 'allow_empty_repository': False,
         'ignore_referrer_tags': True, 'delete_untagged': True, 'trust_created_before_1980': False,
     }]
     # the normalized form is itself a valid policy that normalizes to itself (the role plans with it)
     assert normalize_policies(normalized) == normalized
+    protect = normalize_policies({'name': 'releases', 'keep': {'semver': {'major': 2}}})
+    assert protect[0]['protect_only'] is True and normalize_policies(protect) == protect
 
 
-def test_protect_only_policy_from_docs():
+@pytest.mark.parametrize('releases', [
+    # no selection key: the policy only protects (issue 8: no "(?!)" trick needed)
+    {'name': 'releases', 'repositories': ['team/*'], 'keep': {'semver': {'major': 2}, 'tags': ['main', 'stable']}},
+    {'name': 'releases', 'repositories': ['team/*'], 'protect_only': True,
+     'keep': {'semver': {'major': 2}, 'tags': ['main', 'stable']}},
+    # the trick of old still works, written as a regex
+    {'name': 'releases', 'repositories': ['team/*'], 'tags': {'include': ['re:(?!)']},
+     'keep': {'semver': {'major': 2}, 'tags': ['main', 'stable']}},
+])
+def test_protect_only_policy_from_docs(releases):
     arts = [art('r1', ['v1.0.0'], pushed=ago(100)), art('r2', ['v2.0.0'], pushed=ago(100)),
             art('m', ['main'], pushed=ago(100))] + [art('b%d' % i, ['b%d' % i], pushed=ago(40 + i)) for i in range(7)]
     policies = [
         {'name': 'purge', 'repositories': ['**'], 'tag_state': 'any', 'older_than': '30d', 'keep': {'last': 5},
          'max_deletions_percent': 80},
-        {'name': 'releases', 'repositories': ['team/*'], 'tags': {'include': ['(?!)']},
-         'keep': {'semver': {'major': 2}, 'tags': ['main', 'stable']}},
+        releases,
     ]
     res = run(arts, policies)
     assert res['blocked'] is False
@@ -918,6 +959,24 @@ def test_protect_only_policy_from_docs():
     assert kept_entry(res, 'm', 'main')['reason'] == 'keep_tags'
     # the five newest tagged artifacts are b0..b4; releases/main are older
     assert deleted(res) == [d('b5'), d('b6')]
+    assert not [w for w in res['warnings'] if 'only protects' in w]
+
+
+def test_a_policy_without_selection_only_protects():
+    """Only repositories and keep: nothing is selected, the keep rules still protect, and a repository that no
+    selecting policy covers is a warning (nothing is removed there)."""
+    arts = [art('a', ['old'], pushed=ago(400)), art('b', ['latest'], pushed=ago(400))]
+    for policy in ({'name': 'guard', 'keep': {'last': 1}}, {'name': 'guard', 'repositories': ['team/*']}):
+        res = run(arts, policy)
+        assert res['delete_digests'] == [] and res['remove_tags'] == []
+        assert kept(res)[(d('b'), 'latest')] == 'latest'
+        assert kept(res)[(d('a'), 'old')] in ('not_selected', 'keep_last')
+        assert [w for w in res['warnings'] if w.startswith('policy "guard" only protects') and 'team/app' in w]
+    # protect_only false makes the same policy select every tag, as policies did before 0.1.0
+    res = run(arts, {'name': 'all', 'protect_only': False, 'allow_empty_repository': True})
+    assert deleted(res) == [d('a')]
+    with pytest.raises(PolicyError, match='key "older_than" cannot be set with protect_only true'):
+        run(arts, {'name': 'x', 'protect_only': True, 'older_than': '30d'})
 
 
 # ---------------------------------------------------------------------------
@@ -925,9 +984,9 @@ def test_protect_only_policy_from_docs():
 # ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize('key, policy', [
-    ('tags.include', {'name': 'p', 'tags': {'include': ['sha-\\']}}),
-    ('tags.exclude', {'name': 'p', 'tags': {'exclude': ['sha-\\']}}),
-    ('keep.tags', {'name': 'p', 'keep': {'tags': ['sha-\\']}}),
+    ('tags.include', {'name': 'p', 'tags': {'include': ['re:sha-\\']}}),
+    ('tags.exclude', {'name': 'p', 'tags': {'exclude': ['re:sha-\\']}}),
+    ('keep.tags', {'name': 'p', 'keep': {'tags': ['re:sha-\\']}}),
     ('repositories.include', {'name': 'p', 'repositories': {'include': ['re:sha-\\']}}),
 ])
 def test_regex_error_names_the_users_pattern_not_the_anchor(key, policy):
@@ -957,9 +1016,9 @@ def test_patterns_match_the_whole_string_with_fullmatch():
     arts = [art('a', ['pr-1'], pushed=ago(100)), art('b', ['PR-2'], pushed=ago(100)), art('c', ['main'], pushed=ago(100)),
             art('e', ['pr-1x'], pushed=ago(100)), art('k', ['latest'], pushed=ago(1))]
     # an alternation is matched as a whole (not "^a|b$"), inline flags are allowed at the start of a pattern
-    res = run(arts, {'tags': {'include': ['(?i)pr-\\d+|main']}, 'older_than': '30d'})
+    res = run(arts, {'tags': {'include': ['re:(?i)pr-\\d+|main']}, 'older_than': '30d'})
     assert deleted(res) == [d('a'), d('b'), d('c')]
-    res = run(arts, {'tags': {'include': ['pr-1|zzz']}, 'older_than': '30d'})
+    res = run(arts, {'tags': {'include': ['re:pr-1|zzz']}, 'older_than': '30d'})
     assert deleted(res) == [d('a')]
 
 
@@ -1085,12 +1144,12 @@ def test_keep_last_ranks_pre1980_times_only_with_trust():
     arts = [art('a', ['a'], created='1971-01-01T00:00:00Z'), art('b', ['b'], created='1970-01-01T00:00:00Z'),
             art('c', ['c'], created=ago(100))]
     # without trust a and b have no time and rank after c; ties between them go by digest
-    res = run(arts, {'keep': {'last': 2}, 'allow_empty_repository': True})
+    res = run(arts, {'tag_state': 'tagged', 'keep': {'last': 2}, 'allow_empty_repository': True})
     assert deleted(res) == [d('b')]
-    res = run(arts, {'keep': {'last': 2}, 'trust_created_before_1980': True, 'allow_empty_repository': True})
+    res = run(arts, {'tag_state': 'tagged', 'keep': {'last': 2}, 'trust_created_before_1980': True, 'allow_empty_repository': True})
     assert deleted(res) == [d('b')]
     res = run([dict(arts[0], created_at='1969-01-01T00:00:00Z')] + arts[1:],
-              {'keep': {'last': 2}, 'trust_created_before_1980': True, 'allow_empty_repository': True})
+              {'tag_state': 'tagged', 'keep': {'last': 2}, 'trust_created_before_1980': True, 'allow_empty_repository': True})
     assert deleted(res) == [d('a')]
 
 
@@ -1184,24 +1243,26 @@ def _throwaway(entry):
 
 
 def test_leftover_throwaway_is_always_deleted_with_its_tags():
-    arts = [_throwaway(art('t', ['pr-1', 'latest'], size=7)), art('k', ['keep'], pushed=ago(100))]
-    policy = {'name': 'p', 'older_than': '30d', 'keep': {'tags': ['.*'], 'latest': True, 'digests': [d('t')]},
+    t = HEX_C
+    arts = [_throwaway(art(t, ['pr-1', 'latest'], size=7)), art('k', ['keep'], pushed=ago(100))]
+    policy = {'name': 'p', 'older_than': '30d', 'keep': {'tags': ['*'], 'latest': True, 'digests': [d(t)]},
               'max_deletions': 0, 'max_deletions_percent': 0}
     res = run(arts, policy)
     assert res['blocked'] is False, res['block_reasons']
     assert res['remove_tags'] == []
     assert res['delete_digests'] == [{
-        'repository': 'team/app', 'digest': d('t'), 'media_type': IMAGE, 'tags': ['latest', 'pr-1'], 'size_bytes': 7,
+        'repository': 'team/app', 'digest': d(t), 'media_type': IMAGE, 'tags': ['latest', 'pr-1'], 'size_bytes': 7,
         'children': [], 'children_size_bytes': {}, 'policy': None, 'selected_by': [], 'age_basis': None,
-        'leftover': True, 'reason': res['delete_digests'][0]['reason'],
+        'age_seconds': None, 'leftover': True, 'reason': res['delete_digests'][0]['reason'],
     }]
     assert 'throwaway' in res['delete_digests'][0]['reason']
-    assert [e for e in res['kept'] if e['digest'] == d('t')] == []
+    assert [e for e in res['kept'] if e['digest'] == d(t)] == []
     summary = res['repositories']['team/app']
-    assert summary['leftovers'] == 1 and summary['delete_digests'] == 1 and summary['bytes_freed'] == 7
-    assert summary['tags_before'] == 1 and summary['manifests_before'] == 1  # the repository's own content
+    assert summary['leftovers'] == 1 and summary['leftover_tags'] == 2 and summary['bytes_freed'] == 7
+    assert summary['digests_deleted'] == 0 and summary['tags_removed'] == 0  # leftovers are counted apart
+    assert summary['tags_before'] == 1 and summary['digests_before'] == 1  # the repository's own content
     assert res['totals']['leftovers'] == 1
-    assert any(w.startswith('1 throwaway manifest(s) left by an interrupted tag removal') and 'team/app@%s (latest, pr-1)' % d('t') in w
+    assert any(w.startswith('1 throwaway manifest(s) left by an interrupted tag removal') and 'team/app@%s (latest, pr-1)' % d(t) in w
                for w in res['warnings'])
 
 
@@ -1230,7 +1291,7 @@ def test_leftovers_in_a_repository_no_policy_covers():
     assert [(e['repository'], e['digest'], e['leftover']) for e in res['delete_digests']] == [
         ('other/app', d('t'), True), ('team/app', d('o'), False)]
     assert res['repositories']['other/app']['leftovers'] == 1
-    assert res['repositories']['other/app']['kept'] == 0
+    assert res['repositories']['other/app']['tags_kept'] == 0
 
 
 def test_leftover_never_goes_through_keep_last_or_selection():
@@ -1239,3 +1300,205 @@ def test_leftover_never_goes_through_keep_last_or_selection():
     # keep.last 1 keeps b (the throwaway, newest by time, is not ranked), a goes, the throwaway goes
     assert deleted(res) == [d('a'), d('t')]
     assert kept_entry(res, 'b', 'b')['reason'] == 'keep_last'
+
+
+# ---------------------------------------------------------------------------
+# Issue 8: glob tag patterns, re: for regexes, refusals that name the fix
+# ---------------------------------------------------------------------------
+
+def test_tag_patterns_are_globs_like_repositories():
+    arts = [art('a', ['pr-12'], pushed=ago(100)), art('b', ['pr-x'], pushed=ago(100)), art('c', ['xpr-1'], pushed=ago(100)),
+            art('e', ['v1.2.3'], pushed=ago(100)), art('f', ['v10'], pushed=ago(100)), art('k', ['latest'], pushed=ago(1))]
+    # "pr-*" selected nothing before issue 8 (an anchored regex: "pr" and any number of "-")
+    res = run(arts, {'tags': {'include': ['pr-*']}, 'older_than': '30d'})
+    assert deleted(res) == [d('a'), d('b')]
+    res = run(arts, {'tags': {'include': ['pr-??', 'v[0-9][.]*']}, 'older_than': '30d'})
+    assert deleted(res) == [d('a'), d('e')]
+    res = run(arts, {'tags': {'include': ['re:pr-\\d+']}, 'older_than': '30d'})
+    assert deleted(res) == [d('a')]
+    res = run(arts, {'older_than': '30d', 'keep': {'tags': ['v*']}})
+    assert kept(res)[(d('e'), 'v1.2.3')] == 'keep_tags' and kept(res)[(d('f'), 'v10')] == 'keep_tags'
+
+
+@pytest.mark.parametrize('pattern, says', [
+    ('^pr-\\d+$', '"^", "\\", "+", "$" have no meaning in a glob and no tag holds them; write "re:^pr-\\d+$"'),
+    ('sha-[0-9a-f]{7,40}', '"{", "}" have no meaning in a glob and no tag holds them; write "re:sha-[0-9a-f]{7,40}"'),
+    ('stable|main', '"|" has no meaning in a glob and no tag holds it; write "re:stable|main"'),
+    ('^(main|production|stable)$', 'write "re:^(main|production|stable)$"'),
+    ('^pr-.*$', 'write "re:^pr-.*$" to keep it a regular expression, or the glob "pr-*"'),
+    ('v\\d+\\.\\d+', 'write "re:v\\d+\\.\\d+"'),
+    ('pr-.*', 'is ambiguous: ".*" is "any text" in a regular expression but "a dot, then any text" in a glob; '
+              'write "re:pr-.*" for the regular expression or "pr-*" for the glob'),
+    ('.*-keep', 'write "re:.*-keep" for the regular expression or "*-keep" for the glob'),
+    ('v1.?', '".?" is "at most one character" in a regular expression but "a dot, then one character" in a glob; '
+             'write "re:v1.?" for the regular expression or "v1?" for the glob ("[.]?" is a literal dot, then one character)'),
+    ('team:app', 'has ":", which no tag holds'),
+])
+@pytest.mark.parametrize('key', ['tags.include', 'tags.exclude', 'keep.tags'])
+def test_a_regex_without_re_prefix_is_refused_with_the_fix(pattern, says, key):
+    """Existing policies wrote tag regexes without a prefix: they fail loudly (never change meaning silently)."""
+    group, name = key.split('.')
+    with pytest.raises(PolicyError) as exc:
+        normalize_policies({'name': 'ci', group: {name: [pattern]}})
+    message = str(exc.value)
+    assert message.startswith('policy "ci": key "%s" pattern "%s" ' % (key, pattern)), message
+    assert says in message, message
+    # the suggested fix is accepted
+    assert normalize_policies({'name': 'ci', group: {name: ['re:' + pattern]}})
+
+
+def test_repository_globs_refuse_regex_syntax_too():
+    with pytest.raises(PolicyError, match=r'key "repositories.include" pattern "team/\(a\|b\)" looks like a regular expression'):
+        normalize_policies({'name': 'p', 'repositories': ['team/(a|b)']})
+    with pytest.raises(PolicyError, match=r'write "re:team/.\*" for the regular expression or "team/\*" for the glob'):
+        normalize_policies({'name': 'p', 'repositories': ['team/.*']})
+    assert normalize_policies({'name': 'p', 'repositories': ['re:team/(a|b)', 'team/**', 'te?m/[a-z]*']})
+
+
+def test_glob_problem_accepts_what_a_glob_can_say():
+    from ansible_collections.regops.registry.plugins.module_utils.retention import glob_problem
+    for pattern in ('pr-*', 'v[0-9]*', '[!x]*', 'build-????', 'release_1.2', 'a.b-c_d', '*', '[.]*', 'v1.[0-9]'):
+        assert glob_problem(pattern) is None, pattern
+
+
+# ---------------------------------------------------------------------------
+# Issue 8: scope names that do not exist are warnings
+# ---------------------------------------------------------------------------
+
+def test_a_repository_named_in_scope_that_does_not_exist_is_a_warning():
+    arts = [art('a', ['old'], pushed=ago(100)), art('k', ['latest'], pushed=ago(1))]
+    res = plan({'artifacts': arts}, {'name': 'p', 'repositories': ['team/app', 'team/typo', 'team/*', 're:team/nope'],
+                                     'older_than': '30d'}, now=NOW, repositories=['team/app', 'team/gone'])
+    assert deleted(res) == [d('a')]
+    assert ('repository team/gone (named in cleanup_repositories) is not in the snapshot: there is no such repository, '
+            'or nothing in it') in res['warnings']
+    assert ('policy "p": repository team/typo (named in repositories.include) is not in the snapshot: there is no such '
+            'repository, or nothing in it') in res['warnings']
+    # globs and regexes name no repository outright; a repository that exists warns nothing
+    assert not [w for w in res['warnings'] if 'team/app ' in w or 'team/*' in w or 'nope' in w]
+    # the repositories the snapshot lists count as existing even when they hold nothing
+    res = plan({'artifacts': arts, 'repositories': ['team/empty']}, {'repositories': ['team/empty'], 'older_than': '30d'},
+               now=NOW, repositories=['team/empty'])
+    assert not [w for w in res['warnings'] if 'not in the snapshot' in w]
+
+
+# ---------------------------------------------------------------------------
+# Issue 8: the figures add up, on varied plans, and a re-run follows from the first run
+# ---------------------------------------------------------------------------
+
+def _random_snapshot(rng, repos=('team/a', 'team/b', 'other/c')):
+    """Repositories with shared digests, indexes and children, untagged manifests, referrers, read errors, leftovers."""
+    arts = []
+    counter = [0]
+
+    def name():
+        counter[0] += 1
+        return '%064x' % (rng.getrandbits(200) * 1000 + counter[0])
+
+    for repo in repos:
+        for number in range(rng.randint(0, 12)):
+            tags = ['b%d-%d' % (number, i) for i in range(rng.choice((0, 1, 1, 2, 3)))]
+            if rng.random() < 0.15:
+                tags.append('v%d.%d.%d' % (rng.randint(1, 3), rng.randint(0, 3), rng.randint(0, 3)))
+            if rng.random() < 0.1:
+                tags.append('latest')
+            children = []
+            if rng.random() < 0.2:
+                for dummy in range(rng.randint(1, 3)):
+                    child = name()
+                    children.append(child)
+                    arts.append(art(child, [], repo=repo, pushed=ago(rng.randint(0, 200)), size=rng.choice((10, None))))
+            digest = name()
+            entry = art(digest, sorted(set(tags)), repo=repo, pushed=ago(rng.randint(0, 200)), children=children,
+                        size=rng.choice((100, 200, None)))
+            if rng.random() < 0.05:
+                entry['read_error'] = 'HTTP 500'
+            if rng.random() < 0.05:
+                entry['provider_data'] = {'throwaway': True}
+            arts.append(entry)
+            if rng.random() < 0.1:
+                arts.append(art(name(), [], repo=repo, pushed=ago(rng.randint(0, 200)), subject=digest))
+    # a child shared by two indexes
+    indexes = [a for a in arts if a['children']]
+    if len(indexes) > 1 and indexes[0]['repository'] == indexes[1]['repository']:
+        indexes[1]['children'].append(indexes[0]['children'][0])
+    return arts
+
+
+def _random_policies(rng):
+    policies = []
+    for number in range(rng.randint(1, 3)):
+        policy = {'name': 'p%d' % number, 'allow_empty_repository': True}
+        if rng.random() < 0.7:
+            policy['older_than'] = '%dd' % rng.randint(1, 150)
+        policy['tag_state'] = rng.choice(('tagged', 'untagged', 'any'))
+        if rng.random() < 0.3:
+            policy['tags'] = {'include': [rng.choice(('b1-*', 'b*', 'v*', 're:b[0-9]-0'))]}
+        if rng.random() < 0.3:
+            policy['repositories'] = [rng.choice(('team/*', 'other/c', '**'))]
+        keep = {}
+        if rng.random() < 0.5:
+            keep['last'] = rng.randint(1, 4)
+        if rng.random() < 0.3:
+            keep['semver'] = {'major': 1}
+        if rng.random() < 0.3:
+            keep['tags'] = ['b2-*']
+        if rng.random() < 0.2:
+            keep['min_age'] = 0
+        if keep:
+            policy['keep'] = keep
+        if rng.random() < 0.2:
+            policy = {'name': policy['name'], 'keep': keep or {'last': 1}}  # protect-only
+        policies.append(policy)
+    return policies
+
+
+def assert_figures_add_up(summary):
+    assert summary['tags_removed'] == summary['tags_removed_with_digests'] + summary['tags_removed_from_surviving']
+    assert summary['tags_before'] == summary['tags_kept'] + summary['tags_removed']
+    assert summary['tags_after'] == summary['tags_kept'] == sum(summary['kept_by_reason'].values())
+    assert summary['digests_before'] == summary['digests_deleted'] + summary['digests_after']
+
+
+def _apply(arts, result):
+    """What the registry holds after the plan is carried out: the snapshot of a re-run."""
+    untag = set((e['repository'], e['digest'], e['tag']) for e in result['remove_tags'])
+    gone = set()
+    for entry in result['delete_digests']:
+        gone.add((entry['repository'], entry['digest']))
+        gone.update((entry['repository'], c) for c in entry['children'])
+    after = []
+    for entry in arts:
+        key = (entry['repository'], entry['digest'])
+        if key in gone:
+            continue
+        entry = dict(entry, tags=[t for t in entry['tags'] if (key + (t,)) not in untag])
+        entry.pop('read_error', None)  # the registry answers this time
+        after.append(entry)
+    return after
+
+
+@pytest.mark.parametrize('seed', range(60))
+def test_figures_add_up_on_varied_plans_and_a_rerun_starts_where_the_first_run_ended(seed):
+    rng = random.Random(seed)
+    arts, policies = _random_snapshot(rng), _random_policies(rng)
+    first = run(arts, policies)
+    for summary in list(first['repositories'].values()) + [first['totals']]:
+        assert_figures_add_up(summary)
+    # per repository, the figures are the plan's own lists counted
+    for repo, summary in first['repositories'].items():
+        own = [e for e in first['delete_digests'] if e['repository'] == repo and not e['leftover']]
+        assert summary['tags_removed_from_surviving'] == len([e for e in first['remove_tags'] if e['repository'] == repo])
+        assert summary['tags_removed_with_digests'] == sum(len(e['tags']) for e in own)
+        assert summary['digests_deleted'] == len(own) + sum(len(e['children']) for e in own)
+        assert summary['tags_kept'] == len([e for e in first['kept'] if e['repository'] == repo and e['tag'] is not None])
+    assert first['totals']['repositories'] == len(first['repositories'])
+    totals = first['totals']
+    assert totals['tags_before'] == sum(s['tags_before'] for s in first['repositories'].values())
+
+    second = run(_apply(arts, first), policies)
+    for repo, summary in second['repositories'].items():
+        assert_figures_add_up(summary)
+        assert summary['tags_before'] == first['repositories'][repo]['tags_after'], repo
+        assert summary['digests_before'] == first['repositories'][repo]['digests_after'], repo
+    assert second['totals']['tags_before'] == sum(first['repositories'][r]['tags_after'] for r in second['repositories'])

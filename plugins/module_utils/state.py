@@ -146,7 +146,8 @@ def ensure(provider, resource, items, state, desired, check_mode=False, diff_mod
 def _result(kind, items, currents, outcomes, check_mode, diff_mode):
     # A restored item was written twice (changed, then put back): the registry was touched.
     changed = any(o["action"] in CHANGED for o in outcomes)
-    resources = [o["resource"] for o in outcomes if o.get("resource") is not None and o["action"] not in FAILED]
+    # The resources the task is about: changed, unchanged or found; not the ones it failed on or left alone (skipped).
+    resources = [o["resource"] for o in outcomes if o.get("resource") is not None and o["action"] not in FAILED + ("skipped",)]
     actions = [{k: v for k, v in o.items() if k in ("ref", "action", "reason", "msg")} for o in outcomes]
     result = {"changed": changed, "actions": actions}
     if kind.bulk:

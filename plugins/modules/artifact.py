@@ -25,7 +25,7 @@ description:
   - "On V(oci), deleting an image index leaves its child manifests in the registry (untagged) until they are
     deleted too or the registry's garbage collection removes them. Storage is reclaimed only by the registry's
     garbage collection."
-  - "Providers: V(oci), V(gcore)."
+  - "Providers: V(oci), V(gcore), V(vultr) (each deletes by digest with the provider's own API where it has one)."
 author:
   - regops.registry contributors (@regops)
 options:

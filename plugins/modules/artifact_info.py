@@ -22,7 +22,8 @@ description:
   - "On V(oci): the artifacts reachable from a tag, and the children of the indexes among them (the OCI API has
     no way to list untagged manifests). C(created_at) comes from each image's config; C(pushed_at) and
     C(pulled_at) are V(null) because the API does not record them."
-  - "Providers: V(oci), V(gcore) (push and pull times, no media type or platforms)."
+  - "Providers: V(oci), V(gcore) (push and pull times, no media type or platforms), V(vultr) (push and pull times, media
+    type; a never-pulled artifact has C(pulled_at) V(null))."
 author:
   - regops.registry contributors (@regops)
 options:

@@ -46,8 +46,8 @@ options:
     type: str
   plan:
     description:
-      - The plan (V(vultr)): V(start_up), V(business), V(premium), V(enterprise), or any plan C(/registry/plan/list)
-        offers. Required to create; a different plan upgrades or downgrades the registry.
+      - The plan (V(vultr)), one of V(start_up), V(business), V(premium), V(enterprise), or any plan
+        C(/registry/plan/list) offers. Required to create; a different plan upgrades or downgrades the registry.
     type: str
   public:
     description:

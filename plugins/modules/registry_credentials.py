@@ -16,8 +16,8 @@ description:
     expiring after O(expiry_seconds), and returns them as a docker C(config.json) (RV(docker_config), with
     RV(username) and RV(password)) or as a Kubernetes C(kubernetes.io/dockerconfigjson) Secret manifest
     (RV(kubernetes_secret)).
-  - Every run mints new credentials, so it always reports a change. The credentials are returned once, in this
-    result only, and never in a diff, a warning or an error message. B(Set C(no_log: true) on the task.)
+  - "Every run mints new credentials, so it always reports a change. The credentials are returned once, in this
+    result only, and never in a diff, a warning or an error message. B(Set C(no_log: true) on the task.)"
   - "Providers: V(vultr) (C(OPTIONS /registry/{id}/docker-credentials), with the query parameters sent once)."
 author:
   - regops.registry contributors (@regops)

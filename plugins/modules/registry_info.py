@@ -15,7 +15,8 @@ description:
   - Lists the registries of the account (and project/region where the provider has them), or one by name, with
     storage used and limit and the host to push to.
   - "An OCI Distribution registry (V(oci)) is its O(api_url): this module fails with a clear message for it."
-  - "Providers: V(gcore)."
+  - "Providers: V(gcore), V(vultr) (with plan, region, public, docker host and replications; the root user's password
+    is masked)."
 author:
   - regops.registry contributors (@regops)
 options:

@@ -14,7 +14,7 @@ version_added: 0.1.0
 description:
   - Lists the users of a registry, or only the ones named. Secrets are never returned (providers show them once).
   - "An OCI Distribution registry (V(oci)) has no users API: this module fails with a clear message for it."
-  - "Providers: V(gcore)."
+  - "Providers: V(gcore), V(vultr) (the root user, read-only, and the robot accounts; no secret is ever returned)."
 author:
   - regops.registry contributors (@regops)
 options:

@@ -17,7 +17,7 @@ description:
     their children) is deleted by digest, and the result lists them. The registry may keep listing the empty
     name in its catalog until its garbage collection runs; a repository with no tags counts as absent."
   - With O(state=present), sets the repository's O(description) where the provider keeps one. Repositories are
-    created by pushing an image: a repository that does not exist fails with that message.
+    created by pushing an image, so a repository that does not exist fails with that message.
   - "Providers: V(oci), V(gcore) (both O(state=absent)), V(vultr) (O(state=present) with O(description), and
     O(state=absent))."
 author:

@@ -15,7 +15,8 @@ description:
   - Lists the repositories of a registry, or only the ones named.
   - "On V(oci) this is the registry's catalog (C(/v2/_catalog)), followed across every page; counts and sizes are
     V(null) because the API does not report them."
-  - "Providers: V(oci), V(gcore) (with artifact and pull counts)."
+  - "Providers: V(oci), V(gcore) (with artifact and pull counts), V(vultr) (with artifact and pull counts and the
+    description)."
 author:
   - regops.registry contributors (@regops)
 options:

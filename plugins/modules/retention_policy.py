@@ -13,15 +13,17 @@ short_description: Manage a registry's native retention rules and their schedule
 version_added: 0.1.0
 description:
   - Manages the retention policy a provider runs by itself (on V(vultr), Harbor-style retention rules and a cron
-    schedule): the rules in O(rules), the O(schedule), and optionally a run of the policy (O(run)), dry or real.
-  - With O(state=present), each rule in O(rules) exists (rules have no name: a rule is identified by all its keys but
+    schedule), that is the rules in O(rules), the O(schedule), and optionally a run of the policy (O(run)), dry or real.
+  - With O(state=present), each rule in O(rules) exists (rules have no name; a rule is identified by all its keys but
     O(rules[].disabled), which is changed in place); with O(purge=true) every other rule is deleted. A rule whose keys
-    change is deleted and created again.
-  - With O(state=absent), deletes the rules (all of them) and clears the schedule.
+    change is deleted and created again. Without O(rules), the rules are left alone (O(purge) or not).
+  - With O(state=absent), deletes the rules (all of them) and clears the schedule. A registry without rules has no
+    policy, and nothing is sent (its schedule, if any, cannot be read back).
   - This is the provider's own cleanup, run on its side. The C(regops.registry.cleanup) role is the collection's own,
     planned and reported on the controller; the two can be used side by side.
   - "The schedule cannot be read back from Vultr's API: it is set when the policy is created (the registry had no
-    rules), or on every run with O(schedule_update=always). It is returned as set, or V(null) when unknown."
+    rules), or on every run with O(schedule_update=always). It is returned as set, or V(null) when unknown. With no
+    rule at all (none there, none given), a O(schedule) is sent on every run."
   - "Providers: V(vultr)."
 author:
   - regops.registry contributors (@regops)
@@ -81,7 +83,8 @@ options:
         default: false
   purge:
     description:
-      - Delete the rules that are not in O(rules). With V(false), rules not listed are left alone.
+      - Delete the rules that are not in O(rules) (V(rules=[]) deletes them all). With V(false), or without O(rules),
+        rules not listed are left alone.
     type: bool
     default: true
   schedule:
@@ -224,7 +227,8 @@ def main():
         ),
     )
     params = runner.params
-    item = {"registry": params["registry"]}
+    # The state goes with the item: for present, a registry without rules has an (empty) policy to compare with.
+    item = {"registry": params["registry"], "state": params["state"]}
     desired = dict((key, params[key]) for key in ("rules", "purge", "schedule", "schedule_update", "run"))
     options = [key for key in ("rules", "schedule", "run") if params[key] is not None]
     runner.open("retention_policy", state=params["state"], options=options,

@@ -23,7 +23,9 @@ description:
     manifest deletes; this is checked before any tag is touched. The throwaway's two small blobs stay until the
     registry's garbage collection."
   - Many tags are one module call, run concurrently (O(concurrency)) over one keep-alive connection.
-  - "Providers: V(oci) (O(state=present) and O(state=absent)), V(gcore) (O(state=absent) only: Gcore has no API to create a tag)."
+  - "Providers: V(oci) (O(state=present) and O(state=absent)), V(gcore) (O(state=absent) only: Gcore has no API to create a tag),
+    V(vultr) (O(state=absent) only, over the OCI API of the registry host C(<region>.vultrcr.com) with credentials
+    minted for the run, exactly as on V(oci): Vultr's API has no tag delete)."
 author:
   - regops.registry contributors (@regops)
 options:
@@ -134,8 +136,8 @@ RETURN = r"""
 tags:
   description:
     - The tags the task named. For O(state=present), as they are after the run; for O(state=absent), the tags
-      that were removed (or skipped), as they were before. A tag that was already absent is not listed, nor one that
-      failed.
+      that were removed, as they were before. A tag that was already absent, skipped or failed is not listed (see
+      RV(actions)).
   returned: always
   type: list
   elements: dict

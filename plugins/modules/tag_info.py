@@ -14,7 +14,7 @@ version_added: 0.1.0
 description:
   - Lists the tags of one, several or all repositories, each with the digest it resolves to.
   - Tags are returned sorted by repository and name; the registry's own order is not relied on.
-  - "Providers: V(oci), V(gcore) (with push and pull times)."
+  - "Providers: V(oci), V(gcore) (with push and pull times), V(vultr) (with push and pull times)."
 author:
   - regops.registry contributors (@regops)
 options:

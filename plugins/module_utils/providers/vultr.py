@@ -157,6 +157,8 @@ class VultrProvider(Provider):
         expiry = desired.get("expiry_seconds")
         if expiry is not None and expiry < 0:
             raise ValueError("expiry_seconds must be 0 (never expires) or more, got %s" % expiry)
+        if resource == "registry_user" and desired.get("duration") is not None and desired["duration"] < -1:
+            raise ValueError("duration must be -1 (never expires) or more, got %s" % desired["duration"])
 
     def close(self):
         for provider in self._oci.values():
@@ -296,20 +298,33 @@ class VultrProvider(Provider):
             missing = [key for key in ("region", "plan") if desired.get(key) is None]
             if missing:
                 return "region and plan are required to create a registry (missing: %s)" % ", ".join(missing)
+            self._check_own_region(item["name"], desired["region"], desired.get("replications"))
             return None
         if resource in ("repository", "registry_user", "retention_policy") and self._raw_registry(item["registry"]) is None:
             return "registry '%s' does not exist" % item["registry"]
         if resource == "repository":
             return "Vultr creates a repository when the first image is pushed to it; it cannot be created through the API"
         if resource == "registry_user":
-            return "Vultr generates robot accounts itself; the API cannot create one (it can read, change and delete them)"
+            hint = ""
+            if not item["name"].startswith("robot$"):
+                hint = " (robots are named in full, for example robot$%s+%s)" % (item["registry"], item["name"])
+            return ("no robot %s in registry %s%s: Vultr generates robot accounts itself; the API cannot create one "
+                    "(it can read, change and delete them)" % (item["name"], item["registry"], hint))
         return None
+
+    @staticmethod
+    def _check_own_region(name, region, replications):
+        for replication in replications or []:
+            if replication.get("state", "present") == "present" and replication["region"] == region:
+                raise ValueError("registry %s is in region %s: a replication goes to another region (drop the replications "
+                                 "entry for %s)" % (name, region, region))
 
     def changes_registry(self, item, current, desired):
         self._check_region_and_plan(desired)
         if desired.get("region") is not None and desired["region"] != current["region"]:
             raise ValueError("registry %s is in region %s; Vultr cannot move a registry to another region (%s): "
                              "create a new registry, or add a replication" % (item["name"], current["region"], desired["region"]))
+        self._check_own_region(item["name"], current["region"], desired.get("replications"))
         changes = {}
         for key in ("public", "plan"):
             if desired.get(key) is not None and desired[key] != current.get(key):
@@ -345,23 +360,48 @@ class VultrProvider(Provider):
         return current
 
     def predict(self, resource, action):
+        """The resource as the real run will return it (check mode). Only what the API decides itself is unknown (null):
+        a new registry's id, root user and creation time, a new rule's id, a run's times."""
         if resource == "registry" and action.kind != "delete":
-            after = dict(action.current or {"name": action.item["name"], "id": None, "url": None, "storage_limit_bytes": None,
-                                             "storage_used_bytes": 0, "public": False, "region": action.desired.get("region"),
-                                             "plan": None, "created_at": None, "updated_at": None,
-                                             "provider_data": {"replications": []}})
-            for key in ("public", "plan"):
-                if action.desired.get(key) is not None:
-                    after[key] = action.desired[key]
-            replications = set(after["provider_data"].get("replications") or [])
-            for replication in action.desired.get("replications") or []:
-                (replications.add if replication.get("state", "present") == "present" else replications.discard)(replication["region"])
-            after["provider_data"] = dict(after["provider_data"], replications=sorted(replications))
-            return after
+            return self._predict_registry(action)
+        if resource == "registry_user":
+            if action.kind == "delete" and action.current["provider_data"].get("root"):
+                raise ValueError(self._root_delete_message(action.item["registry"]))
+            if action.kind == "update":
+                after = dict(action.current, provider_data=dict(action.current["provider_data"]))
+                after["provider_data"].update(action.changes)
+                if "permissions" in action.changes:
+                    after["read_only"] = self._read_only(action.changes["permissions"])
+                return after
         if resource == "retention_policy" and action.kind != "delete":
             changes = action.changes if action.kind == "update" else self._policy_changes(None, action.desired)
             return dict(self._policy_after(action.current, changes), registry=action.item["registry"])
         return super(VultrProvider, self).predict(resource, action)
+
+    def _predict_registry(self, action):
+        desired = action.desired
+        if action.current is None:
+            region = self._regions().get(desired.get("region")) or {}
+            host = region.get("urn")
+            after = {"name": action.item["name"], "id": None, "url": "%s/%s" % (host, action.item["name"]) if host else None,
+                     "storage_limit_bytes": None, "storage_used_bytes": 0, "public": bool(desired.get("public")),
+                     "region": desired.get("region"), "plan": None, "created_at": None, "updated_at": None,
+                     "provider_data": {"docker_host": host, "base_url": region.get("base_url"), "root_user": None,
+                                       "monthly_price": None, "pending_charges": 0, "replications": []}}
+        else:
+            after = dict(action.current, provider_data=dict(action.current["provider_data"]))
+        for key in ("public", "plan"):
+            if desired.get(key) is not None:
+                after[key] = desired[key]
+        plan = self._plans().get(after["plan"]) if after["plan"] is not None else None
+        if plan and (action.current is None or "plan" in action.changes):
+            after["storage_limit_bytes"] = plan.get("max_storage_mb") * 1024 * 1024 if plan.get("max_storage_mb") is not None else None
+            after["provider_data"]["monthly_price"] = plan.get("monthly_price")
+        replications = set(after["provider_data"].get("replications") or [])
+        for replication in desired.get("replications") or []:
+            (replications.add if replication.get("state", "present") == "present" else replications.discard)(replication["region"])
+        after["provider_data"]["replications"] = sorted(replications)
+        return after
 
     # -- robots and the root user -------------------------------------------
     @staticmethod
@@ -378,6 +418,11 @@ class VultrProvider(Provider):
                 access.append({"action": entry.get("action"), "resource": entry.get("resource"), "effect": entry.get("effect") or "allow"})
         return sorted(access, key=lambda a: (a["resource"] or "", a["action"] or "", a["effect"]))
 
+    @staticmethod
+    def _read_only(access):
+        """A robot is read-only unless it is allowed to push."""
+        return not any(a["action"] == "push" and a["effect"] == "allow" for a in access)
+
     def _normalize_robot(self, raw, registry):
         self._remember_secret(raw.get("secret"))
         access = self._access_of(raw.get("permissions"))
@@ -386,7 +431,7 @@ class VultrProvider(Provider):
             "id": None,
             "login": raw.get("name"),
             "registry": registry,
-            "read_only": not any(a["action"] == "push" and a["effect"] == "allow" for a in access),
+            "read_only": self._read_only(access),
             "expires_at": None,
             "created_at": timestamps.iso(raw.get("creation_time")),
             "provider_data": {"root": False, "description": raw.get("description"), "disabled": raw.get("disable"),
@@ -446,9 +491,13 @@ class VultrProvider(Provider):
                                                                               "access": changes["permissions"]}]))
         return self._normalize_robot(raw, item["registry"])
 
+    @staticmethod
+    def _root_delete_message(registry):
+        return "the root user of registry %s cannot be deleted; delete the registry instead" % registry
+
     def delete_registry_user(self, item, current):
         if current["provider_data"].get("root"):
-            raise ApiError("the root user of registry %s cannot be deleted; delete the registry instead" % item["registry"])
+            raise ValueError(self._root_delete_message(item["registry"]))
         self._delete(self._registry_path(item["registry"], "robot", encode(item["name"])))
         return current
 
@@ -592,7 +641,7 @@ class VultrProvider(Provider):
         raw = self._raw_registry(registry) or {}
         host = self._docker_host(raw)
         answer = self.client.json("OPTIONS", self._registry_path(registry, "docker-credentials"),
-                                  params={"expiry_seconds": OCI_CREDENTIALS_SECONDS, "read_write": "true"})
+                                  params={"expiry_seconds": OCI_CREDENTIALS_SECONDS, "read_write": "true"}, idempotent=False)
         username, password, auth = self._decode_auths(answer, host)
         self._remember_secret(password)
         self._remember_secret(auth)
@@ -648,8 +697,10 @@ class VultrProvider(Provider):
                 found.append(None)
                 continue
             rules = self._rules(item["registry"])
-            # A registry without rules has no retention policy: present creates it, absent finds nothing to do.
-            found.append(self._policy(item["registry"], rules) if rules else None)
+            # For state=absent a registry without rules has no policy (nothing to delete: unchanged). For present the
+            # policy of an existing registry always exists, empty or not, so that present with no rule to create is
+            # unchanged too (the module puts the state in the item).
+            found.append(self._policy(item["registry"], rules) if rules or item.get("state") != "absent" else None)
         return found
 
     def _policy_changes(self, current, desired):
@@ -665,12 +716,14 @@ class VultrProvider(Provider):
             matched.add(same[0]["id"])
             if same[0]["disabled"] != rule["disabled"]:
                 (disable if rule["disabled"] else enable).append(same[0]["id"])
-        if desired.get("purge"):
+        # Rules left out (rules not given at all) are left alone, purge or not; rules: [] with purge deletes them all.
+        if desired.get("purge") and desired.get("rules") is not None:
             delete = sorted(r["id"] for r in have if r["id"] not in matched)
         changes = dict((key, value) for key, value in (("create", create), ("disable", disable), ("enable", enable), ("delete", delete)) if value)
         schedule = desired.get("schedule")
-        # The schedule cannot be read back: it is sent when the policy is created, or on every run with schedule_update: always.
-        if schedule is not None and (current is None or desired.get("schedule_update") == "always"):
+        # The schedule cannot be read back: it is sent when the policy is created (the registry had no rules), or on
+        # every run with schedule_update: always.
+        if schedule is not None and (not have or desired.get("schedule_update") == "always"):
             changes["schedule"] = schedule
         if desired.get("run"):
             changes["run"] = desired["run"]
@@ -735,15 +788,19 @@ class VultrProvider(Provider):
     # -- docker credentials -------------------------------------------------------
     def registry_credentials(self, registry, expiry_seconds, read_write, output_format, check_mode=False):
         """Mint docker credentials (``OPTIONS``; the query parameters are sent once), returned once and never remembered
-        for masking (the caller returns them). In check mode only the registry is looked up."""
+        for masking (the caller returns them). In check mode only the registry is looked up.
+
+        The ``OPTIONS`` creates credentials, so it is retried like a create (only where the API said it did not act:
+        429, 503, no connection): a retry after a 500 could leave a second, unreturned set behind."""
         self._registry_id(registry)
         host = self._docker_host(self._raw_registry(registry))
         if check_mode:
             return {"registry_host": host, "docker_config": None, "username": None, "password": None, "kubernetes_secret": None}
         query = {"expiry_seconds": expiry_seconds, "read_write": "true" if read_write else "false"}
         if output_format == "kubernetes_secret":
-            response = self.client.request("OPTIONS", self._registry_path(registry, "docker-credentials", "kubernetes"), params=query)
+            response = self.client.request("OPTIONS", self._registry_path(registry, "docker-credentials", "kubernetes"), params=query,
+                                           idempotent=False)
             return {"registry_host": host, "kubernetes_secret": response.text, "docker_config": None, "username": None, "password": None}
-        answer = self.client.json("OPTIONS", self._registry_path(registry, "docker-credentials"), params=query)
+        answer = self.client.json("OPTIONS", self._registry_path(registry, "docker-credentials"), params=query, idempotent=False)
         username, password, _auth = self._decode_auths(answer, host)
         return {"registry_host": host, "docker_config": answer, "username": username, "password": password, "kubernetes_secret": None}

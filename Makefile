@@ -1,11 +1,12 @@
 # Makefile for the regops.registry Ansible collection.
 #
-#   make test      everything CI runs: deps venv unit e2e sanity lint molecule
+#   make test      everything CI runs (see TEST_SERIAL / TEST_CONCURRENT below), with a summary
 #   make help      list the targets
 #
-# All Python tooling runs from .venv (created by `make venv` from
-# requirements-dev.txt). Debian tools (docker-registry, htpasswd, shellcheck,
-# rsync) come from `make deps`.
+# Python tooling runs from .venv (ansible-core 2.19, from requirements-dev.txt); the unit and e2e tests
+# also run on ansible-core 2.18 from .venv-2.18 (requirements-2.18.txt), the oldest core that
+# meta/runtime.yml claims. Debian tools (python3-venv, docker-registry, htpasswd, shellcheck, rsync, git,
+# chromium, chromedriver) come from `make deps`. Everything is written under the checkout (build/, .venv*, .ansible/).
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -14,12 +15,23 @@ MAKEFLAGS += --no-print-directory
 
 ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 VENV := $(ROOT)/.venv
+VENV_218 := $(ROOT)/.venv-2.18
 PY := $(VENV)/bin/python
 BUILD := $(ROOT)/build
 # pytest, ansible-playbook and molecule find the collection through this
 # directory: build/collections/ansible_collections/regops/registry -> repo root.
 COLLECTIONS_DIR := $(BUILD)/collections
 COLLECTION_LINK := $(COLLECTIONS_DIR)/ansible_collections/regops/registry
+# pytest-xdist workers for the e2e suites; each worker starts its own registries and emulators on free
+# ports, in its own temp dirs. Two suites (2.19 and 2.18) run at once in `make test`.
+E2E_WORKERS ?= 2
+# Several pytest runs share the checkout at once in `make test`: none of them writes .pytest_cache.
+PYTEST_OPTS := -p no:cacheprovider
+# e2e on 2.18 runs every test but test_demo.py: `make demo` runs on .venv (2.19) only, so the demo script is
+# tested there. Override to run more or less, e.g. E2E_218_ARGS= (everything).
+E2E_218_ARGS ?= --deselect tests/e2e/test_demo.py
+# How many of the independent stages of `make test` run at once (scripts/run-stages.sh).
+export REGOPS_STAGE_JOBS ?= 3
 
 export VENV
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS_DIR)
@@ -29,24 +41,42 @@ endif
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help venv deps collection-link unit e2e sanity lint molecule bench demo test clean distclean
+# `make test`: the prerequisites one after another, then the independent stages side by side, longest first.
+TEST_SERIAL := deps venv venv-2.18 collection-link
+TEST_CONCURRENT := e2e e2e-2.18 sanity lint molecule galaxy docs-check unit unit-2.18 changelog
+
+.PHONY: help venv venv-2.18 deps collection-link unit unit-2.18 e2e e2e-2.18 sanity lint molecule \
+	docs docs-check galaxy changelog changelog-release bench demo test clean distclean
 
 help:
 	@echo "Targets:"
-	@echo "  venv      create/refresh .venv from requirements-dev.txt (stamped, instant when unchanged)"
-	@echo "  deps      apt-get install docker-registry apache2-utils shellcheck rsync git if missing"
-	@echo "  unit      pytest tests/unit, then tests/emulators"
-	@echo "  e2e       pytest tests/e2e (real docker-registry binaries on free ports)"
-	@echo "  sanity    ansible-test sanity on build/ansible_collections/regops/registry (SANITY_PYTHONS='3.11 3.12 3.13')"
-	@echo "  lint      ansible-lint (production) + antsibull-docs lint + ansible-doc render + shellcheck"
-	@echo "  molecule  molecule test (extensions/molecule/ or roles/*/molecule/)"
-	@echo "  bench     python bench/run.py"
-	@echo "  demo      python scripts/demo.py"
-	@echo "  test      deps venv unit e2e sanity lint molecule, with a summary; fails if any stage fails"
-	@echo "  clean     remove build/ and test output; distclean also removes .venv"
+	@echo "  deps        apt-get install what the tests need, if missing (python3-venv docker-registry apache2-utils"
+	@echo "              shellcheck rsync git chromium chromium-driver)"
+	@echo "  venv        create/refresh .venv (ansible-core 2.19 + tooling; stamped, instant when unchanged)"
+	@echo "  venv-2.18   create/refresh .venv-2.18 (ansible-core 2.18, for unit and e2e tests)"
+	@echo "  unit        pytest tests/unit and tests/emulators on ansible-core 2.19; unit-2.18 on 2.18"
+	@echo "  e2e         pytest tests/e2e on 2.19 (E2E_WORKERS=$(E2E_WORKERS) xdist workers, real docker-registry"
+	@echo "              and emulators on free ports); e2e-2.18 on 2.18"
+	@echo "  sanity      ansible-test sanity on build/ansible_collections/regops/registry (3.11, plus 3.12/3.13"
+	@echo "              compile+import when found)"
+	@echo "  lint        ansible-lint --profile production (plain) + antsibull-docs lint + ansible-doc + shellcheck"
+	@echo "  molecule    the cleanup role's molecule scenario (roles/cleanup/molecule/default)"
+	@echo "  docs        HTML docs site with antsibull-docs and Sphinx into build/docs/html"
+	@echo "  docs-check  docs, then tests/docs: the site in headless Chromium (every page, no broken link)"
+	@echo "  galaxy      build the tarball, check its file list (tests/release), run galaxy-importer on it"
+	@echo "  changelog   antsibull-changelog lint; CHANGELOG.rst matches changelogs/changelog.yaml"
+	@echo "  changelog-release  release galaxy.yml's version from changelogs/fragments (scripts/changelog.sh)"
+	@echo "  bench       python bench/run.py"
+	@echo "  demo        python scripts/demo.py"
+	@echo "  test        $(TEST_SERIAL), then $(TEST_CONCURRENT)"
+	@echo "              ($(REGOPS_STAGE_JOBS) at a time), with a summary; fails if any stage fails"
+	@echo "  clean       remove build/ and test output; distclean also removes .venv, .venv-2.18 and .ansible/"
 
 venv:
 	@$(ROOT)/scripts/venv.sh
+
+venv-2.18:
+	@VENV=$(VENV_218) REQUIREMENTS=$(ROOT)/requirements-2.18.txt $(ROOT)/scripts/venv.sh
 
 deps:
 	@$(ROOT)/scripts/deps.sh
@@ -59,11 +89,18 @@ collection-link:
 # tests/emulators holds the self-tests of the fake provider APIs the e2e suite
 # uses; they are fast and hermetic, so they run with the unit tests.
 unit: venv collection-link
-	@$(ROOT)/scripts/pytest.sh tests/unit
-	@$(ROOT)/scripts/pytest.sh tests/emulators
+	@$(ROOT)/scripts/pytest.sh tests/unit $(PYTEST_OPTS)
+	@$(ROOT)/scripts/pytest.sh tests/emulators $(PYTEST_OPTS)
+
+unit-2.18: venv-2.18 collection-link
+	@VENV=$(VENV_218) $(ROOT)/scripts/pytest.sh tests/unit $(PYTEST_OPTS)
+	@VENV=$(VENV_218) $(ROOT)/scripts/pytest.sh tests/emulators $(PYTEST_OPTS)
 
 e2e: deps venv collection-link
-	@$(ROOT)/scripts/pytest.sh tests/e2e
+	@$(ROOT)/scripts/pytest.sh tests/e2e $(PYTEST_OPTS) -n $(E2E_WORKERS) --durations=10
+
+e2e-2.18: deps venv-2.18 collection-link
+	@VENV=$(VENV_218) $(ROOT)/scripts/pytest.sh tests/e2e $(PYTEST_OPTS) -n $(E2E_WORKERS) --durations=10 $(E2E_218_ARGS)
 
 sanity: deps venv
 	@$(ROOT)/scripts/sanity.sh
@@ -71,12 +108,24 @@ sanity: deps venv
 lint: deps venv
 	@$(ROOT)/scripts/lint.sh
 
-# TODO(molecule): the cleanup role's scenario is not written yet. Until
-# extensions/molecule/ or roles/cleanup/molecule/ exists this target prints
-# "SKIPPED" and succeeds; as soon as the scenario directory lands it runs
-# `molecule test --all` there and any failure fails `make test`.
+# The cleanup role's scenario: roles/cleanup/molecule/default (a real docker-registry on loopback).
 molecule: deps venv collection-link
 	@$(ROOT)/scripts/molecule.sh
+
+docs: venv
+	@$(ROOT)/scripts/docs.sh
+
+docs-check: deps docs
+	@$(ROOT)/scripts/pytest.sh tests/docs $(PYTEST_OPTS)
+
+galaxy: venv
+	@$(ROOT)/scripts/galaxy.sh
+
+changelog: venv
+	@$(ROOT)/scripts/changelog.sh lint
+
+changelog-release: venv
+	@$(ROOT)/scripts/changelog.sh release
 
 bench: deps venv collection-link
 	@if [ -f $(ROOT)/bench/run.py ]; then \
@@ -92,13 +141,14 @@ demo: deps venv collection-link
 		echo "demo: scripts/demo.py does not exist yet" >&2; exit 1; \
 	fi
 
-# The README's test command. Every stage runs (deps/venv failures stop early,
-# since nothing else can work); the summary lists each stage's result.
+# The README's test command. The prerequisites run first (a failure there stops the run, since nothing
+# else can work); then every independent stage runs, $(REGOPS_STAGE_JOBS) at a time, each with its own
+# log in build/logs/; the summary lists each stage's result and time.
 test:
-	@$(ROOT)/scripts/run-stages.sh deps venv unit e2e sanity lint molecule
+	@$(ROOT)/scripts/run-stages.sh $(TEST_SERIAL) -- $(TEST_CONCURRENT)
 
 clean:
 	rm -rf $(BUILD) $(ROOT)/tests/output $(ROOT)/.pytest_cache
 
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(VENV_218) $(ROOT)/.ansible

@@ -94,7 +94,7 @@ def check_figures(report, counts_before, counts_after):
 
 
 def main(argv=None):  # pylint: disable=too-many-locals,too-many-statements
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--workdir", default=os.path.join(ROOT, "build", "demo"),
                         help="where everything goes (default: build/demo); its tmp/ is removed at the end")
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the CI builds to seed (tests use 0.1)")

@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Install the Debian packages the test suite needs, only when missing.
 #
+#   python3-venv: `python3 -m venv` for .venv, .venv-2.18 and ansible-test's own venvs
 #   docker-registry: CNCF distribution (registry:2) binary used by the e2e tests
 #   apache2-utils: htpasswd, to create basic-auth files for test registries
 #   the shell linter: used by the ansible-test sanity test of the same name and by `make lint`
 #   rsync: mirrors the checkout into build/ for ansible-test
 #   git: ansible-test lists collection files via git
+#   chromium, chromium-driver: headless browser check of the docs site (tests/docs, `make docs-check`);
+#     Debian's builds, driven through Debian's chromedriver (no browser download)
 #
 # Non-interactive, works as root without stdin. Never leaves the packaged
 # docker-registry service running (the tests start their own on free ports).
 set -euo pipefail
 
-PACKAGES=(docker-registry apache2-utils shellcheck rsync git)
+PACKAGES=(python3-venv docker-registry apache2-utils shellcheck rsync git chromium chromium-driver)
 
 is_installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
@@ -70,7 +73,7 @@ else
     fi
 fi
 
-for tool in docker-registry htpasswd shellcheck rsync git; do
+for tool in docker-registry htpasswd shellcheck rsync git chromium chromedriver; do
     if ! command -v "${tool}" >/dev/null 2>&1; then
         echo "deps: ${tool} still not found on PATH" >&2
         exit 1

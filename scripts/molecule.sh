@@ -12,6 +12,11 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${VENV:-${ROOT}/.venv}"
 export PATH="${VENV}/bin:${PATH}"
 export ANSIBLE_NOCOLOR=1 NO_COLOR=1 PY_COLORS=0 ANSIBLE_FORCE_COLOR=0
+# molecule's ephemeral state (inventory, ansible.cfg, the scenario's registry state) and Ansible's local
+# temp files stay under build/ instead of ~/.ansible/tmp
+export MOLECULE_EPHEMERAL_DIRECTORY="${ROOT}/build/molecule"
+export ANSIBLE_LOCAL_TEMP="${ROOT}/build/molecule/tmp"
+mkdir -p "${ANSIBLE_LOCAL_TEMP}"
 
 ran=0
 cd "${ROOT}"

@@ -5,7 +5,14 @@
 #                   The first one runs the full sanity suite; the others run the
 #                   per-interpreter tests only (compile, import), which is all
 #                   that changes between versions for controller-only modules.
+#                   An interpreter that is not installed is skipped (stock Debian
+#                   bookworm has only 3.11): pythonX.Y from PATH, or pyenv's when
+#                   pyenv is installed. Only the first version is required.
 #   SANITY_ARGS     extra arguments for every ansible-test invocation.
+#
+# ansible-test keeps its state in ~/.ansible/test (the venvs of the sanity tests, the pip bootstrap
+# scripts below). HOME is pointed at build/home for it, so nothing outside the checkout is written
+# (pip's download cache stays where pip keeps it).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,15 +30,45 @@ if [[ ${#ignores[@]} -gt 0 ]]; then
     exit 1
 fi
 
-# Real interpreters first (not pyenv shims): ansible-test builds its managed
-# venvs from pythonX.Y found on PATH.
-pyenv_path=""
-for d in /root/.pyenv/versions/3.13.0/bin /root/.pyenv/versions/3.12.1/bin /root/.pyenv/versions/3.11.7/bin; do
-    if [[ -d "${d}" ]]; then
-        pyenv_path="${pyenv_path}${d}:"
+# Real interpreters, not pyenv shims: ansible-test builds its managed venvs from the pythonX.Y it finds
+# on PATH, and a shim of a version that is not selected fails there. For each version, put the directory
+# of the real interpreter first on PATH (sys.executable of a working pythonX.Y, or pyenv's X.Y).
+real_python() {
+    local version="$1" cand exe
+    cand="$(command -v "python${version}" 2>/dev/null)" || cand=""
+    if [[ -n "${cand}" ]] && exe="$("${cand}" -c 'import sys; print(sys.executable)' 2>/dev/null)" && [[ -x "${exe}" ]]; then
+        echo "${exe}"
+        return 0
+    fi
+    if command -v pyenv >/dev/null 2>&1; then
+        for cand in "$(pyenv root)/versions/${version}".*/bin/"python${version}"; do
+            if [[ -x "${cand}" ]] && "${cand}" -c 'import sys' >/dev/null 2>&1; then
+                echo "${cand}"
+                return 0
+            fi
+        done
+    fi
+    return 1
+}
+
+pythons=()
+interp_path=""
+for py in ${SANITY_PYTHONS}; do
+    if exe="$(real_python "${py}")"; then
+        pythons+=("${py}")
+        interp_path="${interp_path}$(dirname "${exe}"):"
+    elif [[ ${#pythons[@]} -eq 0 ]]; then
+        echo "sanity: python${py} not found (it runs the full suite)" >&2
+        exit 1
     fi
 done
-export PATH="${pyenv_path}${VENV}/bin:${PATH}"
+export PATH="${interp_path}${VENV}/bin:${PATH}"
+
+# ansible-test's state under the checkout
+REAL_HOME="${HOME}"
+export PIP_CACHE_DIR="${PIP_CACHE_DIR:-${XDG_CACHE_HOME:-${REAL_HOME}/.cache}/pip}"
+export HOME="${ROOT}/build/home"
+mkdir -p "${HOME}"
 
 # Offline pip bootstrap for ansible-test's managed venvs: ansible-test would
 # download get-pip-X.py from ci-files.testing.ansible.com (not reachable);
@@ -62,12 +99,7 @@ export ANSIBLE_COLLECTIONS_PATH="${ROOT}/build"
 
 first=1
 failed=()
-for py in ${SANITY_PYTHONS}; do
-    if ! command -v "python${py}" >/dev/null 2>&1; then
-        echo "sanity: python${py} not found on PATH" >&2
-        failed+=("python${py}:missing")
-        continue
-    fi
+for py in "${pythons[@]}"; do
     tests=()
     if [[ ${first} -eq 1 ]]; then
         echo "sanity: full suite on Python ${py}"
@@ -86,4 +118,4 @@ if [[ ${#failed[@]} -gt 0 ]]; then
     echo "sanity: FAILED: ${failed[*]}" >&2
     exit 1
 fi
-echo "sanity: passed (${SANITY_PYTHONS})"
+echo "sanity: passed (Python ${pythons[*]})"

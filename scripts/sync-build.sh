@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Mirror the checkout into a *physical* collection tree:
-#   build/ansible_collections/regops/registry
+#   build/ansible_collections/regops/registry   (default; `make sanity` and `make lint`)
+#   scripts/sync-build.sh DEST                  (another copy, e.g. build/docs/collections/..., so stages that
+#                                                run at the same time never rsync into a tree another one reads)
 # (ansible-test and antsibull-docs need the ansible_collections/NS/NAME layout
 # and do not like symlinked collection roots).
 #
@@ -11,12 +13,13 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-DEST="${ROOT}/build/ansible_collections/regops/registry"
+DEST="${1:-${ROOT}/build/ansible_collections/regops/registry}"
 
 mkdir -p "${DEST}"
 
 EXCLUDES=(
     /.venv/
+    '/.venv-*/'
     /.ansible/
     /build/
     /tests/output/

@@ -373,18 +373,18 @@ class OciRegistry:
 
         self._with_upload_retry(repository, digest, upload)
 
-    def copy_manifest(self, source, digest, target, tag=None):
-        """Make manifest ``digest`` of ``source`` exist in ``target`` (by digest, or under ``tag``), blobs and children included."""
+    def ensure_manifest(self, source, digest, target):
+        """Make manifest ``digest`` of ``source`` exist in ``target`` by digest, blobs and children included; return it."""
         manifest = self.get_manifest(source, digest)
         if manifest is None:
             raise NotFoundError("manifest %s not found in %s" % (digest, source))
-        if source != target:
+        if source != target and self.head_manifest(target, digest) is None:
             for child in manifest.children():
-                if self.head_manifest(target, child["digest"]) is None:
-                    self.copy_manifest(source, child["digest"], target)
+                self.ensure_manifest(source, child["digest"], target)
             for blob in manifest.blobs():
                 self.mount_blob(target, blob["digest"], source)
-        return self.put_manifest(target, tag or digest, manifest.media_type, manifest.raw)
+            self.put_manifest(target, digest, manifest.media_type, manifest.raw)
+        return manifest
 
     def delete_manifest(self, repository, digest):
         """Delete a manifest by digest: True when deleted, False when it was already gone (also after a retried DELETE)."""

@@ -75,9 +75,8 @@ _DURATION_PART_RE = re.compile(r'(\d+)([wdhms])')
 # ``match`` + ``$``, which accepts a trailing newline). Timestamps are parsed by ``timestamps.parse`` and digests
 # checked by ``validate.digest``: one place for each rule in the collection.
 # cosign / OCI referrers fallback tags: sha256-<hex>[.sig|.att|.sbom|...], one alternative per digest algorithm
-REFERRER_TAG_RE = re.compile('(%s)' % '|'.join('%s-[0-9a-f]{%d}' % (algorithm, size)
-                                                for algorithm, size in sorted(validate.DIGEST_HEX.items()))
-                             + r'(?:\.[A-Za-z0-9_-]+)?')
+_REFERRER_SUBJECTS = '|'.join('%s-[0-9a-f]{%d}' % (algorithm, size) for algorithm, size in sorted(validate.DIGEST_HEX.items()))
+REFERRER_TAG_RE = re.compile('(%s)' % _REFERRER_SUBJECTS + r'(?:\.[A-Za-z0-9_-]+)?')
 _SEMVER_IDENT = r'(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)'
 SEMVER_RE = re.compile(
     r'v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)'
@@ -297,10 +296,10 @@ def glob_problem(pattern, alphabet=_TAG_CHARS, noun='tag', hint=True):
     if regex_chars:
         shown = ', '.join('"%s"' % c for c in sorted(set(regex_chars), key=regex_chars.index))
         hint = _glob_hint(pattern, alphabet) if hint else None
+        one = len(set(regex_chars)) == 1
         return ('looks like a regular expression: %s %s no meaning in a glob and no %s holds %s; write %s to keep it a '
-                'regular expression%s' % (shown, 'has' if len(set(regex_chars)) == 1 else 'have', noun,
-                                           'it' if len(set(regex_chars)) == 1 else 'them', _show('re:' + pattern),
-                                           ', or the glob %s' % _show(hint) if hint else ''))
+                'regular expression%s' % (shown, 'has' if one else 'have', noun, 'it' if one else 'them', _show('re:' + pattern),
+                                          ', or the glob %s' % _show(hint) if hint else ''))
     if ambiguous:
         regex, glob = ('any text', 'any text') if ambiguous[1] == '*' else ('at most one character', 'one character')
         return ('is ambiguous: "%s" is "%s" in a regular expression but "a dot, then %s" in a glob; write %s for '

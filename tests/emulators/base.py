@@ -41,7 +41,10 @@ HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 FAULT_KINDS = ("rate_limit", "error", "reset_connection", "latency")
 
 # Header names whose values never reach the request log in clear.
-SENSITIVE_HEADERS = frozenset({"authorization", "private-token", "x-auth-token", "x-api-key", "cookie", "proxy-authorization"})
+SENSITIVE_HEADERS = frozenset({"authorization", "private-token", "job-token", "x-auth-token", "x-api-key", "cookie",
+                               "proxy-authorization"})
+# Query parameters that carry credentials (GitLab's private_token, access_token, job_token): masked in the log too.
+SENSITIVE_QUERY = frozenset({"private_token", "access_token", "job_token"})
 
 
 class ApiError(Exception):
@@ -516,7 +519,10 @@ class EmulatorServer:
         """Raise :class:`ApiError` if ``request`` is not authenticated (override)."""
 
     def error_body(self, status, message, exception_class=None, request=None, **extra):
-        """Provider error body (override); the default is ``{"message": ...}``."""
+        """Provider error body (override); the default is ``{"message": ...}``.
+
+        A ``str`` (or ``bytes``) return value is sent as ``text/plain`` instead of JSON.
+        """
         del status, exception_class, request
         body = {"message": message}
         body.update(extra)
@@ -612,6 +618,9 @@ class EmulatorServer:
         body = self.error_body(err.status, err.message, err.exception_class, request=request, **err.extra)
         headers = self.error_headers(err.status, request)
         headers.update(err.headers)
+        if isinstance(body, (str, bytes)):  # a provider that answers some errors in plain text (GitLab's 429)
+            raw = body.encode("utf-8") if isinstance(body, str) else body
+            return Response(err.status, headers=headers, raw=raw, content_type="text/plain; charset=utf-8")
         return Response(err.status, body, headers)
 
     def _fault_response(self, fault, request):
@@ -683,8 +692,13 @@ class EmulatorServer:
 
     def _record(self, request, status, fault_kind):
         headers = {name: mask_header(name, value) for name, value in request.headers.items()}
+        query, target = request.query, request.target
+        if SENSITIVE_QUERY.intersection(query):
+            query = {name: "***" if name in SENSITIVE_QUERY else value for name, value in query.items()}
+            names = "|".join(sorted(SENSITIVE_QUERY))
+            target = re.sub(rf"([?&](?:{names})=)[^&]*", r"\1***", target)
         self.log.append(LogRecord(
-            method=request.method, path=request.path, target=request.target, query=request.query, headers=headers,
+            method=request.method, path=request.path, target=target, query=query, headers=headers,
             body=request.json, raw_body=request.raw_body.decode("utf-8", "replace"), status=status, route=request.route,
             params=dict(request.params), fault=fault_kind, timestamp=time.time()))
 

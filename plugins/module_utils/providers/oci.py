@@ -411,11 +411,18 @@ class OciProvider(Provider):
                 _done, item_error = (removed or {}).get(action.item["name"], (None, error))
                 outcome[id(action)] = (action, action.current, error or item_error)
         writes = [a for a in actions if a.kind != "delete"]
+        # Each manifest is made present in each target repository once (blobs, children, the manifest by digest), then
+        # its tags are put side by side: copying the same blobs for several tags at once races in distribution's cache.
+        sources = sorted(set((a.desired["source_repository"], a.desired["digest"], a.item["repository"]) for a in writes))
+        present = dict((key, (manifest, error)) for key, manifest, error in self.client.run_bulk(
+            lambda key: self.registry.ensure_manifest(*key), sources))
 
         def point(action):
-            desired = action.desired
-            self.registry.copy_manifest(desired["source_repository"], desired["digest"], action.item["repository"], action.item["name"])
-            return self._tag(action.item["repository"], action.item["name"], desired["digest"])
+            manifest, error = present[(action.desired["source_repository"], action.desired["digest"], action.item["repository"])]
+            if error is not None:
+                raise error
+            self.registry.put_manifest(action.item["repository"], action.item["name"], manifest.media_type, manifest.raw)
+            return self._tag(action.item["repository"], action.item["name"], action.desired["digest"])
 
         for action, result, error in self.client.run_bulk(point, writes):
             outcome[id(action)] = (action, result, error)

@@ -567,11 +567,14 @@ def test_catalog_with_fewer_than_100_maxentries_uses_the_registry_page_size(serv
     assert [r.raw_query for r in server.requests] == ["n=1000", "n=100", ""]
 
 
-def test_copy_manifest_across_repositories_copies_blobs(server, clients):
+def test_ensure_manifest_across_repositories_copies_blobs_once(server, clients):
     fake, registry = _registry(server, clients)
     digest = fake.add_image("team/base", tags=["v1"])
-    assert registry.copy_manifest("team/base", digest, "team/app", "stable") == digest
-    assert fake.tags["team/app"] == {"stable": digest}
+    assert registry.ensure_manifest("team/base", digest, "team/app").digest == digest
+    assert ("team/app", digest) in fake.manifests and fake.tags["team/app"] == {}
+    puts = len(server.calls("PUT"))
+    assert registry.ensure_manifest("team/base", digest, "team/app").digest == digest  # already there: nothing copied again
+    assert len(server.calls("PUT")) == puts
     for (repository, blob), data in list(fake.blobs.items()):
         if repository == "team/base":
             assert fake.blobs[("team/app", blob)] == data
@@ -664,7 +667,6 @@ def test_platform_string():
 
 def test_empty_json_digest_constant():
     assert digest_of(EMPTY_JSON) == EMPTY_JSON_DIGEST
-
 
 
 @pytest.mark.parametrize("tag_delete", [202, 400])

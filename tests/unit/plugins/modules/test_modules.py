@@ -281,7 +281,9 @@ def test_gcore_bad_input_fails_before_any_request(server, capsys, module, args, 
 @pytest.mark.parametrize("api_url", ["", "/v2/", "ftp://registry.example.com", "https://:5000", "https://registry.example.com?x=1",
                                      "http://127.0.0.1:99999"])
 def test_an_api_url_that_is_not_a_url_is_refused_naming_the_option(server, capsys, api_url):
-    code, result = run(tag_info, capsys, **dict(oci(server, repository=["team/app"]), api_url=api_url))
+    args = oci(server, repository=["team/app"])
+    args["api_url"] = api_url
+    code, result = run(tag_info, capsys, **args)
     assert code == 1
     assert result["msg"].startswith("api_url must be the http(s) URL of the API") or "needs api_url" in result["msg"]
     assert not server.requests
@@ -301,7 +303,9 @@ def test_credentials_written_into_api_url_are_used_and_never_shown(server, capsy
                      {"WWW-Authenticate": 'Basic realm="registry"'})
     server.route("GET", "/v2/", refuse)
     url = server.url.replace("http://", "http://ci:PwInUrl@")
-    code, result = run(tag_info, capsys, **dict(oci(server, repository=["team/app"]), api_url=url))
+    args = oci(server, repository=["team/app"])
+    args["api_url"] = url
+    code, result = run(tag_info, capsys, **args)
     assert code == 1
     text = json.dumps(result)
     assert "PwInUrl" not in text, text

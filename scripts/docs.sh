@@ -26,6 +26,9 @@ export ANSIBLE_NOCOLOR=1 NO_COLOR=1
 export ANSIBLE_COLLECTIONS_PATH="${COLLECTIONS}"
 # antsibull-docs runs ansible-doc; keep ansible's local temp files in the build dir
 export ANSIBLE_LOCAL_TEMP="${OUT}/tmp"
+# antsibull logs to ~/antsibull.log by default: a home of its own under build/
+export HOME="${OUT}/home"
+mkdir -p "${HOME}"
 
 "${ROOT}/scripts/sync-build.sh" "${COLLECTIONS}/ansible_collections/regops/registry" >/dev/null
 

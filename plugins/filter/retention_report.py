@@ -131,8 +131,8 @@ _value:
           bytes_freed: 1234
           removed_tags: [pr-10, pr-11, pr-12, sha-0a1b2c3]
           removed_from_surviving: [pr-12]
-          deleted_digests: ["sha256:...", "sha256:..."]
-          deleted_digest_tags: {"sha256:...": [pr-10, sha-0a1b2c3], "sha256:...": [pr-11]}
+          deleted_digests: ["sha256:0a1b...", "sha256:9f8e..."]
+          deleted_digest_tags: {"sha256:0a1b...": [pr-10, sha-0a1b2c3], "sha256:9f8e...": [pr-11]}
           skipped: [{tag: pr-13, reason: moved, msg: "moved: now points at sha256:..., the plan expected sha256:..."}]
           errors: ["digest sha256:... could not be read completely: HTTP 500; kept with its tags v1"]
           leftovers: [{digest: "sha256:...", tags: [pr-9], action: deleted}]

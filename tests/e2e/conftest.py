@@ -18,6 +18,11 @@ from tests.support.registry import oci_args as _oci_args  # noqa: E402
 from tests.support.seed import SeedClient, seed_standard  # noqa: E402
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "compat: the end-to-end tests that also run on the oldest ansible-core the collection "
+                                       "claims (every module on every provider, the role, a failing module): make e2e-2.18")
+
+
 @pytest.fixture(scope="session")
 def registry():
     """htpasswd-protected registry with delete enabled."""

@@ -435,6 +435,7 @@ def test_reset_after_the_delete_went_through_counts_as_done(seed, shared, fault_
     assert [e.status for e in retried(proxy, entry)] == [404]  # the registry had acted
 
 
+@pytest.mark.compat
 def test_throwaway_delete_failing_restores_the_tags(seed, shared, fault_proxy):
     """500s on the throwaway manifest's DELETE beyond the retry budget: every tag is pointed back at its digest,
     reported ``restored``, ``changed`` true, the call fails; a later run finishes the removal."""

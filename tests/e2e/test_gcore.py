@@ -154,6 +154,7 @@ def info_tasks():
     ]
 
 
+@pytest.mark.compat
 def test_every_module_check_apply_idempotent_diff(emu):
     # pylint: disable=too-many-locals,too-many-statements
     seed_main(emu)

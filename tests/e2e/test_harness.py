@@ -1,5 +1,6 @@
 """Prove the e2e harness and the distribution 2.8 behaviours the collection relies on."""
 
+import pytest
 import time
 from pathlib import Path
 
@@ -190,6 +191,7 @@ def test_request_log(registry, seed, prefix):
     assert {e.method for e in registry.request_log()} & MUTATING_METHODS
 
 
+@pytest.mark.compat
 def test_run_tasks_runs_real_ansible():
     link = Path(ansible_runner.collections_dir(), "ansible_collections", "regops", "registry")
     assert link.resolve() == ansible_runner.REPO_ROOT

@@ -1,5 +1,7 @@
 """End to end: ``regops.registry.artifact`` (provider oci) with real ansible-playbook against distribution 2.8."""
 
+import pytest
+
 from tests.support.ansible_runner import run_tasks
 from tests.support.cycle import assert_cycle as _assert_cycle, cycle, module_calls, mutations, oci_task
 
@@ -16,6 +18,7 @@ def assert_cycle(results, calls, first, changed_again=False):
     return _assert_cycle(results, calls, first, result_key="artifacts", changed_again=changed_again)
 
 
+@pytest.mark.compat
 def test_artifact_absent_and_present(registry, seed, seeded):
     app, lib = seeded["app"], seeded["lib"]
     repo, lib_repo = app["repo"], lib["repo"]

@@ -1,5 +1,6 @@
 """End to end: authentication, credentials sources, failures and no_log of the oci provider."""
 
+import pytest
 import base64
 import json
 
@@ -15,6 +16,7 @@ def write_auth_file(path, host, username, password):
     return str(path)
 
 
+@pytest.mark.compat
 def test_token_auth_full_access(token_registry, token_seed, prefix):
     repo, target = prefix + "/app", prefix + "/promoted"
     keep = token_seed.push_image(repo, ["v1", "keep"])
@@ -68,6 +70,7 @@ def test_token_auth_pull_only_cannot_delete(token_registry, token_seed, prefix):
     assert token_seed.tag_map(repo) == before
 
 
+@pytest.mark.compat
 def test_credentials_from_auth_files_and_no_log(registry, seed, prefix, tmp_path):
     repo = prefix + "/app"
     digest = seed.push_image(repo, ["v1"])

@@ -60,6 +60,7 @@ def test_repository_info_follows_catalog_pagination(small_catalog):
     assert len(pages) >= 2 and any("last=" in e.path for e in pages), sent  # the Link header was followed
 
 
+@pytest.mark.compat
 def test_artifact_and_tag_info(registry, seed, seeded, prefix):
     app, multi, lib = seeded["app"], seeded["multi"], seeded["lib"]
     v1, legacy = app["digests"]["v1"], app["digests"]["legacy"]

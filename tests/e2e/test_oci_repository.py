@@ -1,5 +1,7 @@
 """End to end: ``regops.registry.repository`` (provider oci) with real ansible-playbook against distribution 2.8."""
 
+import pytest
+
 from tests.support.ansible_runner import run_tasks
 from tests.support.cycle import module_calls, mutations, oci_task
 from tests.support.seed import OCI_INDEX, OCI_MANIFEST
@@ -10,6 +12,7 @@ def repository(registry, name, diff=False):
     return oci_task("repository", registry, diff=diff, name=name, state="absent")
 
 
+@pytest.mark.compat
 def test_repository_absent(registry, seed, seeded, prefix):
     multi, app, lib = seeded["multi"], seeded["app"], seeded["lib"]
     lib_before = seed.tag_map(lib["repo"])

@@ -1,5 +1,6 @@
 """End to end: ``regops.registry.tag`` (provider oci) with real ansible-playbook against distribution 2.8."""
 
+import pytest
 import json
 
 from tests.support.ansible_runner import run_tasks
@@ -23,6 +24,7 @@ def assert_blobs_in(seed, repo, digest):
         assert seed.blob_exists(repo, blob["digest"]), (repo, digest, blob)
 
 
+@pytest.mark.compat
 def test_tag_absent_keeps_shared_digest(registry, seed, seeded):
     app = seeded["app"]
     repo, v1 = app["repo"], app["digests"]["v1"]
@@ -116,6 +118,7 @@ def test_tag_absent_bulk_is_one_call(registry, seed, prefix):
     assert seed.tag_map(repo) == {"keep": digest, "other": other}
 
 
+@pytest.mark.compat
 def test_tag_present(registry, seed, seeded, prefix):
     app, multi, lib = seeded["app"], seeded["multi"], seeded["lib"]
     repo = app["repo"]

@@ -150,6 +150,7 @@ def history(seed, prefix):
 
 
 # -- tests -----------------------------------------------------------------------
+@pytest.mark.compat
 def test_check_mode_then_real_run_then_idempotent(registry, seed, history, tmp_path):
     """Check mode plans without touching the registry; the real run does exactly that plan; a rerun changes nothing."""
     api, web, base, d = history["api"], history["web"], history["base"], history["d"]
@@ -389,6 +390,7 @@ def test_bad_policies_fail_before_any_request(registry, seed, prefix, tmp_path):
         assert "\\Z" not in errors[name] and "position 12" not in errors[name]
 
 
+@pytest.mark.compat
 def test_bad_policy_through_the_playbook_fails_with_zero_requests(registry, seed, prefix, tmp_path):
     """The same through tests/playbooks/cleanup.yml with -e: rc != 0 and an empty request log."""
     repo = f"{prefix}/app"

@@ -199,6 +199,7 @@ def info_tasks(name):
     ]
 
 
+@pytest.mark.compat
 def test_every_module_check_apply_again_diff(emu, backed, prefix):
     name, new, old = prefix, prefix + "new", prefix + "old"
     seed, digests = seed_lifecycle(emu, backed, name)

@@ -11,22 +11,38 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.regops.registry.plugins.module_utils.api import UnsupportedError
-from ansible_collections.regops.registry.plugins.module_utils.providers.gcore import GcoreProvider
-from ansible_collections.regops.registry.plugins.module_utils.providers.oci import OciProvider
-from ansible_collections.regops.registry.plugins.module_utils.providers.vultr import VultrProvider
 
 PROVIDER_NAMES = ("oci", "gcore", "vultr", "gitlab", "github", "ncloud")
 
+
+# One loader per provider: a module run compiles only the provider it uses (Ansible still packs every provider with
+# every module, since it finds these import statements wherever they are).
+def _gcore():
+    from ansible_collections.regops.registry.plugins.module_utils.providers.gcore import GcoreProvider
+    return GcoreProvider
+
+
+def _oci():
+    from ansible_collections.regops.registry.plugins.module_utils.providers.oci import OciProvider
+    return OciProvider
+
+
+def _vultr():
+    from ansible_collections.regops.registry.plugins.module_utils.providers.vultr import VultrProvider
+    return VultrProvider
+
+
 AVAILABLE = {
-    "gcore": GcoreProvider,
-    "oci": OciProvider,
-    "vultr": VultrProvider,
+    "gcore": _gcore,
+    "oci": _oci,
+    "vultr": _vultr,
 }
 
 
 def provider_class(name):
     try:
-        return AVAILABLE[name]
+        load = AVAILABLE[name]
     except KeyError:
         raise UnsupportedError("Provider '%s' is not available in this version of regops.registry yet; available: %s." % (
             name, ", ".join(sorted(AVAILABLE))))
+    return load()

@@ -27,7 +27,7 @@ import pytest
 import yaml
 
 from ansible_collections.regops.registry.plugins.module_utils.common import common_argument_spec
-from ansible_collections.regops.registry.plugins.module_utils.providers import AVAILABLE
+from ansible_collections.regops.registry.plugins.module_utils.providers import AVAILABLE, provider_class
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 AWX_DIR = os.path.join(ROOT, "meta", "awx")
@@ -68,7 +68,7 @@ def templates(injectors):
 
 
 def env_vars_read_by(provider):
-    return {var for names in AVAILABLE[provider].env_fallbacks.values() for var in names}
+    return {var for names in provider_class(provider).env_fallbacks.values() for var in names}
 
 
 @pytest.fixture(params=credential_type_files())
@@ -173,7 +173,7 @@ def test_env_injectors_set_what_the_provider_reads(credential):
     if injected:
         assert set(data["inputs"]["required"]) <= fields_in_env, name
         # and every credential the provider reads from the environment is injected, but the endpoint override
-        credential_vars = {var for option, names in AVAILABLE[provider].env_fallbacks.items() if option != "api_url" for var in names}
+        credential_vars = {var for option, names in provider_class(provider).env_fallbacks.items() if option != "api_url" for var in names}
         assert credential_vars <= injected, "%s: the %s provider also reads %s" % (name, provider, credential_vars - injected)
 
 
@@ -188,9 +188,9 @@ def test_extra_var_injectors_feed_module_options(credential):
         option = EXTRA_VAR_OPTIONS[var]
         assert option in spec, option
         # an option the provider reads from the environment is injected as that variable, not as an extra var
-        assert option not in AVAILABLE[provider].env_fallbacks, \
-            "%s: %s is read from %s; inject it with an env injector" % (name, option, AVAILABLE[provider].env_fallbacks[option])
-        if option in AVAILABLE[provider].secret_options:
+        assert option not in provider_class(provider).env_fallbacks, \
+            "%s: %s is read from %s; inject it with an env injector" % (name, option, provider_class(provider).env_fallbacks[option])
+        if option in provider_class(provider).secret_options:
             template = data["injectors"]["extra_vars"][var]
             fields = {field["id"]: field for field in data["inputs"]["fields"]}
             used = jinja2.meta.find_undeclared_variables(jinja2.sandbox.ImmutableSandboxedEnvironment().parse(template))
@@ -200,7 +200,7 @@ def test_extra_var_injectors_feed_module_options(credential):
 
 def test_oci_injects_what_module_defaults_needs():
     data = load("credential_type_oci.yml")
-    assert AVAILABLE["oci"].env_fallbacks == {}, "the oci provider reads environment variables now: inject those instead"
+    assert provider_class("oci").env_fallbacks == {}, "the oci provider reads environment variables now: inject those instead"
     assert set(data["injectors"]["extra_vars"]) == set(EXTRA_VAR_OPTIONS)
     assert "url" in data["inputs"]["required"]
 

@@ -135,8 +135,8 @@ PATCHES = []
 def fakes(monkeypatch):
     for name in ENV_NAMES:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setitem(providers.AVAILABLE, "gcore", FakeGcore)
-    monkeypatch.setitem(providers.AVAILABLE, "vultr", FakeVultr)
+    monkeypatch.setitem(providers.AVAILABLE, "gcore", lambda: FakeGcore)
+    monkeypatch.setitem(providers.AVAILABLE, "vultr", lambda: FakeVultr)
     Recorder.connected = []
     Recorder.tags = {}
     with contextlib.ExitStack() as stack:

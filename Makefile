@@ -140,12 +140,10 @@ bench: deps venv collection-link
 		echo "bench: SKIPPED: bench/run.py does not exist yet"; \
 	fi
 
+# `make demo` runs the role on a local registry; `make demo PROVIDER=vultr` through the Vultr emulator, offline.
+PROVIDER ?= oci
 demo: deps venv collection-link
-	@if [ -f $(ROOT)/scripts/demo.py ]; then \
-		cd $(ROOT) && $(PY) scripts/demo.py; \
-	else \
-		echo "demo: scripts/demo.py does not exist yet" >&2; exit 1; \
-	fi
+	@cd $(ROOT) && $(PY) scripts/demo.py --provider $(PROVIDER)
 
 # The README's test command. The prerequisites run first (a failure there stops the run, since nothing
 # else can work); then every independent stage runs, $(REGOPS_STAGE_JOBS) at a time, each with its own

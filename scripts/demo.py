@@ -6,6 +6,11 @@ runs examples/demo-modules.yml and examples/demo-cleanup.yml in check mode and f
 whole output (the plan, one line per tag that goes, and the report), checks that the report's figures add up
 and match the registry, runs the cleanup again, and stops the registry.
 
+With --provider vultr (`make demo PROVIDER=vultr`), the same history is served by the Vultr emulator
+(tests/emulators/vultr.py) with the real registry behind it, offline: the role then works through Vultr's API
+(repositories, artifacts with push times, artifact deletes) and removes tags over the registry host's OCI API,
+as it would on <region>.vultrcr.com. The modules tour is the oci one and is skipped there.
+
 Everything it writes is under build/demo/ (override with --workdir): the registry's storage, Ansible's temporary
 files and every other temporary file go to build/demo/tmp/, removed at the end; the plan and the reports stay in
 build/demo/ for a look (`make clean` removes them). Nothing is left in /tmp.
@@ -62,6 +67,21 @@ def seed(client, scale):
     return sum(len(client.tags(r)) for r in client.catalog())
 
 
+def teach_push_times(emulator, client, registry_name):
+    """Vultr records when each artifact was pushed: the emulator learns it from each image's config ``created``
+    (what the history above set), an index from its newest child."""
+    def created(repository, digest):
+        body = json.loads(client.get_manifest(repository, digest)[1])
+        if "manifests" in body:
+            return max(created(repository, child["digest"]) for child in body["manifests"])
+        blob = client.request("GET", "/v2/%s/blobs/%s" % (repository, body["config"]["digest"]))
+        return blob.json()["created"]
+    for repository in client.catalog():
+        image = repository.split("/", 1)[1]
+        for digest in sorted(set(client.tag_map(repository).values())):
+            emulator.add_artifact(registry_name, image, digest, push_time=created(repository, digest))
+
+
 def show(title, rc, out, err):
     """A playbook run's whole output: every task, every list, nothing cut."""
     print("\n=== %s (exit %d) ===" % (title, rc))
@@ -98,6 +118,8 @@ def main(argv=None):  # pylint: disable=too-many-locals,too-many-statements
     parser.add_argument("--workdir", default=os.path.join(ROOT, "build", "demo"),
                         help="where everything goes (default: build/demo); its tmp/ is removed at the end")
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the CI builds to seed (tests use 0.1)")
+    parser.add_argument("--provider", choices=("oci", "vultr"), default="oci",
+                        help="oci: the role on the registry itself; vultr: through the Vultr emulator, the registry behind it")
     args = parser.parse_args(argv)
 
     workdir = os.path.abspath(args.workdir)
@@ -115,7 +137,9 @@ def main(argv=None):  # pylint: disable=too-many-locals,too-many-statements
     from tests.support.registry import LocalRegistry  # pylint: disable=import-outside-toplevel
     from tests.support.seed import SeedClient  # pylint: disable=import-outside-toplevel
 
-    with LocalRegistry(auth="htpasswd") as registry:
+    from tests.emulators.vultr import DEFAULT_API_KEY, VultrEmulator  # pylint: disable=import-outside-toplevel
+
+    with LocalRegistry(auth="htpasswd") as registry, VultrEmulator() as emulator:
         client = SeedClient.for_registry(registry)
         started = time.time()
         total = seed(client, args.scale)
@@ -126,28 +150,43 @@ def main(argv=None):  # pylint: disable=too-many-locals,too-many-statements
                  "demo_now": NOW}
         modules = os.path.join(ROOT, "examples", "demo-modules.yml")
         cleanup = os.path.join(ROOT, "examples", "demo-cleanup.yml")
+        # The report names repositories as the provider does: shop/web on the registry, web in Vultr's registry "shop".
+        name_of = dict((r, r) for r in client.catalog())
 
-        show("Modules, check mode: nothing changes", *run_playbook(modules, extra_vars=extra, check=True))
-        before = client.tag_map("shop/web")
-        show("Modules, for real", *run_playbook(modules, extra_vars=extra))
-        after = client.tag_map("shop/web")
-        print("\nshop/web: stable removed (%s), v2.0.0 still on its digest (%s); production -> %s; v1.0.0 deleted (%s)" % (
-            "stable" not in after, after.get("v2.0.0") == before.get("v2.0.0"), (after.get("production") or "")[:19], "v1.0.0" not in after))
+        if args.provider == "vultr":
+            emulator.configure(registry_host=registry.host, docker_credentials={"username": registry.username, "password": registry.password})
+            emulator.add_registry("shop", region="ewr", plan="business")
+            teach_push_times(emulator, client, "shop")
+            name_of = dict((r, r.split("/", 1)[1]) for r in client.catalog())
+            extra.update(demo_provider="vultr", demo_api_url=emulator.url, demo_api_token=DEFAULT_API_KEY, demo_registry="shop",
+                         demo_scope=["**"])
+            print("Vultr emulator %s serves registry 'shop' (region ewr) with the registry %s behind it." % (emulator.url, registry.url))
+        else:
+            show("Modules, check mode: nothing changes", *run_playbook(modules, extra_vars=extra, check=True))
+            before = client.tag_map("shop/web")
+            show("Modules, for real", *run_playbook(modules, extra_vars=extra))
+            after = client.tag_map("shop/web")
+            print("\nshop/web: stable removed (%s), v2.0.0 still on its digest (%s); production -> %s; v1.0.0 deleted (%s)" % (
+                "stable" not in after, after.get("v2.0.0") == before.get("v2.0.0"), (after.get("production") or "")[:19],
+                "v1.0.0" not in after))
 
-        counts = dict((r, len(client.tags(r))) for r in client.catalog())
+        def tag_counts():
+            return dict((name_of[r], len(client.tags(r))) for r in client.catalog() if r in name_of)
+
+        counts = tag_counts()
         show("Cleanup role, check mode: the plan, one line per tag that would go, then the report",
              *run_playbook(cleanup, check=True, extra_vars=dict(
                  extra, demo_plan_path=paths["plan-check.json"], demo_report_path=paths["report-check.json"])))
-        assert counts == dict((r, len(client.tags(r))) for r in client.catalog()), "check mode changed the registry"
+        assert counts == tag_counts(), "check mode changed the registry"
         show("Cleanup role, for real (the plan was shown above; now the report)",
              *run_playbook(cleanup, extra_vars=dict(extra, demo_print_plan=False, demo_report_path=paths["report-1.json"])))
         first = read(paths["report-1.json"])
-        left = dict((r, len(client.tags(r))) for r in client.catalog())
+        left = tag_counts()
         check = read(paths["report-check.json"])
 
         print("\nWhat is left (the registry, read back over /v2, against the report's figures):")
-        for repository in sorted(set(counts) | set(left)):
-            tags = client.tags(repository)
+        for path, repository in sorted(name_of.items()):
+            tags = client.tags(path)
             named = [t for t in tags if not t.startswith(("build-", "sha-"))]
             builds = sum(1 for t in tags if t.startswith("build-"))
             summary = first["repositories"].get(repository)

@@ -75,3 +75,22 @@ def test_demo_works_under_build_by_default():
                           timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "default: build/demo" in " ".join(proc.stdout.split())
+
+
+def test_demo_on_vultr_offline(tmp_path):
+    """`make demo PROVIDER=vultr`: the role through the Vultr emulator, the real registry behind it, the same figures."""
+    workdir = tmp_path / "demo"
+    proc, scratch = run_demo(tmp_path, "--provider", "vultr", "--scale", "0.1", "--workdir", str(workdir))
+    out = proc.stdout
+    assert proc.returncode == 0, out[-5000:] + proc.stderr[-5000:]
+    assert list(scratch.iterdir()) == []
+    assert "Vultr emulator http://127.0.0.1:" in out and "serves registry 'shop'" in out
+    first = json.loads((workdir / "report-1.json").read_text(encoding="utf-8"))
+    second = json.loads((workdir / "report-2.json").read_text(encoding="utf-8"))
+    check = json.loads((workdir / "report-check.json").read_text(encoding="utf-8"))
+    assert sorted(first["repositories"]) == ["api", "base", "web", "worker"]  # Vultr's names, in registry "shop"
+    one = first["totals"]
+    assert one["tags_removed"] == check["totals"]["tags_removed"] > 40
+    assert one["tags_removed_from_surviving"] == 3  # untagged over the OCI path on the registry host: the releases stay
+    assert second["totals"]["tags_before"] == one["tags_after"] and second["totals"]["tags_removed"] == 0
+    assert "registry:   %d tags in scope before, %d after" % (one["tags_before"], one["tags_after"]) in out

@@ -31,6 +31,7 @@ except ImportError:  # pragma: no cover
 from ansible_collections.regops.registry.plugins.module_utils import validate
 from ansible_collections.regops.registry.plugins.module_utils.api import ApiClient, ConflictError, HeaderAuth, NotFoundError
 from ansible_collections.regops.registry.plugins.module_utils.providers.base import Capability, Provider
+from ansible_collections.regops.registry.plugins.module_utils.providers.listing import HostedListing
 MASK = "********"  # how engine diffs show a secret
 
 GIB = 1024 ** 3
@@ -71,7 +72,7 @@ def parse_batch_users(body):
     return []
 
 
-class GcoreProvider(Provider):
+class GcoreProvider(HostedListing, Provider):
     name = "gcore"
     default_api_url = "https://api.gcore.com"
     env_fallbacks = {
@@ -392,17 +393,8 @@ class GcoreProvider(Provider):
             raise NotFoundError("registry '%s' not found" % registry_name)
         return [self._normalize_repository(r, registry) for r in self.client.paginate_offset(self._registry_path(registry["id"], "repositories"))]
 
-    def list_repository(self, filters):
-        if not filters.get("registry"):
-            raise ValueError("provider gcore needs registry: the name of the registry to list")
-        names = set(filters.get("name") or [])
-        return sorted((r for r in self._repositories(filters["registry"]) if not names or r["name"] in names), key=lambda r: r["name"])
-
-    def read_repository(self, items):
-        found = {}
-        for registry in set(item["registry"] for item in items):
-            found[registry] = dict((r["name"], r) for r in self._repositories(registry)) if self._find_registry(registry) else {}
-        return [found[item["registry"]].get(item["name"]) for item in items]
+    def _registry_exists(self, registry):
+        return self._find_registry(registry) is not None
 
     def delete_repository(self, item, current):
         path = self._registry_path(self._registry_id(item["registry"]), "repositories", encode_repository(item["name"]))
@@ -432,71 +424,15 @@ class GcoreProvider(Provider):
                                         "pulled_at": t.get("pulled_at")} for t in tags]},
         }
 
-    def _artifacts(self, registry, repositories=None):
-        """{repository: [artifact]} for the named repositories (all when None); an unknown repository maps to None."""
-        registry_id = self._registry_id(registry)
-        known = set(r["name"] for r in self._repositories(registry))
-        wanted = sorted(set(repositories)) if repositories else sorted(known)
-
-        def fetch(name):
-            if name not in known:
-                return None
-            path = self._registry_path(registry_id, "repositories", encode_repository(name), "artifacts")
-            return [self._normalize_artifact(a, name) for a in self.client.paginate_offset(path)]
-
-        found = {}
-        for name, artifacts, error in self.client.run_bulk(fetch, wanted):
-            if error is not None:
-                raise error
-            found[name] = artifacts
-        return found
-
-    def list_artifact(self, filters):
-        if not filters.get("registry"):
-            raise ValueError("provider gcore needs registry: the name of the registry to list")
-        digests = set(d["digest"] for d in filters.get("digests") or [])
-        result = []
-        for artifacts in self._artifacts(filters["registry"], filters.get("repository")).values():
-            result.extend(a for a in artifacts or [] if not digests or a["digest"] in digests)
-        return sorted(result, key=lambda a: (a["repository"], a["digest"]))
-
-    def _artifact_index(self, items):
-        index = {}
-        for registry in set(item["registry"] for item in items):
-            repositories = [item["repository"] for item in items if item["registry"] == registry]
-            for repository, artifacts in self._artifacts(registry, repositories).items():
-                for artifact in artifacts or []:
-                    index[(registry, repository, artifact["digest"])] = artifact
-        return index
-
-    def read_artifact(self, items):
-        index = self._artifact_index(items)
-        return [index.get((item["registry"], item["repository"], item["digest"])) for item in items]
+    def _list_artifacts(self, registry, repository):
+        path = self._registry_path(self._registry_id(registry), "repositories", encode_repository(repository), "artifacts")
+        return [self._normalize_artifact(a, repository) for a in self.client.paginate_offset(path)]
 
     def delete_artifact(self, item, current):
         path = self._registry_path(self._registry_id(item["registry"]), "repositories", encode_repository(item["repository"]),
                                    "artifacts", item["digest"])
         self._delete(path)
         return current
-
-    @staticmethod
-    def _tags_of(artifact):
-        return [{"repository": artifact["repository"], "name": t["name"], "digest": artifact["digest"], "pushed_at": t.get("pushed_at"),
-                 "pulled_at": t.get("pulled_at")} for t in artifact["provider_data"]["tags"]]
-
-    def list_tag(self, filters):
-        names = set(filters.get("name") or [])
-        tags = []
-        for artifact in self.list_artifact({"registry": filters.get("registry"), "repository": filters.get("repository")}):
-            tags.extend(t for t in self._tags_of(artifact) if not names or t["name"] in names)
-        return sorted(tags, key=lambda t: (t["repository"], t["name"]))
-
-    def read_tag(self, items):
-        index = {}
-        for key, artifact in self._artifact_index(items).items():
-            for tag in self._tags_of(artifact):
-                index[(key[0], key[1], tag["name"])] = tag
-        return [index.get((item["registry"], item["repository"], item["name"])) for item in items]
 
     def delete_tag(self, item, current):
         path = self._registry_path(self._registry_id(item["registry"]), "repositories", encode_repository(item["repository"]),

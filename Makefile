@@ -43,8 +43,9 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # No bytecode next to the sources. (PYTHONPYCACHEPREFIX was measured 10-60% slower for the e2e suite: every
 # ansible-playbook and module process then compiles the venv's packages into the prefix instead of using theirs.)
 export PYTHONDONTWRITEBYTECODE := 1
-# Temporary files go under build/ too: make test writes nothing outside the checkout.
+# Temporary files and caches (pip's, ansible-lint's) go under build/ too: make test writes nothing outside the checkout.
 export TMPDIR := $(BUILD)/tmp
+export XDG_CACHE_HOME := $(BUILD)/cache
 $(shell mkdir -p $(BUILD)/tmp)
 
 # `make test`: the prerequisites one after another, then the independent stages side by side, longest first.

@@ -44,7 +44,9 @@ run_ansible_lint() {
 
 run_antsibull_docs() {
     cd "${COPY}"
-    ANSIBLE_COLLECTIONS_PATH="${BUILD}" antsibull-docs lint-collection-docs --plugin-docs --skip-rstcheck \
+    # antsibull logs to ~/antsibull.log: a home of its own under build/
+    mkdir -p "${BUILD}/home"
+    HOME="${BUILD}/home" ANSIBLE_COLLECTIONS_PATH="${BUILD}" antsibull-docs lint-collection-docs --plugin-docs --skip-rstcheck \
         --validate-collection-refs=all --disallow-unknown-collection-refs .
 }
 

@@ -46,6 +46,9 @@ export PYTHONDONTWRITEBYTECODE := 1
 # Temporary files and caches (pip's, ansible-lint's) go under build/ too: make test writes nothing outside the checkout.
 export TMPDIR := $(BUILD)/tmp
 export XDG_CACHE_HOME := $(BUILD)/cache
+# The e2e harness and the demo let module processes reuse the bytecode of the AnsiballZ payload instead of compiling
+# the same module_utils source in every module run (tests/support/zipimport_cache); REGOPS_ZIPIMPORT_CACHE= turns it off.
+export REGOPS_ZIPIMPORT_CACHE ?= $(BUILD)/cache/ansiballz
 $(shell mkdir -p $(BUILD)/tmp)
 
 # `make test`: the prerequisites one after another, then the independent stages side by side, longest first.

@@ -206,3 +206,38 @@ def test_run_tasks_runs_real_ansible():
     assert results[2]["failed"] is True and results[2]["rc"] == 1
     assert results[3] == {"not_run": True}
     assert results.rc == 2
+
+
+def test_zipimport_cache_reuses_bytecode_and_names_the_real_file(tmp_path):
+    """The harness's bytecode cache (tests/support/zipimport_cache): a second import from another zip with the same
+    source reads the stored code, reports its own file in tracebacks, and a changed source is compiled afresh."""
+    import subprocess
+    import sys
+    import zipfile
+
+    cache = tmp_path / "cache"
+
+    def import_from_zip(name, source):
+        archive = tmp_path / name
+        with zipfile.ZipFile(archive, "w") as handle:
+            handle.writestr("payload_mod.py", source)
+        probe = ("import sys; sys.path.insert(0, %r); import payload_mod, traceback\n"
+                 "try:\n    payload_mod.boom()\nexcept ValueError:\n    print(traceback.format_exc().splitlines()[-3])\n"
+                 "print(payload_mod.VALUE)") % str(archive)
+        env = dict(ansible_runner.ansible_env(str(tmp_path)), REGOPS_ZIPIMPORT_CACHE=str(cache))
+        env["PYTHONPATH"] = ansible_runner.ZIPIMPORT_CACHE_DIR
+        proc = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+        return proc.stdout.splitlines()
+
+    source = "VALUE = 'one'\n\ndef boom():\n    raise ValueError('x')\n"
+    first = import_from_zip("first.zip", source)
+    assert first[1] == "one" and "first.zip" in first[0]
+    stored = sorted(p.name for p in cache.iterdir())
+    assert len(stored) == 1 and not stored[0].endswith(".tmp")
+    written = (cache / stored[0]).stat().st_mtime_ns
+    second = import_from_zip("second.zip", source)
+    assert second[1] == "one" and "second.zip" in second[0] and "first.zip" not in second[0]
+    assert sorted(p.name for p in cache.iterdir()) == stored
+    assert (cache / stored[0]).stat().st_mtime_ns == written  # read, not compiled and written again
+    third = import_from_zip("third.zip", source.replace("'one'", "'two'"))
+    assert third[1] == "two" and len(list(cache.iterdir())) == 2

@@ -15,6 +15,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 ANSIBLE_BIN_DIR = Path(sys.executable).parent
 _RESULT_PREFIX = "_regops_r"
 _COLLECTIONS_DIR = None
+# sitecustomize that reuses the bytecode of AnsiballZ payloads across module runs (see its docstring)
+ZIPIMPORT_CACHE_DIR = str(REPO_ROOT / "tests" / "support" / "zipimport_cache")
 
 
 class AnsibleRunError(AssertionError):
@@ -50,7 +52,7 @@ def collections_dir():
 
 
 def ansible_env(workdir, env=None):
-    """Environment for ansible-playbook subprocesses."""
+    """Environment for ansible-playbook subprocesses (``PYTHONPATH`` only for the bytecode cache, when it is on)."""
     result = dict(os.environ)
     for key in list(result):
         if key.startswith("ANSIBLE_"):
@@ -68,6 +70,8 @@ def ansible_env(workdir, env=None):
         "PATH": str(ANSIBLE_BIN_DIR) + os.pathsep + result.get("PATH", ""),
     })
     result.pop("PYTHONPATH", None)
+    if result.get("REGOPS_ZIPIMPORT_CACHE"):
+        result["PYTHONPATH"] = ZIPIMPORT_CACHE_DIR
     if env:
         result.update(env)
     return result

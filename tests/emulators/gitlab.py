@@ -970,16 +970,33 @@ class GitLabEmulator(EmulatorServer):
         return self._memo(("tagmap", repo["id"]), lambda: self._read_backed_tags(repo))
 
     def _read_backed_tags(self, repo):
-        path = self.repository_path(repo)
         out = {}
-        for name in self._memo(("tags", path), lambda: self._backend_call(self.backend.tags, path)):
-            digest = self._backend_call(self.backend.resolve, path, name)
-            if not digest:
-                continue
-            facts = self._backend_call(self.backend.facts, path, digest)
-            out[name] = {"name": name, "digest": digest, "revision": facts["revision"], "created_at": facts["created_at"],
-                         "total_size": facts["total_size"], "blobs": facts["blobs"]}
+        for name in self._backed_tag_names(repo):
+            tag = self._read_backed_tag(repo, name)
+            if tag is not None:
+                out[name] = tag
         return out
+
+    def _backed_tag_names(self, repo):
+        path = self.repository_path(repo)
+        return self._memo(("tags", path), lambda: self._backend_call(self.backend.tags, path))
+
+    def _read_backed_tag(self, repo, name):
+        path = self.repository_path(repo)
+        digest = self._backend_call(self.backend.resolve, path, name)
+        if not digest:
+            return None
+        facts = self._backend_call(self.backend.facts, path, digest)
+        return {"name": name, "digest": digest, "revision": facts["revision"], "created_at": facts["created_at"],
+                "total_size": facts["total_size"], "blobs": facts["blobs"]}
+
+    def _tag(self, repo, name):
+        """One tag's record, or None; backed, only that tag is resolved (a details request must not read every tag)."""
+        if not self.backed:
+            return repo["tags"].get(name)
+        if name not in self._backed_tag_names(repo):
+            return None
+        return self._memo(("tag", repo["id"], name), lambda: self._read_backed_tag(repo, name))
 
     def _remove_tags(self, repo, names):
         """Delete tags (other tags on the same digest stay); returns the names removed."""
@@ -1258,7 +1275,7 @@ class GitLabEmulator(EmulatorServer):
         repo = self._repository(request, project)
         if not self._polled([repo]):
             raise ApiError(404, "404 Not found")
-        names = sorted(self._tags(repo))
+        names = sorted(self._backed_tag_names(repo) if self.backed else repo["tags"])
         params = request_params(request)
         if params.get("pagination") != "keyset":
             return self._paginate(request, [self.tag_json(repo, n) for n in names])
@@ -1284,7 +1301,7 @@ class GitLabEmulator(EmulatorServer):
         repo = self._repository(request, project)
         if not self._polled([repo]):
             raise ApiError(404, "404 Not found")
-        tag = self._tags(repo).get(request.params["tag_name"])
+        tag = self._tag(repo, request.params["tag_name"])
         if tag is None:
             raise ApiError(404, "404 Tag Not Found")
         return self.tag_details_json(repo, tag)
@@ -1296,7 +1313,7 @@ class GitLabEmulator(EmulatorServer):
         repo = self._repository(request, project)
         self._write_registry(request.principal, project)
         name = request.params["tag_name"]
-        if name not in self._tags(repo):
+        if self._tag(repo, name) is None:
             raise ApiError(404, "404 Tag Not Found")
         self._check_repository_rules(request.principal, project, repo)
         if self._tag_protected(project, name, request.principal["level"], request.principal["admin"]):

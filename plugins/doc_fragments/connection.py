@@ -31,19 +31,26 @@ options:
         means HTTPS. It is required for V(oci).
       - For the cloud providers it defaults to the provider's public API (V(https://api.gcore.com),
         V(https://api.vultr.com)) and is only set to reach a test emulator or a private endpoint.
+      - For V(gitlab) it is the GitLab instance (V(https://gitlab.example.com); a URL ending in C(/api/v4) works too).
+        When not set, E(CI_API_V4_URL) is read (as a GitLab CI job sees it), else V(https://gitlab.com).
     type: str
   api_token:
     description:
       - "API token. Gcore API key (sent as C(Authorization: APIKey ...)), Vultr API key (sent as C(Authorization: Bearer ...)),
-        or a registry token."
+        GitLab personal, project or group access token (sent as C(PRIVATE-TOKEN: ...)), or a registry token."
+      - "For V(gitlab), O(api_username=oauth2) sends the token as an OAuth2 C(Authorization: Bearer ...) token, and
+        O(api_username=gitlab-ci-token) as a CI job token (C(JOB-TOKEN: ...)), which GitLab accepts only on the
+        registry repositories and tags of the job's own project."
       - For V(oci) with O(api_username), the token is used as the password (GHCR, Quay and Docker Hub access
         tokens); without O(api_username) it is sent as a static C(Bearer) token.
       - When not set, the chosen provider's own environment variable is read, and only that one
-        (E(GCORE_API_KEY) for V(gcore), E(VULTR_API_KEY) for V(vultr)).
+        (E(GCORE_API_KEY) for V(gcore), E(VULTR_API_KEY) for V(vultr), E(GITLAB_TOKEN) for V(gitlab); for V(gitlab)
+        without E(GITLAB_TOKEN), a CI job's E(CI_JOB_TOKEN), sent as a job token).
     type: str
   api_username:
     description:
       - User name for HTTP Basic or for the registry's token service (OCI C(WWW-Authenticate) challenge).
+      - For V(gitlab), only V(oauth2) or V(gitlab-ci-token) (what kind of token O(api_token) is; see there).
       - For V(oci), when neither O(api_username) nor O(api_token) is set, credentials for the registry host are
         read from E(REGISTRY_AUTH_FILE), then C($DOCKER_CONFIG/config.json), then C(~/.docker/config.json)
         (the C(auths) entries written by C(docker login) or C(podman login); credential helpers are not used).

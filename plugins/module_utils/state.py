@@ -41,6 +41,10 @@ def _ref_policy(item):
     return item["registry"]
 
 
+def _ref_rule(item):
+    return "%s:%s:%s" % (item["registry"], item["kind"], item["pattern"])
+
+
 class ResourceKind:
     def __init__(self, name, ref, result_key, bulk, secrets=()):
         self.name = name
@@ -57,6 +61,7 @@ KINDS = {
     "artifact": ResourceKind("artifact", _ref_artifact, "artifacts", True),
     "tag": ResourceKind("tag", _ref_tag, "tags", True),
     "retention_policy": ResourceKind("retention_policy", _ref_policy, "retention_policy", False),
+    "protection_rule": ResourceKind("protection_rule", _ref_rule, "protection_rules", True),
 }
 
 OUTCOME = {"create": "created", "update": "updated", "delete": "deleted"}

@@ -25,7 +25,14 @@ description:
   - "On V(oci), deleting an image index leaves its child manifests in the registry (untagged) until they are
     deleted too or the registry's garbage collection removes them. Storage is reclaimed only by the registry's
     garbage collection."
-  - "Providers: V(oci), V(gcore), V(vultr) (each deletes by digest with the provider's own API where it has one)."
+  - "Providers: V(oci), V(gcore), V(vultr) (each deletes by digest with the provider's own API where it has one), V(gitlab)
+    (by deleting every tag on the digest)."
+  - "On V(gitlab), GitLab's API deletes by tag only: deleting an artifact deletes every tag on its digest (one request each),
+    and GitLab's garbage collection then removes the untagged manifest (on GitLab.com automatically, on Self-Managed when an
+    administrator runs it). Each tag is read again right before: when one no longer points at the digest, nothing is deleted
+    and the digest is reported V(skipped) with reason V(tags_changed). Tags a tag protection rule names go first, so a
+    protected tag (HTTP 403) stops the delete before another tag of the digest is removed. A digest with no tag is invisible
+    to GitLab's API and is reported V(absent): its garbage collection removes it."
 author:
   - regops.registry contributors (@regops)
 options:
@@ -33,6 +40,7 @@ options:
     description:
       - The registry the repository is in, for providers that host several registries. Not used by V(oci), where
         O(api_url) is the registry.
+      - On V(gitlab), the project, by its full path (V(acme/app)) or numeric id.
     type: str
   repository:
     description:
@@ -94,6 +102,14 @@ EXAMPLES = r"""
     expected_tags:
       team/app@sha256:3f0bd8b9d2e4bbf1a7a0bd3c8b2b0a3e9f4c3d2b1a0f9e8d7c6b5a4f3e2d1c0b: [pr-101, pr-101-amd64]
     state: absent
+
+- name: Delete an image of a GitLab project by digest (every tag on it goes)
+  regops.registry.artifact:
+    provider: gitlab
+    registry: acme/app
+    repository: acme/app/worker
+    digest: sha256:3f0bd8b9d2e4bbf1a7a0bd3c8b2b0a3e9f4c3d2b1a0f9e8d7c6b5a4f3e2d1c0b
+    state: absent
 """
 
 RETURN = r"""
@@ -154,7 +170,9 @@ artifacts:
       description: Lifecycle status where the provider keeps one; V(null) otherwise.
       type: str
     provider_data:
-      description: Provider-specific extras.
+      description:
+        - Provider-specific extras.
+        - On V(gitlab) C(revision), C(project_id), C(repository_id) and C(tags) (C(name), C(pushed_at), C(location)).
       type: dict
 actions:
   description: What happened to each digest, in the order given.
@@ -170,8 +188,8 @@ actions:
       type: str
     reason:
       description:
-        - Why an item was skipped. V(tags_changed) (it carries a tag O(expected_tags) did not list) or V(index_child)
-          (an index that stays lists it).
+        - Why an item was skipped. V(tags_changed) (it carries a tag O(expected_tags) did not list, or on V(gitlab) one of its
+          tags no longer points at it) or V(index_child) (an index that stays lists it).
       type: str
       returned: when an item was skipped
     msg:

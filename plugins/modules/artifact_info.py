@@ -23,7 +23,14 @@ description:
     no way to list untagged manifests). C(created_at) comes from each image's config; C(pushed_at) and
     C(pulled_at) are V(null) because the API does not record them."
   - "Providers: V(oci), V(gcore) (push and pull times, no media type or platforms), V(vultr) (push and pull times, media
-    type; a never-pulled artifact has C(pulled_at) V(null))."
+    type; a never-pulled artifact has C(pulled_at) V(null)), V(gitlab) (the tags grouped by digest, with size and GitLab's
+    creation time)."
+  - "On V(gitlab), O(registry) is a project (C(acme/app) or its numeric id) or a group (C(group:acme)); repositories are full
+    image paths. GitLab lists tags, not manifests: an artifact is a digest with at least one tag (untagged manifests are
+    invisible to the API). Each tag's digest, size and time take one request per tag, run concurrently. C(size_bytes) is
+    GitLab's C(total_size); C(pushed_at) is the newest and C(created_at) the oldest C(created_at) of its tags (GitLab's
+    manifest creation time, normally the same for every tag of a digest); C(media_type) and C(pulled_at) are V(null), and
+    C(platforms) and C(children) empty, because GitLab's API does not say."
 author:
   - regops.registry contributors (@regops)
 options:
@@ -31,6 +38,7 @@ options:
     description:
       - The registry the repository is in, for providers that host several registries. Not used by V(oci), where
         O(api_url) is the registry.
+      - On V(gitlab), a project (full path or numeric id) or C(group:<full path>).
     type: str
   repository:
     description:
@@ -66,6 +74,12 @@ EXAMPLES = r"""
 - name: Untagged children of indexes
   ansible.builtin.debug:
     msg: "{{ snapshot.artifacts | selectattr('tags', 'equalto', []) | map(attribute='digest') }}"
+
+- name: Every image of a GitLab project, by digest
+  regops.registry.artifact_info:
+    provider: gitlab
+    registry: acme/app
+  register: gitlab_snapshot
 """
 
 RETURN = r"""
@@ -126,6 +140,7 @@ artifacts:
         - Provider-specific extras. On V(oci) the C(artifact_type) and the manifest's C(annotations); C(config_created),
           the image config's own C(created) when it was before 1980; and C(throwaway) V(true) for a throwaway manifest of
           this collection that a tag was left on by a tag removal that could not finish (the cleanup role removes them).
+        - On V(gitlab) C(revision), C(project_id), C(repository_id) and C(tags) (C(name), C(pushed_at), C(location)).
       type: dict
 read_errors:
   description: Every artifact with a RV(artifacts[].read_error), as C(repository), C(digest) and C(msg); each is also a warning.

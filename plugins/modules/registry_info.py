@@ -16,13 +16,20 @@ description:
     storage used and limit and the host to push to.
   - "An OCI Distribution registry (V(oci)) is its O(api_url): this module fails with a clear message for it."
   - "Providers: V(gcore), V(vultr) (with plan, region, public, docker host and replications; the root user's password
-    is masked)."
+    is masked), V(gitlab) (O(name) is required: a project, with its registry settings and cleanup policy, or a group)."
+  - "On V(gitlab), O(name) is a project (its full path V(acme/app) or numeric id; C(GET /projects/:id)) or a group written
+    C(group:<full path>). GitLab has no list of registries (listing every project of an instance is not one), so a task
+    without O(name) fails before any request. A project's C(url) is its C(container_registry_image_prefix); C(public) is
+    V(true) for a public project whose registry is C(enabled). A group has no registry settings of its own: its entry has
+    C(name) and C(url) (from one of its repositories; V(null) when it has none), the rest V(null). A project or group that
+    does not exist (or that the token cannot see) is not listed."
 author:
   - regops.registry contributors (@regops)
 options:
   name:
     description:
       - Only the registry of this name.
+      - On V(gitlab), required, see above.
     type: str
 extends_documentation_fragment:
   - regops.registry.connection
@@ -41,6 +48,12 @@ EXAMPLES = r"""
   regops.registry.registry_info:
     provider: gcore
   register: registries
+
+- name: A GitLab project's registry settings and cleanup policy
+  regops.registry.registry_info:
+    provider: gitlab
+    name: acme/app
+  register: gitlab_registry
 """
 
 RETURN = r"""
@@ -81,7 +94,10 @@ registries:
       description: Last update time (ISO 8601 UTC).
       type: str
     provider_data:
-      description: Provider-specific extras.
+      description:
+        - Provider-specific extras.
+        - On V(gitlab) C(kind) (V(project) or V(group)); for a project C(access_level), C(visibility), C(web_url) and
+          C(cleanup_policy) (C(enabled), C(cadence), C(keep_n), C(older_than), C(name_regex), C(name_regex_keep), C(next_run_at)).
       type: dict
 """
 

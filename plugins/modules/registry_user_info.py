@@ -14,13 +14,16 @@ version_added: 0.1.0
 description:
   - Lists the users of a registry, or only the ones named. Secrets are never returned (providers show them once).
   - "An OCI Distribution registry (V(oci)) has no users API: this module fails with a clear message for it."
-  - "Providers: V(gcore), V(vultr) (the root user, read-only, and the robot accounts; no secret is ever returned)."
+  - "Providers: V(gcore), V(vultr) (the root user, read-only, and the robot accounts; no secret is ever returned),
+    V(gitlab) (the deploy tokens of a project or a group, active or not, never their token values; C(revoked) and
+    C(expired) in RV(users[].provider_data))."
 author:
   - regops.registry contributors (@regops)
 options:
   registry:
     description:
       - The registry whose users to list.
+      - On V(gitlab), a project's full path (V(acme/app)) or numeric id, or V(group:) and a group's full path (V(group:acme)).
     type: str
     required: true
   name:
@@ -50,6 +53,16 @@ EXAMPLES = r"""
 - name: Show them
   ansible.builtin.debug:
     msg: "{{ users.users | rejectattr('read_only') | map(attribute='login') }}"
+
+- name: The deploy tokens of a GitLab group
+  regops.registry.registry_user_info:
+    provider: gitlab
+    registry: group:acme
+  register: tokens
+
+- name: The ones still usable
+  ansible.builtin.debug:
+    msg: "{{ tokens.users | rejectattr('provider_data.revoked') | rejectattr('provider_data.expired') | map(attribute='name') }}"
 """
 
 RETURN = r"""
@@ -81,7 +94,9 @@ users:
       description: Creation time (ISO 8601 UTC).
       type: str
     provider_data:
-      description: Provider-specific extras.
+      description:
+        - Provider-specific extras.
+        - On V(gitlab), C(scopes), C(revoked) and C(expired).
       type: dict
 """
 

@@ -19,19 +19,27 @@ description:
   - With O(state=present), sets the repository's O(description) where the provider keeps one. Repositories are
     created by pushing an image, so a repository that does not exist fails with that message.
   - "Providers: V(oci), V(gcore) (both O(state=absent)), V(vultr) (O(state=present) with O(description), and
-    O(state=absent))."
+    O(state=absent)), V(gitlab) (O(state=absent): GitLab deletes the repository in the background, and the task waits
+    for it, see O(wait))."
+  - "On V(gitlab), O(registry) is the project (C(acme/app) or its numeric id) and O(name) the full image path: V(acme/app)
+    for the project's own image, V(acme/app/worker) for an image under it. A repository GitLab is already deleting (status
+    C(delete_scheduled) or C(delete_ongoing), for example after a run with O(wait=false)) counts as absent: nothing is
+    sent and C(changed) is V(false); with O(wait) the task still waits until it is gone, and fails if GitLab's deletion
+    failed (C(delete_failed)). A repository in C(delete_failed) is deleted again. GitLab refuses (HTTP 403) to delete a
+    repository a repository protection rule, or a tag protection rule, protects from the token."
 author:
   - regops.registry contributors (@regops)
 options:
   name:
     description:
-      - The repository, for example V(team/app).
+      - The repository, for example V(team/app). On V(gitlab), the full image path (V(acme/app), V(acme/app/worker)).
     type: str
     required: true
   registry:
     description:
       - The registry the repository is in, for providers that host several registries. Not used by V(oci), where
         O(api_url) is the registry.
+      - On V(gitlab), the project, by its full path (V(acme/app)) or numeric id.
     type: str
   state:
     description:
@@ -43,6 +51,21 @@ options:
     description:
       - The repository's description (V(vultr)). Left out, the description is left alone; V("") clears it.
     type: str
+  wait:
+    description:
+      - V(gitlab) only, with O(state=absent). Wait until GitLab has deleted the repository in the background (polling
+        C(GET /registry/repositories/:id) until it answers 404; every half second at first, then up to every five seconds).
+        A deletion that ends in C(delete_failed) fails the task, saying so.
+      - With V(false), the task returns once GitLab accepted the delete; RV(repository_status) then says
+        V(delete_scheduled) or V(delete_ongoing).
+    type: bool
+    default: true
+  wait_timeout:
+    description:
+      - V(gitlab) only. How many seconds to wait at most; a repository still there after it fails the task, saying that
+        GitLab is still deleting it (run the task again to wait longer; it is not deleted twice).
+    type: int
+    default: 300
 extends_documentation_fragment:
   - regops.registry.connection
   - regops.registry.connection.action_group
@@ -85,6 +108,14 @@ EXAMPLES = r"""
 - name: What went with it
   ansible.builtin.debug:
     msg: "{{ gone.repository.manifests | map(attribute='digest') }}"
+
+- name: Delete the worker image of a GitLab project, every tag in it, and wait until GitLab is done
+  regops.registry.repository:
+    provider: gitlab            # api_token from GITLAB_TOKEN
+    registry: acme/app
+    name: acme/app/worker
+    state: absent
+    wait_timeout: 600
 """
 
 RETURN = r"""
@@ -131,8 +162,19 @@ repository:
       elements: dict
       returned: when O(state=absent) on V(oci)
     provider_data:
-      description: Provider-specific extras.
+      description:
+        - Provider-specific extras. On V(gitlab) C(project_id), C(image_name) (GitLab's C(name), V("") for the project's own
+          image), C(status) (V(null), V(delete_scheduled), V(delete_ongoing) or V(delete_failed), as it was before the run),
+          C(cleanup_policy_started_at) and C(tags_count).
       type: dict
+repository_status:
+  description:
+    - V(gitlab) with O(state=absent) only. GitLab's status of the repository after the run, V(deleted) once it is gone (after
+      the wait), else V(delete_scheduled) or V(delete_ongoing) (O(wait=false)). In check mode, what the run would report
+      (V(deleted), or V(delete_scheduled) with O(wait=false)).
+  returned: on V(gitlab), when a repository was (or was already being) deleted
+  type: str
+  sample: deleted
 actions:
   description: What happened to the repository.
   returned: always
@@ -157,6 +199,8 @@ def main():
             registry=dict(type="str"),
             state=dict(type="str", default="present", choices=["present", "absent"]),
             description=dict(type="str"),
+            wait=dict(type="bool", default=True),
+            wait_timeout=dict(type="int", default=300),
         ),
     )
     params = runner.params
@@ -165,8 +209,11 @@ def main():
         item["registry"] = params["registry"]
     desired = {"description": params["description"]}
     options = [k for k, v in desired.items() if v is not None]
-    runner.open("repository", state=params["state"], options=options, validate=lambda p: p.validate("repository", [item], desired))
-    runner.ensure("repository", [item], params["state"], desired)
+    # the defaults apply quietly everywhere; a wait setting of its own is checked against the provider
+    options += [opt for opt, default in (("wait", True), ("wait_timeout", 300)) if params[opt] != default]
+    provider = runner.open("repository", state=params["state"], options=options,
+                           validate=lambda p: p.validate("repository", [item], dict(desired, wait_timeout=params["wait_timeout"])))
+    runner.ensure("repository", [item], params["state"], desired, extra=getattr(provider, "results", None))
 
 
 if __name__ == "__main__":

@@ -16,18 +16,25 @@ description:
   - "On V(oci) this is the registry's catalog (C(/v2/_catalog)), followed across every page; counts and sizes are
     V(null) because the API does not report them."
   - "Providers: V(oci), V(gcore) (with artifact and pull counts), V(vultr) (with artifact and pull counts and the
-    description)."
+    description), V(gitlab) (a project's or a group's repositories, with their status)."
+  - "On V(gitlab), O(registry) is a project (C(acme/app) or its numeric id) or a group (C(group:acme), subgroups included),
+    and names are full image paths (V(acme/app), V(acme/app/worker)); a name outside the project or group fails. GitLab counts
+    tags, not artifacts: C(artifact_count) is V(null) and a project's C(provider_data.tags_count) has the count (a group
+    listing cannot give it). C(size_bytes) (GitLab's deduplicated size, on GitLab.com) costs one request per repository and
+    is read only for the repositories named in O(name); V(null) otherwise, and on instances that do not report it."
 author:
   - regops.registry contributors (@regops)
 options:
   name:
     description:
       - Only these repositories. A name that does not exist is simply not listed.
+      - On V(gitlab), also reads each one's size.
     type: list
     elements: str
   registry:
     description:
       - The registry to list, for providers that host several registries. Not used by V(oci).
+      - On V(gitlab), a project (full path or numeric id) or C(group:<full path>).
     type: str
 extends_documentation_fragment:
   - regops.registry.connection
@@ -57,6 +64,19 @@ EXAMPLES = r"""
     provider: gcore
     registry: builds
   register: gcore_repos
+
+- name: Every repository of a GitLab group and its subgroups
+  regops.registry.repository_info:
+    provider: gitlab
+    registry: group:acme
+  register: group_repos
+
+- name: Two images of a GitLab project, with their sizes
+  regops.registry.repository_info:
+    provider: gitlab
+    registry: acme/app
+    name: [acme/app, acme/app/worker]
+  register: sized
 """
 
 RETURN = r"""
@@ -95,7 +115,10 @@ repositories:
       description: Last update time where the provider records it.
       type: str
     provider_data:
-      description: Provider-specific extras.
+      description:
+        - Provider-specific extras.
+        - On V(gitlab) C(project_id), C(image_name) (GitLab's C(name), V("") for the project's own image), C(status) (V(null),
+          V(delete_scheduled), V(delete_ongoing), V(delete_failed)), C(cleanup_policy_started_at) and C(tags_count).
       type: dict
 """
 

@@ -25,7 +25,11 @@ description:
   - Many tags are one module call, run concurrently (O(concurrency)) over one keep-alive connection.
   - "Providers: V(oci) (O(state=present) and O(state=absent)), V(gcore) (O(state=absent) only: Gcore has no API to create a tag),
     V(vultr) (O(state=absent) only, over the OCI API of the registry host C(<region>.vultrcr.com) with credentials
-    minted for the run, exactly as on V(oci): Vultr's API has no tag delete)."
+    minted for the run, exactly as on V(oci): Vultr's API has no tag delete), V(gitlab) (O(state=absent) only, with GitLab's
+    own tag delete, one request per tag; or GitLab's bulk delete by rules with O(bulk))."
+  - "On V(gitlab), O(registry) is the project (C(acme/app) or its numeric id) and repositories are full image paths
+    (C(acme/app), C(acme/app/worker)). A tag that a tag protection rule protects is refused by GitLab (HTTP 403): it is
+    reported V(failed) with that reason, and the other tags are still removed."
 author:
   - regops.registry contributors (@regops)
 options:
@@ -33,18 +37,21 @@ options:
     description:
       - The registry the repository is in, for providers that host several registries. Not used by V(oci), where
         O(api_url) is the registry.
+      - On V(gitlab), the project, by its full path (V(acme/app)) or numeric id.
     type: str
   repository:
     description:
       - The repository of the tags. Not needed when every entry of O(name) is written as C(repository:tag).
-    type: str
+      - One repository, or with O(bulk) one or several (GitLab's bulk delete runs on each).
+    type: list
+    elements: str
   name:
     description:
       - One tag or a list of tags. An entry C(repository:tag) names its own repository, so one call can work on
         many repositories.
+      - One of O(name) and O(bulk) is required.
     type: list
     elements: str
-    required: true
   state:
     description:
       - V(present) points the tags at O(digest) or O(source); V(absent) removes them.
@@ -74,7 +81,61 @@ options:
       - A tag found on a throwaway manifest of this collection (left by a removal that could not finish) is removed
         whatever the mapping says.
       - The C(regops.registry.cleanup) role passes the digests its plan saw.
+      - On V(gitlab), each tag is read again (C(GET .../tags/:tag_name)) right before its C(DELETE).
     type: dict
+  bulk:
+    description:
+      - V(gitlab) only, with O(state=absent) and O(repository) instead of O(name). GitLab's bulk tag delete
+        (C(DELETE .../registry/repositories/:id/tags)) on each repository in O(repository), by rules rather than names.
+      - The tags it will remove are computed first, from the tag list and each tag's details, with GitLab's rules; check mode
+        reports exactly these. The regexes match whole tag names; V(latest) is never deleted; O(bulk.name_regex_keep) wins
+        over O(bulk.name_regex_delete); tags a tag protection rule protects are left out; then the O(bulk.keep_n) newest
+        (by GitLab's C(created_at), the manifest's creation time) are kept; then only tags older than O(bulk.older_than) go.
+      - A repository where nothing would be deleted gets no request at all, so a run that has nothing to do does not use
+        up GitLab's limit.
+      - "GitLab runs the bulk delete B(at most once an hour per repository): a second request within the hour is refused
+        (HTTP 400), and the task fails saying so. GitLab does not say when it may run again; meanwhile remove tags by O(name)."
+      - GitLab deletes in the background; with O(wait) the task polls the tag list until the predicted tags are gone, and
+        reports each predicted tag GitLab kept as V(skipped) with reason V(kept) (GitLab.com deletes a limited number per
+        call; a protection rule the prediction could not see). RV(bulk) tells per repository what was predicted and what went.
+      - When the token may not read the protection rules (a CI job token, a role below Maintainer), the prediction ignores
+        them; when GitLab does not tell the token's role, every tag a rule with a delete level names is counted as protected.
+        RV(bulk[].protection_note) says which.
+    type: dict
+    suboptions:
+      name_regex_delete:
+        description:
+          - The tags to delete, a regular expression (RE2, matched against the whole name). V(.*) for every tag.
+          - GitLab anchors the expression as C(\A<regex>\z), which in an alternation V(a|b) anchors only its ends; so an
+            alternation is sent as V((?:a|b\)), so that GitLab matches whole names, as the prediction does. The same holds
+            for O(bulk.name_regex_keep).
+        type: str
+        required: true
+      name_regex_keep:
+        description:
+          - The tags to keep, a regular expression matched against the whole name; it wins over O(bulk.name_regex_delete).
+        type: str
+      keep_n:
+        description:
+          - How many of the newest matching tags to keep (by GitLab's C(created_at)).
+        type: int
+      older_than:
+        description:
+          - Only tags older than this go, a GitLab duration such as V(1h), V(7d), V(2w), V(1month) or V(1y).
+        type: str
+  wait:
+    description:
+      - V(gitlab) with O(bulk) only. Wait until GitLab's background job has deleted the predicted tags (polling the tag list,
+        every half second at first, then up to every five seconds). With V(false), the task returns once GitLab accepted the
+        request; V(deleted) in RV(actions) then means accepted.
+    type: bool
+    default: true
+  wait_timeout:
+    description:
+      - V(gitlab) with O(bulk) only. How many seconds to wait at most; a predicted tag still there after it fails the task
+        (GitLab may still be working).
+    type: int
+    default: 300
 extends_documentation_fragment:
   - regops.registry.connection
   - regops.registry.connection.action_group
@@ -130,6 +191,31 @@ EXAMPLES = r"""
       - team/app:pr-102
       - team/worker:pr-101
     state: absent
+
+- name: Remove two tags of a GitLab project's image (api_token from GITLAB_TOKEN, or CI_JOB_TOKEN in a CI job)
+  regops.registry.tag:
+    provider: gitlab
+    registry: acme/app
+    repository: acme/app/worker
+    name: [pr-101, pr-102]
+    state: absent
+
+- name: GitLab's bulk delete - every tag but the newest five and release tags, older than 30 days
+  regops.registry.tag:
+    provider: gitlab
+    registry: acme/app
+    repository: [acme/app, acme/app/worker]
+    bulk:
+      name_regex_delete: ".*"
+      name_regex_keep: "v[0-9]+\\.[0-9]+\\.[0-9]+"
+      keep_n: 5
+      older_than: 30d
+    state: absent
+  register: swept
+
+- name: What went, per repository
+  ansible.builtin.debug:
+    msg: "{{ swept.bulk | map(attribute='deleted') }}"
 """
 
 RETURN = r"""
@@ -173,19 +259,60 @@ actions:
     action:
       description:
         - One of V(created), V(updated), V(deleted), V(unchanged), V(absent), V(skipped), V(restored), V(failed).
+        - With O(bulk) and O(wait=false), V(deleted) means GitLab accepted the bulk delete that removes the tag.
         - V(restored) (V(oci)) means the removal could not be finished (the throwaway manifest could not be deleted) and
           the tag was pointed back at the digest it had; the item counts as failed and C(changed) is V(true), since
           the registry was written to.
       type: str
       sample: deleted
     reason:
-      description: Why an item was skipped; V(moved) when it no longer points at its O(expected_digests) entry.
+      description:
+        - Why an item was skipped; V(moved) when it no longer points at its O(expected_digests) entry; V(kept) when GitLab's
+          bulk delete kept a tag it was predicted to delete.
       type: str
       returned: when an item was skipped
     msg:
       description: Why an item was skipped, restored or failed, and where the tag points now.
       type: str
       returned: when an item was skipped, restored or failed
+bulk:
+  description:
+    - With O(bulk) (V(gitlab)), one entry per repository of O(repository).
+  returned: when O(bulk) is set
+  type: list
+  elements: dict
+  contains:
+    repository:
+      description: The repository.
+      type: str
+      sample: acme/app/worker
+    request:
+      description: The parameters of the bulk delete, sent in the query string (or that would be sent).
+      type: dict
+    sent:
+      description: Whether the bulk delete was sent (never in check mode, nor when nothing would be deleted).
+      type: bool
+    status:
+      description:
+        - V(nothing_to_delete) (no request sent), V(not_found) (no such repository), V(planned) (check mode),
+          V(scheduled) (accepted, O(wait=false)), V(done) (waited until GitLab finished), V(timeout), V(refused) (GitLab
+          refused the request, for example the hourly limit or a protected repository).
+      type: str
+    predicted:
+      description: The tags GitLab is predicted to delete (also in RV(actions)).
+      type: list
+      elements: str
+    kept:
+      description:
+        - Every other tag with why it stays, V(latest), V(no_match), V(name_regex_keep), V(protected), V(keep_n) or V(older_than).
+      type: dict
+    deleted:
+      description: The tags that were gone after the wait (also any GitLab deleted beyond the prediction); V(null) without a wait.
+      type: list
+      elements: str
+    protection_note:
+      description: What the prediction could not know about tag protection rules; V(null) when it read them all.
+      type: str
 """
 
 from ansible_collections.regops.registry.plugins.module_utils import validate
@@ -219,23 +346,44 @@ def main():
     runner = RegistryModule(
         argument_spec=dict(
             registry=dict(type="str"),
-            repository=dict(type="str"),
-            name=dict(type="list", elements="str", required=True),
+            repository=dict(type="list", elements="str"),
+            name=dict(type="list", elements="str"),
             state=dict(type="str", default="present", choices=["present", "absent"]),
             digest=dict(type="str"),
             source=dict(type="str"),
             expected_digests=dict(type="dict"),
+            bulk=dict(type="dict", options=dict(
+                name_regex_delete=dict(type="str", required=True),
+                name_regex_keep=dict(type="str"),
+                keep_n=dict(type="int"),
+                older_than=dict(type="str"),
+            )),
+            wait=dict(type="bool", default=True),
+            wait_timeout=dict(type="int", default=300),
         ),
-        mutually_exclusive=[("digest", "source")],
-        required_if=[("state", "present", ("digest", "source"), True)],
+        mutually_exclusive=[("digest", "source"), ("name", "bulk")],
+        required_one_of=[("name", "bulk")],
     )
     params = runner.params
     state = params["state"]
+    if params["bulk"] is not None and state != "absent":
+        runner.fail("bulk only applies to state=absent")
+    if state == "present" and not (params["digest"] or params["source"]):
+        runner.fail("state is present but any of the following are missing: digest, source")
+    repositories = [r.strip("/") for r in params["repository"] or []]
+    waiting = [opt for opt, default in (("wait", True), ("wait_timeout", 300)) if params[opt] != default]
     if params["expected_digests"] is not None and state != "absent":
         runner.fail("expected_digests only applies to state=absent")
+    if params["bulk"] is not None:
+        bulk_main(runner, repositories, waiting)
+        return
+    if waiting:
+        runner.fail("%s only apply with bulk" % " and ".join(waiting))
+    if len(repositories) > 1:
+        runner.fail("repository takes one name (a list only with bulk); name tags of other repositories as repository:tag")
     try:
-        items = split_refs(params["name"], params["repository"], ":", "tag", registry=params["registry"])
-        expected = expected_digest_map(params["expected_digests"], params["repository"])
+        items = split_refs(params["name"], (repositories or [None])[0], ":", "tag", registry=params["registry"])
+        expected = expected_digest_map(params["expected_digests"], (repositories or [None])[0])
     except (ValueError, TypeError) as exc:
         runner.fail(str(exc))
     options = [opt for opt in ("digest", "source") if params.get(opt)] + (["expected_digests"] if expected else [])
@@ -257,6 +405,26 @@ def main():
     if state == "absent":
         desired = {"recheck": bool(expected)}
     runner.ensure("tag", items, state, desired, skip_if=moved_guard(expected, provider) if expected else None)
+
+
+def bulk_main(runner, repositories, waiting):
+    """``bulk``: the provider's bulk delete by rules on each repository. The tags it will remove are planned first
+    (read-only), then handed to the engine like any tag list, so check mode reports exactly these."""
+    params = runner.params
+    if params["expected_digests"] is not None:
+        runner.fail("expected_digests does not apply to bulk: the registry picks the tags by the bulk rules")
+    if not repositories:
+        runner.fail("bulk needs repository: the repository (or list of repositories) to delete tags from")
+    desired = {"bulk": dict((k, v) for k, v in params["bulk"].items() if v is not None), "wait": params["wait"],
+               "wait_timeout": params["wait_timeout"]}
+    provider = runner.open("tag", state="absent", options=["bulk"] + waiting,
+                           validate=lambda p: p.validate("tag", [], desired) or p.validate("repository", [
+                               {"name": r, "registry": params["registry"]} for r in repositories]))
+    try:
+        items, _report = provider.plan_bulk_tag_delete(params["registry"], repositories, desired["bulk"])
+    except (ApiError, UnsupportedError, ValueError) as exc:
+        runner.fail(str(exc))
+    runner.ensure("tag", items, "absent", desired, extra=getattr(provider, "results", None))
 
 
 if __name__ == "__main__":

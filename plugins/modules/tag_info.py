@@ -14,7 +14,13 @@ version_added: 0.1.0
 description:
   - Lists the tags of one, several or all repositories, each with the digest it resolves to.
   - Tags are returned sorted by repository and name; the registry's own order is not relied on.
-  - "Providers: V(oci), V(gcore) (with push and pull times), V(vultr) (with push and pull times)."
+  - "Providers: V(oci), V(gcore) (with push and pull times), V(vultr) (with push and pull times), V(gitlab) (with GitLab's
+    creation time and size)."
+  - "On V(gitlab), O(registry) is a project (C(acme/app) or its numeric id) or a group (C(group:acme)), and repositories are
+    full image paths. Tags are listed with keyset pagination where the instance offers it (GitLab.com), else page by page;
+    each tag's digest needs one more request (C(GET .../tags/:tag_name)), run concurrently (with O(name), only those are
+    read). C(pushed_at) is GitLab's C(created_at) for the tag, which GitLab documents as the manifest's creation time;
+    C(pulled_at) is V(null) (GitLab does not record pulls)."
 author:
   - regops.registry contributors (@regops)
 options:
@@ -25,7 +31,7 @@ options:
     type: str
   repository:
     description:
-      - Repositories to list. When not set, every repository of the registry (the catalog).
+      - Repositories to list. When not set, every repository of the registry (the catalog; on V(gitlab), of the project or group).
     type: list
     elements: str
   name:
@@ -64,6 +70,14 @@ EXAMPLES = r"""
     registry: builds
     repository: team/app
   register: gcore_tags
+
+- name: Where do a GitLab project's main and latest point?
+  regops.registry.tag_info:
+    provider: gitlab
+    registry: acme/app
+    repository: acme/app
+    name: [main, latest]
+  register: gitlab_tags
 """
 
 RETURN = r"""
@@ -91,6 +105,13 @@ tags:
     pulled_at:
       description: When the tag was last pulled, where the provider records it (ISO 8601 UTC); V(null) on V(oci).
       type: str
+    provider_data:
+      description:
+        - Provider-specific extras, where the provider has some.
+        - On V(gitlab) C(created_at) (GitLab's C(created_at), also in C(pushed_at)), C(total_size) (bytes), C(revision),
+          C(location), C(project_id) and C(repository_id).
+      type: dict
+      returned: on V(gitlab)
 """
 
 from ansible_collections.regops.registry.plugins.module_utils.common import RegistryModule

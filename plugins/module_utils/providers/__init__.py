@@ -32,8 +32,14 @@ def _vultr():
     return VultrProvider
 
 
+def _gitlab():
+    from ansible_collections.regops.registry.plugins.module_utils.providers.gitlab import GitLabProvider
+    return GitLabProvider
+
+
 AVAILABLE = {
     "gcore": _gcore,
+    "gitlab": _gitlab,
     "oci": _oci,
     "vultr": _vultr,
 }

@@ -19,7 +19,10 @@ Per resource, a provider implements (``<r>`` is the resource name):
 * optionally ``changes_<r>(item, current, desired)`` when the generic comparison does not fit.
 
 ``validate_provider``, ``resolve_source`` (tag present), ``is_leftover`` (tag absent with expected digests),
-``check_create`` and ``predict`` are further hooks with defaults below.
+``check_create`` and ``predict`` are further hooks with defaults below. Where one class serves several resources
+written apart (a mixin per group of resources), the per-resource forms ``validate_<r>(items, desired)``,
+``check_create_<r>(item, desired)`` and ``predict_<r>(action)`` are called first, so that a provider's own
+``validate_provider`` / ``check_create`` / ``predict`` need not know about them (an override ends with ``super()``).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -29,7 +32,7 @@ __metaclass__ = type
 from ansible_collections.regops.registry.plugins.module_utils import validate
 from ansible_collections.regops.registry.plugins.module_utils.api import UnsupportedError
 
-RESOURCES = ("registry", "registry_user", "repository", "artifact", "tag", "retention_policy", "registry_credentials")
+RESOURCES = ("registry", "registry_user", "repository", "artifact", "tag", "retention_policy", "registry_credentials", "protection_rule")
 
 
 class Capability:
@@ -118,6 +121,9 @@ class Provider:
             validate.digest(desired["digest"])
         if desired.get("source"):
             validate.reference(desired["source"])
+        custom = getattr(self, "validate_%s" % resource, None)
+        if custom is not None:
+            custom(items, desired)
         self.validate_provider(resource, items, desired)
 
     def validate_provider(self, resource, items, desired):
@@ -156,10 +162,14 @@ class Provider:
 
     def check_create(self, resource, item, desired):
         """A reason why ``item`` cannot be created from ``desired`` (same answer in check mode and for real), or None."""
-        return None
+        custom = getattr(self, "check_create_%s" % resource, None)
+        return custom(item, desired) if custom is not None else None
 
     def predict(self, resource, action):
         """The resource as the real run would return it, for check mode."""
+        custom = getattr(self, "predict_%s" % resource, None)
+        if custom is not None:
+            return custom(action)
         if action.kind == "delete":
             return None
         after = dict(action.current or {})

@@ -19,6 +19,8 @@ from ansible_collections.regops.registry.plugins.module_utils.oci import NO_SUCH
 from ansible_collections.regops.registry.plugins.modules import (
     artifact,
     artifact_info,
+    protection_rule,
+    protection_rule_info,
     registry,
     registry_info,
     registry_user,
@@ -35,6 +37,8 @@ D1 = "sha256:" + "1" * 64
 MINIMAL_ARGS = {
     artifact: {"digest": ["team/app@" + D1], "state": "absent"},
     artifact_info: {"repository": ["team/app"]},
+    protection_rule: {"registry": "acme/app", "kind": "tag", "pattern": ["^v"], "state": "absent"},
+    protection_rule_info: {"registry": "acme/app"},
     registry: {"name": "main"},
     registry_info: {},
     registry_user: {"registry": "main", "name": ["ci"]},
@@ -275,6 +279,57 @@ def test_gcore_bad_input_fails_before_any_request(server, capsys, module, args, 
     code, result = run(module, capsys, **gcore(server, **args))
     assert code == 1, result
     assert message in result["msg"]
+    assert not server.requests
+
+
+def gitlab(server, **args):
+    return dict(args, provider="gitlab", api_url=server.url, api_token="glpat-unit", retries=0)
+
+
+@pytest.mark.parametrize("module, what", [(protection_rule, "protection_rule"), (protection_rule_info, "protection_rule_info")],
+                         ids=["protection_rule", "protection_rule_info"])
+@pytest.mark.parametrize("connection", [oci, gcore, lambda server, **args: dict(args, provider="vultr", api_url=server.url, api_token="k")],
+                         ids=["oci", "gcore", "vultr"])
+def test_protection_rules_are_gitlab_only(server, capsys, module, what, connection):
+    code, result = run(module, capsys, **connection(server, **MINIMAL_ARGS[module]))
+    assert code == 1
+    assert result["msg"].startswith("Provider '%s' cannot manage %s: it has no such resource. Provider '%s' supports: " % (
+        connection(server)["provider"], what, connection(server)["provider"]))
+    assert not server.requests
+
+
+@pytest.mark.parametrize("module, args, message", [
+    (protection_rule, {"registry": "acme/app", "kind": "tag", "pattern": ["^v"]},
+     "state is present but any of the following are missing: minimum_access_level_for_push, minimum_access_level_for_delete"),
+    (protection_rule, {"registry": "group:acme", "kind": "tag", "pattern": ["^v"], "state": "absent"}, "protection rules belong to a project"),
+    (protection_rule, {"registry": "acme/app", "kind": "tag", "pattern": ["^v"], "minimum_access_level_for_push": "none",
+                       "minimum_access_level_for_delete": "none"}, "cannot be none"),
+    (protection_rule, {"registry": "acme/app", "kind": "repository", "pattern": ["other/*"], "minimum_access_level_for_push": "owner"},
+     "must start with the project's full path acme/app"),
+    (protection_rule, {"registry": "acme/app", "kind": "branch", "pattern": ["x"], "state": "absent"}, "value of kind must be one of"),
+    (protection_rule_info, {"registry": "group:acme"}, "protection rules belong to a project"),
+    (registry_user, {"registry": "acme/app", "name": ["ci"], "scopes": ["api"]}, "value of scopes must be one or more of"),
+    (registry_user, {"registry": "group:acme", "name": ["ci"], "scopes": ["write_virtual_registry"]}, "not a scope of a group's deploy tokens"),
+    (registry_user, {"registry": "acme/app", "name": ["ci"], "expires_at": "next week"}, "expires_at 'next week' is not an ISO 8601 date"),
+    (registry_user, {"registry": "acme/app", "name": ["ci"], "duration": 30}, "does not support the option(s) duration for registry_user"),
+    (registry_user, {"registry": "acme/app", "name": ["ci"], "secret": "mine"}, "does not support the option(s) secret for registry_user"),
+    (registry_user_info, {"registry": "acme app"}, "registry 'acme app' is not a GitLab project or group"),
+])
+def test_gitlab_bad_input_fails_before_any_request(server, capsys, module, args, message):
+    code, result = run(module, capsys, **gitlab(server, **args))
+    assert code == 1, result
+    assert message in result["msg"]
+    assert not server.requests
+
+
+@pytest.mark.parametrize("module, args", [
+    (registry_user, {"registry": "main", "name": ["ci"], "duration": 1, "scopes": ["read_registry"]}),
+    (registry_user, {"registry": "main", "name": ["ci"], "duration": 1, "expires_at": "2030-01-01", "recreate": True}),
+])
+def test_gitlab_only_user_options_fail_on_other_providers(server, capsys, module, args):
+    code, result = run(module, capsys, **gcore(server, **args))
+    assert code == 1
+    assert "Provider 'gcore' does not support the option(s)" in result["msg"] and "for registry_user" in result["msg"]
     assert not server.requests
 
 

@@ -9,7 +9,10 @@ and match the registry, runs the cleanup again, and stops the registry.
 With --provider vultr (`make demo PROVIDER=vultr`), the same history is served by the Vultr emulator
 (tests/emulators/vultr.py) with the real registry behind it, offline: the role then works through Vultr's API
 (repositories, artifacts with push times, artifact deletes) and removes tags over the registry host's OCI API,
-as it would on <region>.vultrcr.com. The modules tour is the oci one and is skipped there.
+as it would on <region>.vultrcr.com. With --provider gitlab (`make demo PROVIDER=gitlab`), the history is pushed
+under the GitLab project acme/shop (images acme/shop/web, ...) and served by the GitLab emulator
+(tests/emulators/gitlab.py) with the real registry behind it: the role works through GitLab's REST API (repositories,
+tag details, tag deletes). The modules tour is the oci one and is skipped for both.
 
 Everything it writes is under build/demo/ (override with --workdir): the registry's storage, Ansible's temporary
 files and every other temporary file go to build/demo/tmp/, removed at the end; the plan and the reports stay in
@@ -18,6 +21,7 @@ build/demo/ for a look (`make clean` removes them). Nothing is left in /tmp.
 
 import argparse
 import atexit
+import contextlib
 import json
 import os
 import random
@@ -38,11 +42,14 @@ def stamp(days_ago):
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.mktime(time.strptime(NOW, "%Y-%m-%dT%H:%M:%SZ")) - days_ago * DAY))
 
 
-def seed(client, scale):
-    """Several repositories, hundreds of CI tags over ~8 months, releases, shared digests and a multi-arch index."""
+def seed(client, scale, prefix=""):
+    """Several repositories, hundreds of CI tags over ~8 months, releases, shared digests and a multi-arch index.
+
+    The repositories are shop/web, shop/api, shop/worker and shop/base, each name after ``prefix``."""
     rng = random.Random(7)
     jobs = []
-    for repository, builds in (("shop/web", 160), ("shop/api", 140), ("shop/worker", 60)):
+    web, base = prefix + "shop/web", prefix + "shop/base"
+    for repository, builds in ((web, 160), (prefix + "shop/api", 140), (prefix + "shop/worker", 60)):
         builds = max(8, int(builds * scale))
         for n in range(builds):
             age = 240 - n * 240 // builds
@@ -50,20 +57,20 @@ def seed(client, scale):
     releases = [("v1.0.0", 230), ("v1.1.0", 200), ("v1.2.0", 170), ("v2.0.0", 120), ("v2.1.0", 30), ("v3.0.0-rc.1", 5)]
     for tag, age in releases:
         # The release candidate tag stays on the released image: cleaning it must not touch the release.
-        jobs.append(("shop/web", [tag, "rc-" + tag.lstrip("v")], stamp(age)))
+        jobs.append((web, [tag, "rc-" + tag.lstrip("v")], stamp(age)))
     client.push_image(*jobs[0][:1], tags=jobs[0][1], created=jobs[0][2])  # negotiates auth once, before the pool
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda job: client.push_image(job[0], tags=job[1], created=job[2]), jobs[1:]))
-    web = client.tag_map("shop/web")
-    client.tag("shop/web", "stable", web["v2.0.0"])
-    client.tag("shop/web", "latest", web["v2.1.0"])
-    client.tag("shop/web", "main", web["build-%04d" % (max(8, int(160 * scale)) - 1)])
-    amd = client.push_image("shop/base", created=stamp(100), arch="amd64", by_digest=True)
-    arm = client.push_image("shop/base", created=stamp(100), arch="arm64", by_digest=True)
-    client.push_index("shop/base", tags=["1.0", "latest"], children=[amd, arm])
-    old_amd = client.push_image("shop/base", created=stamp(200), arch="amd64", by_digest=True)
-    old_arm = client.push_image("shop/base", created=stamp(200), arch="arm64", by_digest=True)
-    client.push_index("shop/base", tags=["0.9"], children=[old_amd, old_arm])
+    web_tags = client.tag_map(web)
+    client.tag(web, "stable", web_tags["v2.0.0"])
+    client.tag(web, "latest", web_tags["v2.1.0"])
+    client.tag(web, "main", web_tags["build-%04d" % (max(8, int(160 * scale)) - 1)])
+    amd = client.push_image(base, created=stamp(100), arch="amd64", by_digest=True)
+    arm = client.push_image(base, created=stamp(100), arch="arm64", by_digest=True)
+    client.push_index(base, tags=["1.0", "latest"], children=[amd, arm])
+    old_amd = client.push_image(base, created=stamp(200), arch="amd64", by_digest=True)
+    old_arm = client.push_image(base, created=stamp(200), arch="arm64", by_digest=True)
+    client.push_index(base, tags=["0.9"], children=[old_amd, old_arm])
     return sum(len(client.tags(r)) for r in client.catalog())
 
 
@@ -118,8 +125,9 @@ def main(argv=None):  # pylint: disable=too-many-locals,too-many-statements
     parser.add_argument("--workdir", default=os.path.join(ROOT, "build", "demo"),
                         help="where everything goes (default: build/demo); its tmp/ is removed at the end")
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the CI builds to seed (tests use 0.1)")
-    parser.add_argument("--provider", choices=("oci", "vultr"), default="oci",
-                        help="oci: the role on the registry itself; vultr: through the Vultr emulator, the registry behind it")
+    parser.add_argument("--provider", choices=("oci", "vultr", "gitlab"), default="oci",
+                        help="oci: the role on the registry itself; vultr, gitlab: through that provider's emulator, the registry "
+                             "behind it")
     args = parser.parse_args(argv)
 
     workdir = os.path.abspath(args.workdir)
@@ -137,12 +145,14 @@ def main(argv=None):  # pylint: disable=too-many-locals,too-many-statements
     from tests.support.registry import LocalRegistry  # pylint: disable=import-outside-toplevel
     from tests.support.seed import SeedClient  # pylint: disable=import-outside-toplevel
 
+    from tests.emulators.gitlab import DEFAULT_TOKEN as GITLAB_TOKEN, GitLabEmulator  # pylint: disable=import-outside-toplevel
     from tests.emulators.vultr import DEFAULT_API_KEY, VultrEmulator  # pylint: disable=import-outside-toplevel
 
-    with LocalRegistry(auth="htpasswd") as registry, VultrEmulator() as emulator:
+    emulators = {"oci": None, "vultr": VultrEmulator, "gitlab": GitLabEmulator}
+    with LocalRegistry(auth="htpasswd") as registry, (emulators[args.provider] or contextlib.nullcontext)() as emulator:
         client = SeedClient.for_registry(registry)
         started = time.time()
-        total = seed(client, args.scale)
+        total = seed(client, args.scale, prefix="acme/" if args.provider == "gitlab" else "")
         print("Registry %s seeded with %d tags in %d repositories (%.1fs)." % (registry.url, total, len(client.catalog()), time.time() - started))
         paths = dict((name, os.path.join(workdir, name)) for name in (
             "plan-check.json", "report-check.json", "report-1.json", "report-2.json"))
@@ -161,6 +171,13 @@ def main(argv=None):  # pylint: disable=too-many-locals,too-many-statements
             extra.update(demo_provider="vultr", demo_api_url=emulator.url, demo_api_token=DEFAULT_API_KEY, demo_registry="shop",
                          demo_scope=["**"])
             print("Vultr emulator %s serves registry 'shop' (region ewr) with the registry %s behind it." % (emulator.url, registry.url))
+        elif args.provider == "gitlab":
+            emulator.configure(registry_host=registry.host, backend_credentials={"username": registry.username, "password": registry.password},
+                               async_delay=0.1)
+            emulator.add_project("acme/shop")
+            extra.update(demo_provider="gitlab", demo_api_url=emulator.url, demo_api_token=GITLAB_TOKEN, demo_registry="acme/shop",
+                         demo_scope=["acme/shop/**"])
+            print("GitLab emulator %s serves project 'acme/shop' with the registry %s behind it." % (emulator.url, registry.url))
         else:
             show("Modules, check mode: nothing changes", *run_playbook(modules, extra_vars=extra, check=True))
             before = client.tag_map("shop/web")

@@ -77,6 +77,7 @@ options:
         choices: [present, absent]
         default: present
   access_level:
+    version_added: 0.2.0
     description:
       - Who may use the project's container registry (V(gitlab), C(container_registry_access_level)). V(enabled), everyone
         with access to the project (anyone, for a public project); V(private), project members with the Reporter role and
@@ -84,6 +85,7 @@ options:
     type: str
     choices: [enabled, private, disabled]
   cleanup_policy:
+    version_added: 0.2.0
     description:
       - The project's cleanup policy (V(gitlab), GitLab's C(container_expiration_policy_attributes)). Only the keys given are
         compared and sent.

@@ -52,6 +52,7 @@ options:
       - The repository's description (V(vultr)). Left out, the description is left alone; V("") clears it.
     type: str
   wait:
+    version_added: 0.2.0
     description:
       - V(gitlab) only, with O(state=absent). Wait until GitLab has deleted the repository in the background (polling
         C(GET /registry/repositories/:id) until it answers 404; every half second at first, then up to every five seconds).
@@ -61,6 +62,7 @@ options:
     type: bool
     default: true
   wait_timeout:
+    version_added: 0.2.0
     description:
       - V(gitlab) only. How many seconds to wait at most; a repository still there after it fails the task, saying that
         GitLab is still deleting it (run the task again to wait longer; it is not deleted twice).

@@ -84,6 +84,7 @@ options:
       - On V(gitlab), each tag is read again (C(GET .../tags/:tag_name)) right before its C(DELETE).
     type: dict
   bulk:
+    version_added: 0.2.0
     description:
       - V(gitlab) only, with O(state=absent) and O(repository) instead of O(name). GitLab's bulk tag delete
         (C(DELETE .../registry/repositories/:id/tags)) on each repository in O(repository), by rules rather than names.
@@ -124,6 +125,7 @@ options:
           - Only tags older than this go, a GitLab duration such as V(1h), V(7d), V(2w), V(1month) or V(1y).
         type: str
   wait:
+    version_added: 0.2.0
     description:
       - V(gitlab) with O(bulk) only. Wait until GitLab's background job has deleted the predicted tags (polling the tag list,
         every half second at first, then up to every five seconds). With V(false), the task returns once GitLab accepted the
@@ -131,6 +133,7 @@ options:
     type: bool
     default: true
   wait_timeout:
+    version_added: 0.2.0
     description:
       - V(gitlab) with O(bulk) only. How many seconds to wait at most; a predicted tag still there after it fails the task
         (GitLab may still be working).

@@ -1121,8 +1121,13 @@ class GitLabEmulator(EmulatorServer):
 
     # -- projects ----------------------------------------------------------------
     def get_project(self, request):
-        """GET /projects/:id (the registry-related subset of the project)."""
-        return self.project_json(self._project(request, GUEST))
+        """GET /projects/:id (the registry-related subset of the project), with ``permissions``: the caller's membership
+        level, as GitLab answers an authenticated user (an administrator is no member: both null)."""
+        body = self.project_json(self._project(request, GUEST))
+        principal = request.principal
+        member = None if principal["admin"] else {"access_level": principal["level"], "notification_level": 3}
+        body["permissions"] = {"project_access": member, "group_access": None}
+        return body
 
     def update_project(self, request):
         """PUT /projects/:id: ``container_registry_access_level``, ``container_registry_enabled``,

@@ -678,6 +678,12 @@ def test_project_settings(emu, api):
     assert body["container_expiration_policy"] == {"cadence": "1d", "enabled": False, "keep_n": 10, "older_than": "90d", "name_regex": ".*",
                                                    "name_regex_keep": None, "next_run_at": "2026-05-31T21:35:34.123Z"}
     assert api("GET", "/projects/acme%2Fapp").json() == body
+    # permissions: the caller's membership level, as GitLab answers an authenticated user; an administrator is no member
+    assert body["permissions"] == {"project_access": {"access_level": 50, "notification_level": 3}, "group_access": None}
+    maintainer = Api(emu, token="emulator-gitlab-maintainer-token")("GET", f"/projects/{pid}").json()
+    assert maintainer["permissions"]["project_access"]["access_level"] == 40
+    admin = Api(emu, token="emulator-gitlab-admin-token")("GET", f"/projects/{pid}").json()
+    assert admin["permissions"] == {"project_access": None, "group_access": None}
     resp = api("PUT", f"/projects/{pid}", json={"container_registry_access_level": "private"})
     assert resp.status_code == 200 and resp.json()["container_registry_access_level"] == "private"
     assert resp.json()["container_registry_enabled"] is True

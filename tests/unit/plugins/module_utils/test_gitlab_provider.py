@@ -38,6 +38,9 @@ if ROOT not in sys.path:  # the emulators live in tests/emulators of the reposit
 
 from tests.emulators.gitlab import DEFAULT_JOB_TOKEN, DEFAULT_TOKEN, GitLabEmulator  # noqa: E402 pylint: disable=wrong-import-position
 
+ADMIN_TOKEN = "emulator-gitlab-admin-token"
+MAINTAINER_TOKEN = "emulator-gitlab-maintainer-token"
+
 MUTATING = ("POST", "PUT", "PATCH", "DELETE")
 UTC = datetime.timezone.utc
 
@@ -725,11 +728,25 @@ def test_bulk_kept_by_gitlab_and_protection_unknown(emu, connect):
     assert "GitLab's bulk delete kept it" in result["actions"][2]["msg"]
     assert result["changed"] is True and [t["name"] for t in result["tags"]] == ["pr-1", "pr-2"]
 
-    # the token's role is not in the project answer: a rule with a delete level counts as protecting, with a warning
+    # the token's role is in the project answer (permissions): a maintainer's prediction leaves out the tags a rule
+    # keeps from maintainers, and GitLab's job keeps exactly those
     emu.configure(bulk_delete_limit=None, bulk_delete_lease_seconds=0)
-    emu.add_protection_rule("acme/app", "tag", "^v", push="maintainer", delete="maintainer")
+    emu.add_protection_rule("acme/app", "tag", "^v1", push="maintainer", delete="owner")
     warnings = []
-    unsure = connect(emu, resource="tag", state="absent", warnings=warnings)
+    maintainer = connect(emu, resource="tag", state="absent", api_token=MAINTAINER_TOKEN, warnings=warnings)
+    items, report = maintainer.plan_bulk_tag_delete("acme/app", [name], {"name_regex_delete": "v1.*|pr-3"})
+    assert report[0]["protection_note"] is None and warnings == []
+    assert [k for k, v in report[0]["kept"].items() if v == "protected"] == ["v1", "v10"]
+    result = engine.ensure(maintainer, "tag", items, "absent", {"bulk": {"name_regex_delete": "v1.*|pr-3"}})
+    assert [(a["ref"], a["action"]) for a in result["actions"]] == [("acme/app/worker:pr-3", "deleted")]
+    assert report[0]["deleted"] == ["pr-3"] and "v1" in emu.tag_names(repo_id) and "v10" in emu.tag_names(repo_id)
+
+    # an administrator is no member, so GitLab gives no role: a rule with a delete level counts as protecting, with a
+    # warning, and GitLab (where administrators pass every rule) deletes them
+    emu.add_protection_rule("acme/app", "tag", "^v", push="maintainer", delete="maintainer")
+    emu.add_tag("acme/app", "worker", "pr-3", digest=digest("3"))
+    warnings = []
+    unsure = connect(emu, resource="tag", state="absent", api_token=ADMIN_TOKEN, warnings=warnings)
     items, report = unsure.plan_bulk_tag_delete("acme/app", [name], {"name_regex_delete": "v.*|pr-3"})
     assert "did not say this token's role" in report[0]["protection_note"]
     assert [k for k, v in report[0]["kept"].items() if v == "protected"] == ["v1", "v10", "v2"]

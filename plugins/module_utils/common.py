@@ -84,6 +84,7 @@ class RegistryModule:
         kwargs.setdefault("supports_check_mode", True)
         self.module = AnsibleModule(argument_spec=spec, **kwargs)
         self.params = self.module.params
+        self._spec = spec
         # First of all: a password written into api_url must be masked before anything can echo the arguments.
         try:
             self._check_connection_options()
@@ -96,6 +97,11 @@ class RegistryModule:
         if self.params["retries"] < 0 or self.params["timeout"] <= 0:
             self.module.fail_json(msg="retries must be 0 or more and timeout more than 0")
         self.provider = None
+
+    def set_away_from_default(self, *names):
+        """The options among ``names`` the task set to something other than their default: options with a default that
+        every provider accepts quietly, but that a provider must support once the task sets them."""
+        return [name for name in names if self.params.get(name) != self._spec[name].get("default")]
 
     def open(self, resource, state=None, info=False, options=(), validate=None):
         """Resolve the provider, check it can do this, validate input, then connect. No request before this returns."""
@@ -165,10 +171,12 @@ class RegistryModule:
         except (ApiError, UnsupportedError, ValueError) as exc:
             failure = (str(exc), {})
         self._close()
+        # what the provider reported while it worked (Provider.results), then what the module adds
+        extra = dict(self.provider.results or {}, **(extra or {}))
         if failure is not None:
-            failure[1].update(extra or {})
+            failure[1].update(extra)
             self.module.fail_json(msg=failure[0], **failure[1])
-        result.update(extra or {})
+        result.update(extra)
         self.module.exit_json(**result)
 
     def info(self, resource, filters, result_key, extra=None):

@@ -212,10 +212,10 @@ def main():
     desired = {"description": params["description"]}
     options = [k for k, v in desired.items() if v is not None]
     # the defaults apply quietly everywhere; a wait setting of its own is checked against the provider
-    options += [opt for opt, default in (("wait", True), ("wait_timeout", 300)) if params[opt] != default]
-    provider = runner.open("repository", state=params["state"], options=options,
-                           validate=lambda p: p.validate("repository", [item], dict(desired, wait_timeout=params["wait_timeout"])))
-    runner.ensure("repository", [item], params["state"], desired, extra=getattr(provider, "results", None))
+    options += runner.set_away_from_default("wait", "wait_timeout")
+    runner.open("repository", state=params["state"], options=options,
+                validate=lambda p: p.validate("repository", [item], dict(desired, wait_timeout=params["wait_timeout"])))
+    runner.ensure("repository", [item], params["state"], desired)
 
 
 if __name__ == "__main__":

@@ -374,7 +374,7 @@ def main():
     if state == "present" and not (params["digest"] or params["source"]):
         runner.fail("state is present but any of the following are missing: digest, source")
     repositories = [r.strip("/") for r in params["repository"] or []]
-    waiting = [opt for opt, default in (("wait", True), ("wait_timeout", 300)) if params[opt] != default]
+    waiting = runner.set_away_from_default("wait", "wait_timeout")
     if params["expected_digests"] is not None and state != "absent":
         runner.fail("expected_digests only applies to state=absent")
     if params["bulk"] is not None:
@@ -427,7 +427,7 @@ def bulk_main(runner, repositories, waiting):
         items, _report = provider.plan_bulk_tag_delete(params["registry"], repositories, desired["bulk"])
     except (ApiError, UnsupportedError, ValueError) as exc:
         runner.fail(str(exc))
-    runner.ensure("tag", items, "absent", desired, extra=getattr(provider, "results", None))
+    runner.ensure("tag", items, "absent", desired)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,10 @@ Per resource, a provider implements (``<r>`` is the resource name):
   (for example one Gcore batch call, or one throwaway manifest per OCI repository).
 * optionally ``changes_<r>(item, current, desired)`` when the generic comparison does not fit.
 
+``results``: extra top-level result keys the provider reports while it works (GitLab's ``repository_status`` of a
+background delete, ``bulk`` of a bulk tag delete); the module adds them to its result, failed or not.
+``plan_bulk_tag_delete`` (tag absent with ``bulk``) is a hook for providers whose capabilities list ``bulk``.
+
 ``validate_provider``, ``resolve_source`` (tag present), ``is_leftover`` (tag absent with expected digests),
 ``check_create`` and ``predict`` are further hooks with defaults below. Where one class serves several resources
 written apart (a mixin per group of resources), the per-resource forms ``validate_<r>(items, desired)``,
@@ -69,6 +73,7 @@ class Provider:
         self.params = params
         self.warn = warn or (lambda msg: None)
         self.client = None
+        self.results = {}
 
     # -- capabilities -----------------------------------------------------
     def describe(self):
@@ -154,6 +159,10 @@ class Provider:
     def resolve_source(self, repository, source=None, digest=None):
         """For ``tag`` state=present: the (repository, digest) the tags must point at, resolved read-only."""
         raise UnsupportedError("Provider '%s' cannot point tags at a manifest. Provider '%s' supports: %s." % (self.name, self.name, self.describe()))
+
+    def plan_bulk_tag_delete(self, registry, repositories, bulk):
+        """For ``tag`` absent with ``bulk``: ``(items, report)``, the tags the provider's own bulk delete will remove (read-only)."""
+        raise UnsupportedError("Provider '%s' has no bulk tag delete. Provider '%s' supports: %s." % (self.name, self.name, self.describe()))
 
     def is_leftover(self, item, current):
         """For ``tag`` absent with expected digests: whether the tag's unexpected digest is this collection's own

@@ -154,14 +154,19 @@ def check_regex(option, pattern):
         raise ValueError("%s %s is not a valid regular expression: %s" % (option, validate.shown(pattern), exc))
 
 
+def given_keys(option, value, allowed):
+    """A dict option's keys that are set (not None); ValueError for something that is not a dict or an unknown key."""
+    if not isinstance(value, dict):
+        raise ValueError("%s must be a dict, got %r" % (option, value))
+    unknown = sorted(set(value) - set(allowed))
+    if unknown:
+        raise ValueError("unknown %s key(s) %s; allowed: %s" % (option, ", ".join(unknown), ", ".join(allowed)))
+    return dict((k, v) for k, v in value.items() if v is not None)
+
+
 def check_cleanup_policy(policy):
     """The cleanup policy a task gives, checked against GitLab's closed lists; returns the keys given (not None)."""
-    if not isinstance(policy, dict):
-        raise ValueError("cleanup_policy must be a dict, got %r" % (policy,))
-    unknown = sorted(set(policy) - set(POLICY_KEYS))
-    if unknown:
-        raise ValueError("unknown cleanup_policy key(s) %s; allowed: %s" % (", ".join(unknown), ", ".join(POLICY_KEYS)))
-    given = dict((k, v) for k, v in policy.items() if v is not None)
+    given = given_keys("cleanup_policy", policy, POLICY_KEYS)
     if "enabled" in given and not isinstance(given["enabled"], bool):
         raise ValueError("cleanup_policy.enabled must be true or false, got %r" % (given["enabled"],))
     for key, choices in (("cadence", CADENCES), ("keep_n", KEEP_N_CHOICES), ("older_than", POLICY_OLDER_THAN)):
@@ -176,12 +181,7 @@ def check_cleanup_policy(policy):
 
 def check_bulk(bulk):
     """The ``bulk`` option of the tag module: the keys to send, checked; ValueError before any request."""
-    if not isinstance(bulk, dict):
-        raise ValueError("bulk must be a dict, got %r" % (bulk,))
-    unknown = sorted(set(bulk) - set(BULK_KEYS))
-    if unknown:
-        raise ValueError("unknown bulk key(s) %s; allowed: %s" % (", ".join(unknown), ", ".join(BULK_KEYS)))
-    given = dict((k, v) for k, v in bulk.items() if v is not None)
+    given = given_keys("bulk", bulk, BULK_KEYS)
     if given.get("name_regex_delete") in (None, ""):
         raise ValueError("bulk.name_regex_delete is required: the regular expression of the tag names to delete (.* for all)")
     for key in ("name_regex_delete", "name_regex_keep"):
@@ -267,8 +267,6 @@ class GitLabProvider(GitLabAccess, HostedListing, Provider):
         self.secrets = []
         self.auth_kind = None
         self.info_only = False
-        # Result keys a module adds to its result (``repository_status`` of a repository delete); filled as the run goes.
-        self.results = {}
         # Injectable for tests: how the provider waits for GitLab's background work, and what time it is.
         self.sleep = time.sleep
         self.monotonic = time.monotonic

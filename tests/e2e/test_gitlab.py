@@ -12,6 +12,7 @@ import pytest
 
 from tests.emulators.gitlab import DEFAULT_JOB_TOKEN, DEFAULT_TOKEN, GitLabEmulator
 from tests.support.ansible_runner import run_tasks
+from tests.support.tasks import checked, ok, task
 
 MUTATING = ("POST", "PUT", "PATCH", "DELETE")
 DIGEST_A = "sha256:" + "a" * 64
@@ -46,31 +47,6 @@ def defaults(emu, **extra):
     options = {"provider": "gitlab", "api_url": emu.url, "api_token": DEFAULT_TOKEN}
     options.update(extra)
     return {"group/regops.registry.all": options}
-
-
-def task(module, check=False, diff=False, ignore=False, **args):
-    """A ``regops.registry.<module>`` task."""
-    result = {"regops.registry." + module: args}
-    if check:
-        result["check_mode"] = True
-    if diff:
-        result["diff"] = True
-    if ignore:
-        result["ignore_errors"] = True
-    return result
-
-
-def checked(item):
-    """The same task in check mode."""
-    return dict(item, check_mode=True)
-
-
-def ok(results):
-    """Assert the run passed; return the results."""
-    assert results.rc == 0, results.output
-    for result in results:
-        assert not result.get("failed") and not result.get("not_run"), (result, results.output)
-    return results
 
 
 def mutations(emu):

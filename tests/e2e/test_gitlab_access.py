@@ -11,6 +11,7 @@ import pytest
 
 from tests.emulators.gitlab import DEFAULT_TOKEN, GitLabEmulator
 from tests.support.ansible_runner import run_tasks
+from tests.support.tasks import ok, task
 
 MASK = "********"
 MUTATING = ("POST", "PUT", "PATCH", "DELETE")
@@ -40,23 +41,6 @@ def emu(emulator):
 def defaults(emu):
     """``module_defaults`` for the collection's action group."""
     return {"group/regops.registry.all": {"provider": "gitlab", "api_url": emu.url, "api_token": DEFAULT_TOKEN}}
-
-
-def task(module, check=False, diff=False, ignore=False, no_log=False, **args):
-    """A ``regops.registry.<module>`` task."""
-    result = {"regops.registry." + module: args}
-    for key, value in (("check_mode", check), ("diff", diff), ("ignore_errors", ignore), ("no_log", no_log)):
-        if value:
-            result[key] = True
-    return result
-
-
-def ok(results):
-    """Assert the run passed; return the results."""
-    assert results.rc == 0, results.output
-    for result in results:
-        assert not result.get("failed") and not result.get("not_run"), (result, results.output)
-    return results
 
 
 def mutations(emu):

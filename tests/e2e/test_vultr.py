@@ -18,6 +18,7 @@ import yaml
 
 from tests.emulators.vultr import DEFAULT_API_KEY, VultrEmulator
 from tests.support.ansible_runner import run_tasks
+from tests.support.tasks import checked, ok, task
 from tests.support.seed import OCI_MANIFEST, SeedClient, canonical_json
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -65,31 +66,6 @@ def connection(emu, **extra):
 def defaults(emu, **extra):
     """``module_defaults`` for the collection's action group."""
     return {"group/regops.registry.all": connection(emu, **extra)}
-
-
-def task(module, check=False, diff=False, ignore=False, **args):
-    """A ``regops.registry.<module>`` task."""
-    result = {"regops.registry." + module: args}
-    if check:
-        result["check_mode"] = True
-    if diff:
-        result["diff"] = True
-    if ignore:
-        result["ignore_errors"] = True
-    return result
-
-
-def checked(item):
-    """The same task in check mode."""
-    return dict(item, check_mode=True)
-
-
-def ok(results):
-    """Assert the run passed; return the results."""
-    assert results.rc == 0, results.output
-    for result in results:
-        assert not result.get("failed") and not result.get("not_run"), (result, results.output)
-    return results
 
 
 def mutations(emu):

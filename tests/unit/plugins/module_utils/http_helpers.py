@@ -362,3 +362,14 @@ def make_certificates(directory, host="127.0.0.1"):
     with open(paths[2], "wb") as handle:
         handle.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     return paths
+
+
+def provider_params(provider, api_url, api_token, **overrides):
+    """A provider's ``params`` as a module hands them over: the shared connection options at their defaults (from the
+    collection's one argument spec), then quick timeouts and retries for tests, then ``overrides``."""
+    from ansible_collections.regops.registry.plugins.module_utils.common import common_argument_spec  # pylint: disable=import-outside-toplevel
+
+    params = dict((name, spec.get("default")) for name, spec in common_argument_spec().items())
+    params.update(provider=provider, api_url=api_url, api_token=api_token, timeout=10, retries=2, concurrency=4)
+    params.update(overrides)
+    return params

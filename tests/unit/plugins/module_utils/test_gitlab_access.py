@@ -27,6 +27,7 @@ from ansible_collections.regops.registry.plugins.module_utils.providers.gitlab_a
     token_request,
 )
 from ansible_collections.regops.registry.plugins.module_utils.providers.vultr import VultrProvider
+from ansible_collections.regops.registry.tests.unit.plugins.module_utils.http_helpers import provider_params
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 if ROOT not in sys.path:  # the emulators live in tests/emulators of the repository
@@ -61,9 +62,7 @@ def connect():
     made = []
 
     def make(emu, **params):
-        base = {"provider": "gitlab", "api_url": emu.url, "api_token": DEFAULT_TOKEN, "api_username": None, "api_password": None,
-                "validate_certs": True, "ca_path": None, "timeout": 10, "retries": 2, "concurrency": 4}
-        base.update(params)
+        base = provider_params("gitlab", emu.url, params.pop("api_token", DEFAULT_TOKEN), **params)
         provider = GitLabProvider(base)
         provider.connect()
         provider.client.sleep = lambda seconds: None

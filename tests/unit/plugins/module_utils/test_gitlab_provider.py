@@ -31,6 +31,7 @@ from ansible_collections.regops.registry.plugins.module_utils.providers.gitlab i
     encode,
     gitlab_error,
 )
+from ansible_collections.regops.registry.tests.unit.plugins.module_utils.http_helpers import provider_params
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 if ROOT not in sys.path:  # the emulators live in tests/emulators of the repository
@@ -98,9 +99,7 @@ def connect(monkeypatch):
     monkeypatch.delenv("CI_API_V4_URL", raising=False)
 
     def make(emu, info=False, resource="tag", state=None, warnings=None, **params):
-        base = {"provider": "gitlab", "api_url": emu.url, "api_token": DEFAULT_TOKEN, "api_username": None, "api_password": None,
-                "validate_certs": True, "ca_path": None, "timeout": 10, "retries": 2, "concurrency": 4}
-        base.update(params)
+        base = provider_params("gitlab", emu.url, params.pop("api_token", DEFAULT_TOKEN), **params)
         provider = GitLabProvider(base, warn=(warnings.append if warnings is not None else None))
         clock = FakeClock()
         provider.sleep, provider.monotonic = clock.sleep, clock.monotonic

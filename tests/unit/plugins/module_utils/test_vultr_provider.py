@@ -27,6 +27,7 @@ from ansible_collections.regops.registry.plugins.module_utils.providers.vultr im
     normalize_rule,
     rule_key,
 )
+from ansible_collections.regops.registry.tests.unit.plugins.module_utils.http_helpers import provider_params
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 if ROOT not in sys.path:  # the emulators live in tests/emulators of the repository
@@ -59,9 +60,7 @@ def connect():
     made = []
 
     def make(emu, **params):
-        base = {"provider": "vultr", "api_url": emu.url, "api_token": DEFAULT_API_KEY, "api_username": None, "api_password": None,
-                "validate_certs": True, "ca_path": None, "timeout": 10, "retries": 2, "concurrency": 4}
-        base.update(params)
+        base = provider_params("vultr", emu.url, params.pop("api_token", DEFAULT_API_KEY), **params)
         provider = VultrProvider(base)
         provider.connect()
         made.append(provider)

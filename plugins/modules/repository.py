@@ -118,6 +118,14 @@ EXAMPLES = r"""
     name: acme/app/worker
     state: absent
     wait_timeout: 600
+
+- name: Or only schedule the delete; GitLab finishes it in the background (repository_status says delete_scheduled)
+  regops.registry.repository:
+    provider: gitlab
+    registry: acme/app
+    name: acme/app/old-service
+    state: absent
+    wait: false
 """
 
 RETURN = r"""

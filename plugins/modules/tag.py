@@ -213,12 +213,23 @@ EXAMPLES = r"""
       name_regex_keep: "v[0-9]+\\.[0-9]+\\.[0-9]+"
       keep_n: 5
       older_than: 30d
+    wait_timeout: 600      # GitLab deletes in the background: wait up to 10 minutes for it
     state: absent
   register: swept
 
 - name: What went, per repository
   ansible.builtin.debug:
     msg: "{{ swept.bulk | map(attribute='deleted') }}"
+
+- name: Start GitLab's bulk delete and return at once (it runs in the background)
+  regops.registry.tag:
+    provider: gitlab
+    registry: acme/app
+    repository: acme/app/worker
+    bulk:
+      name_regex_delete: "pr-.*"
+    wait: false
+    state: absent
 """
 
 RETURN = r"""

@@ -52,6 +52,8 @@ NEVER_RETRIED_5XX = frozenset((501, 505))
 NOT_ACTED_STATUSES = frozenset((429, 503))
 IDEMPOTENT_METHODS = frozenset(("GET", "HEAD", "PUT", "DELETE", "OPTIONS"))
 USER_AGENT = "regops.registry/0.1.0 (Ansible collection)"
+# GitHub: "If you receive a secondary rate limit error without retry-after ... wait for at least one minute".
+SECONDARY_LIMIT_WAIT = 60.0
 
 
 class ApiError(Exception):
@@ -152,6 +154,31 @@ def retry_decision(repeatable, status=None, exc=None):
     if status in NOT_ACTED_STATUSES:
         return True
     return repeatable and status >= 500 and status not in NEVER_RETRIED_5XX
+
+
+def rate_limit_wait(status, headers, message=None, now=None):
+    """For a 403 or 429 that says a rate limit was hit: the seconds to wait before sending again; else None.
+
+    ``Retry-After`` first; then, when the budget is used up (``x-ratelimit-remaining: 0``), until
+    ``x-ratelimit-reset`` (epoch seconds); then a 403 whose message names a rate limit (GitHub's secondary limit
+    without ``Retry-After``): a minute, as GitHub asks. A plain 403 (no permission) is not a rate limit. A 429
+    without these headers gets the client's backoff (0.0 here means "no hint").
+    """
+    if status not in (403, 429):
+        return None
+    headers = headers or {}
+    retry_after = parse_retry_after(headers.get("Retry-After"))
+    if retry_after is not None:
+        return retry_after
+    if str(headers.get("x-ratelimit-remaining", "")).strip() == "0":
+        reset = str(headers.get("x-ratelimit-reset", "")).strip()
+        if reset.isdigit():
+            now = time.time() if now is None else now
+            return max(0.0, float(reset) - now)
+        return SECONDARY_LIMIT_WAIT
+    if status == 403 and message and "rate limit" in str(message).lower():
+        return SECONDARY_LIMIT_WAIT
+    return 0.0 if status == 429 else None
 
 
 def tls_failure_message(exc, url):
@@ -320,15 +347,39 @@ class ApiClient:
             if status == 401 and auth and not challenged and self.auth.handle_challenge(self, method, url, response):
                 challenged = True
                 continue
-            if attempt < self.retries and retry_decision(repeatable, status=status):
+            limited = self._rate_limited(response)
+            if limited is not None and limited > self.retry_max_delay and response.headers.get("Retry-After") is None:
+                # The budget is used up until x-ratelimit-reset: a shorter wait would only be refused again.
+                raise self._rate_limit_error(method, url, response, limited)
+            if attempt < self.retries and (limited is not None or retry_decision(repeatable, status=status)):
+                # A request refused by a rate limit was not acted on: any method may be sent again.
+                why = "%s %s answered %s%s" % (method, self._safe(url), status, " (rate limit)" if limited is not None else "")
                 delay = parse_retry_after(response.headers.get("Retry-After"))
-                self._pause(attempt, delay, "%s %s answered %s" % (method, self._safe(url), status))
+                self._pause(attempt, limited or None if delay is None else delay, why)
                 attempt += 1
                 continue
             ok = (status in expected) if expected else (200 <= status < 300)
             if not ok:
                 raise self.error(method, url, response)
             return response
+
+    def _rate_limited(self, response):
+        if response.status_code not in (403, 429):
+            return None
+        message = None
+        if response.status_code == 403:
+            message = self.error_parser(response)[0]
+        return rate_limit_wait(response.status_code, response.headers, message)
+
+    def _rate_limit_error(self, method, url, response, wait):
+        error = self.error(method, url, response)
+        reset = response.headers.get("x-ratelimit-reset")
+        when = ""
+        if reset and str(reset).strip().isdigit():
+            when = " at %s" % time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(reset)))
+        error.message = ("rate limit reached (%s): the API allows the next request in %d s%s, longer than this client waits "
+                         "(%d s); nothing more was sent, run again later" % (error.message, int(wait), when, int(self.retry_max_delay)))
+        return error
 
     def _pause(self, attempt, retry_after, why):
         delay = backoff_delay(attempt, cap=self.retry_max_delay)

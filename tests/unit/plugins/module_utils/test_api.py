@@ -734,3 +734,52 @@ def test_requests_sent_counts_every_attempt(server, harness):
     assert client.requests_sent == 3
     assert client.retried == 1
     assert len(server.requests) == 3
+
+
+# -- rate limits that answer 403 (GitHub) ------------------------------------------
+
+
+def test_a_403_secondary_rate_limit_with_retry_after_is_retried_even_for_a_post(server, harness):
+    server.route("POST", "/items", Reply(403, {"message": "You have exceeded a secondary rate limit."}, {"Retry-After": "3"}),
+                 Reply(200, {"ok": True}))
+    client = harness.client(server.url)
+    assert client.json("POST", "/items", json={}) == {"ok": True}
+    assert harness.sleeps == [3.0]
+    assert len(server.calls("POST", "/items")) == 2
+
+
+def test_a_403_secondary_rate_limit_without_retry_after_waits_a_minute(server, harness):
+    server.route("DELETE", "/items/1", Reply(403, {"message": "You have exceeded a secondary rate limit"}), Reply(204, None))
+    client = harness.client(server.url, retry_max_delay=120)
+    client.request("DELETE", "/items/1")
+    assert harness.sleeps == [60.0]
+
+
+def test_a_used_up_primary_limit_waits_until_the_reset(server, harness):
+    reset = int(time.time()) + 20
+    exhausted = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset)}
+    server.route("GET", "/items", Reply(403, {"message": "API rate limit exceeded"}, exhausted), Reply(200, []))
+    client = harness.client(server.url)
+    assert client.get("/items") == []
+    assert len(harness.sleeps) == 1 and 15 <= harness.sleeps[0] <= 21
+
+
+def test_a_primary_limit_that_resets_later_than_the_longest_wait_fails_at_once_and_says_when(server, harness):
+    reset = int(time.time()) + 3000
+    exhausted = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset)}
+    server.route("GET", "/items", Reply(429, {"message": "API rate limit exceeded"}, exhausted))
+    client = harness.client(server.url)
+    with pytest.raises(ApiError) as caught:
+        client.get("/items")
+    assert harness.sleeps == []
+    assert len(server.calls("GET", "/items")) == 1
+    assert "rate limit reached" in str(caught.value) and time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(reset)) in str(caught.value)
+
+
+def test_a_plain_403_is_not_a_rate_limit(server, harness):
+    server.route("GET", "/items", Reply(403, {"message": "Must have admin rights to Repository."}, {"x-ratelimit-remaining": "4999"}))
+    client = harness.client(server.url)
+    with pytest.raises(AuthError):
+        client.get("/items")
+    assert harness.sleeps == []
+    assert len(server.calls("GET", "/items")) == 1

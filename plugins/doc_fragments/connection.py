@@ -33,7 +33,19 @@ options:
         V(https://api.vultr.com)) and is only set to reach a test emulator or a private endpoint.
       - For V(gitlab) it is the GitLab instance (V(https://gitlab.example.com); a URL ending in C(/api/v4) works too).
         When not set, E(CI_API_V4_URL) is read (as a GitLab CI job sees it), else V(https://gitlab.com).
+      - For V(github) it is the REST API root, V(https://api.github.com) by default, or V(https://HOST/api/v3) on
+        GitHub Enterprise Server. When not set, E(GITHUB_API_URL) is read (as a GitHub Actions job sees it).
     type: str
+  oci_url:
+    description:
+      - The OCI Distribution endpoint of the provider's container registry, for the operations that go over the
+        registry itself rather than the provider's API (removing one tag and keeping its siblings).
+      - For V(github), V(https://ghcr.io) by default, or V(https://containers.HOST) when O(api_url) is
+        V(https://HOST/api/v3) (GitHub Enterprise Server with subdomain isolation).
+      - Not used by V(oci), where O(api_url) is the registry, nor by providers that find their registry's host
+        through their API.
+    type: str
+    version_added: 0.3.0
   api_token:
     description:
       - "API token. Gcore API key (sent as C(Authorization: APIKey ...)), Vultr API key (sent as C(Authorization: Bearer ...)),
@@ -45,12 +57,18 @@ options:
         tokens); without O(api_username) it is sent as a static C(Bearer) token.
       - When not set, the chosen provider's own environment variable is read, and only that one
         (E(GCORE_API_KEY) for V(gcore), E(VULTR_API_KEY) for V(vultr), E(GITLAB_TOKEN) for V(gitlab); for V(gitlab)
-        without E(GITLAB_TOKEN), a CI job's E(CI_JOB_TOKEN), sent as a job token).
+        without E(GITLAB_TOKEN), a CI job's E(CI_JOB_TOKEN), sent as a job token; E(GITHUB_TOKEN), then E(GH_TOKEN),
+        for V(github)).
+      - "For V(github), a classic personal access token or a GitHub Actions C(GITHUB_TOKEN), sent as
+        C(Authorization: Bearer ...). Packages need the C(read:packages) scope, plus C(delete:packages) to delete and
+        C(write:packages) to restore or to remove a single tag; GitHub App installation tokens cannot manage packages.
+        On ghcr.io itself (O(oci_url)) the same token is the password."
     type: str
   api_username:
     description:
       - User name for HTTP Basic or for the registry's token service (OCI C(WWW-Authenticate) challenge).
       - For V(gitlab), only V(oauth2) or V(gitlab-ci-token) (what kind of token O(api_token) is; see there).
+      - For V(github), the user name given to ghcr.io with the token (O(oci_url)); by default the owner the task names.
       - For V(oci), when neither O(api_username) nor O(api_token) is set, credentials for the registry host are
         read from E(REGISTRY_AUTH_FILE), then C($DOCKER_CONFIG/config.json), then C(~/.docker/config.json)
         (the C(auths) entries written by C(docker login) or C(podman login); credential helpers are not used).

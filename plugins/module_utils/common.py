@@ -32,6 +32,7 @@ def common_argument_spec():
     return dict(
         provider=dict(type="str", required=True, choices=list(PROVIDER_NAMES)),
         api_url=dict(type="str"),
+        oci_url=dict(type="str"),
         api_token=dict(type="str", no_log=True),
         api_username=dict(type="str"),
         api_password=dict(type="str", no_log=True),

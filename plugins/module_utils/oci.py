@@ -206,11 +206,17 @@ def parse_challenge(header):
 class OciRegistry:
     """The operations of the OCI Distribution API the collection needs."""
 
-    def __init__(self, client, auth):
+    def __init__(self, client, auth, manifest_deleter=None):
         self.client = client
         self.auth = auth
         self.tag_delete = None  # None: not probed; True/False after the first try
         self.manifest_delete = None
+        # A registry that refuses manifest deletes over /v2/ but deletes them through its own API (ghcr.io: a package
+        # version): ``manifest_deleter(repository, digest)`` does it, True when deleted, False when already gone.
+        self.manifest_deleter = manifest_deleter
+        if manifest_deleter is not None:
+            self.tag_delete = False
+            self.manifest_delete = True
         self._lock = threading.Lock()
         self._config_cache = {}
         self.media_types = {}  # (repository, digest) -> media type, as the registry answered it
@@ -388,6 +394,8 @@ class OciRegistry:
 
     def delete_manifest(self, repository, digest):
         """Delete a manifest by digest: True when deleted, False when it was already gone (also after a retried DELETE)."""
+        if self.manifest_deleter is not None:
+            return self.manifest_deleter(repository, digest)
         try:
             self.client.request("DELETE", self.path(repository, "manifests", digest), expected=(200, 202, 204))
         except NotFoundError:

@@ -76,10 +76,12 @@ class OciProvider(Provider):
         "tag": Capability(states=("present", "absent"), info=True, options=("digest", "source", "expected_digests")),
     }
 
-    def __init__(self, params, warn=None):
+    def __init__(self, params, warn=None, manifest_deleter=None):
         super(OciProvider, self).__init__(params, warn)
         self.registry = None
         self.secrets = []
+        # see OciRegistry: for a registry whose own API deletes manifests (the github provider on ghcr.io)
+        self.manifest_deleter = manifest_deleter
 
     # -- connection -------------------------------------------------------
     def validate_provider(self, resource, items, desired):
@@ -114,7 +116,7 @@ class OciProvider(Provider):
         self.client = ApiClient(base, auth=auth, validate_certs=self.params["validate_certs"], ca_path=self.params.get("ca_path"),
                                 timeout=self.params["timeout"], retries=self.params["retries"], concurrency=self.params["concurrency"],
                                 warn=self.warn)
-        self.registry = OciRegistry(self.client, auth)
+        self.registry = OciRegistry(self.client, auth, manifest_deleter=self.manifest_deleter)
         self.registry.probe()
 
     # -- helpers ------------------------------------------------------------

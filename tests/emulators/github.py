@@ -12,6 +12,11 @@ attestations (org and user: list, bulk list, delete by digest / id / bulk),
 installation tokens, which the packages endpoints refuse), the
 ``X-GitHub-Api-Version`` header, the primary rate limit headers and a switchable
 secondary rate limit, GitHub's error bodies and ``Link`` pagination.
+
+With ``registry_backend`` (a real registry's URL, e.g. ``ghcr_backend(emu)``) it is
+also ghcr.io's OCI front: ``/v2/`` behind a Bearer token from ``/token``, forwarded to
+the backend; pushes create packages and versions, REST deletes and restores act on
+the backend too, and every ``DELETE`` over ``/v2/`` is refused as on ghcr.io.
 """
 # One class per provider API, with a wide seeding/test-helper surface.
 # pylint: disable=too-many-instance-attributes,too-many-arguments,too-many-positional-arguments,too-many-public-methods
@@ -20,11 +25,16 @@ secondary rate limit, GitHub's error bodies and ``Link`` pagination.
 import base64
 import binascii
 import hashlib
+import http.client
 import json
 import re
+import secrets
 import sys
+import traceback
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from urllib.parse import parse_qsl, quote, urlencode
+from typing import Optional
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from tests.emulators.base import ApiError, EmulatorServer, Response, new_request_id, run_standalone
 
@@ -58,6 +68,27 @@ PER_PAGE_CAP_MESSAGE = "The value of `per_page` multiplied by `page` cannot be g
 SECONDARY_MESSAGE = ("You have exceeded a secondary rate limit. Please wait a few minutes before you try again. "
                      "If you reach out to GitHub Support for help, please include the request ID {rid}.")
 INTEGRATION_MESSAGE = "Resource not accessible by integration"
+
+# ghcr.io front (OCI Distribution API)
+OCI_SERVICE = "ghcr.io"
+OCI_UNSUPPORTED_MESSAGE = "The operation is unsupported."
+OCI_SCOPE_MESSAGE = "permission_denied: The token provided does not match expected scopes."
+OCI_INDEX_TYPES = ("application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json")
+OCI_CODES = {400: "UNKNOWN", 401: "UNAUTHORIZED", 403: "DENIED", 404: "NOT_FOUND", 405: "UNSUPPORTED", 429: "TOOMANYREQUESTS",
+             503: "UNAVAILABLE"}
+# (kind, path pattern, route template for the request log); the name is greedy, the suffix decides
+OCI_PATHS = (
+    ("tags", re.compile(r"^/v2/(?P<name>.+)/tags/list$"), "/v2/{name}/tags/list"),
+    ("manifests", re.compile(r"^/v2/(?P<name>.+)/manifests/(?P<reference>[^/]+)$"), "/v2/{name}/manifests/{reference}"),
+    ("uploads", re.compile(r"^/v2/(?P<name>.+)/blobs/uploads/(?P<reference>[^/]*)$"), "/v2/{name}/blobs/uploads/{uuid}"),
+    ("blobs", re.compile(r"^/v2/(?P<name>.+)/blobs/(?P<reference>[^/]+)$"), "/v2/{name}/blobs/{digest}"),
+    ("referrers", re.compile(r"^/v2/(?P<name>.+)/referrers/(?P<reference>[^/]+)$"), "/v2/{name}/referrers/{digest}"),
+)
+# distribution's repository name grammar: lowercase components joined by "/"
+OCI_NAME_RE = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+$")
+OCI_FORWARD_HEADERS = ("Accept", "Content-Type", "Content-Range", "Range", "If-None-Match", "If-Match")
+OCI_DROP_HEADERS = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "content-type", "date", "server",
+                              "proxy-authenticate", "te", "trailer", "upgrade", "www-authenticate"})
 
 
 def _utcnow():
@@ -151,6 +182,28 @@ def _body(request):
     return request.json
 
 
+def is_oci_path(path):
+    """True for the ghcr.io front: ``/v2``, ``/v2/...`` and the token endpoint ``/token``."""
+    return path in ("/v2", "/token") or path.startswith("/v2/")
+
+
+def oci_error(status, code, message, headers=None, detail=None):
+    """An OCI error (``{"errors": [{"code", "message"}]}`` body)."""
+    extra = {"detail": detail} if detail is not None else {}
+    return ApiError(status, message, exception_class=code, headers=headers, **extra)
+
+
+class BackendUnavailable(Exception):
+    """The registry behind the ghcr.io front could not be reached."""
+
+
+@dataclass
+class OciResponse(Response):
+    """A registry answer relayed from the backend; ``length`` is the ``Content-Length`` a ``HEAD`` announces."""
+
+    length: Optional[int] = None
+
+
 class GitHubEmulator(EmulatorServer):
     """In-memory GitHub (packages, artifact metadata, attestations).
 
@@ -191,6 +244,8 @@ class GitHubEmulator(EmulatorServer):
         self.job_polls = 2
         self.deployment_record_extras = False
         self.external_url = None
+        self.registry_backend = None
+        self.oci_tokens = {}
         self.owners = {}
         self.jobs = {}
         self.usage = {}
@@ -239,6 +294,8 @@ class GitHubEmulator(EmulatorServer):
                 if value is not None and (not isinstance(value, str) or not value.startswith(("http://", "https://"))):
                     raise ApiError(400, "external_url must be an http(s) URL or null")
                 self.external_url = value.rstrip("/") if value else None
+            elif key == "registry_backend":
+                self.registry_backend = self._check_backend(value)
             elif key in ("default_org", "deployment_record_extras"):
                 if not isinstance(value, bool):
                     raise ApiError(400, f"{key} must be a boolean")
@@ -325,11 +382,17 @@ class GitHubEmulator(EmulatorServer):
                 "restore_window_days": self.restore_window_days, "last_version_rule": self.last_version_rule,
                 "download_limit": self.download_limit, "attestation_delete_status": self.attestation_delete_status,
                 "job_polls": self.job_polls, "deployment_record_extras": self.deployment_record_extras,
-                "external_url": self.external_url, "clock": fmt_z(self.now())}
+                "external_url": self.external_url, "registry_backend": self.registry_backend, "clock": fmt_z(self.now())}
 
     # -- state -----------------------------------------------------------------
     def reset_state(self):
-        """Drop every owner and record; restart ids; recreate ``acme`` and the user when ``default_org`` is on."""
+        """Drop every owner and record; restart ids; recreate ``acme`` and the user when ``default_org`` is on.
+
+        With ``registry_backend``, the manifests pushed through the front that are still live are deleted from the
+        backend first (best effort), so that the registry agrees with the empty state.
+        """
+        self._purge_backend()
+        self.oci_tokens = {}
         self.owners = {}
         self.jobs = {}
         self.usage = {}
@@ -439,22 +502,33 @@ class GitHubEmulator(EmulatorServer):
         return owner["id"] if owner else 1
 
     def handle_request(self, request):
-        """The usual auth/route/handler, then GitHub's response headers on every answer."""
+        """The usual auth/route/handler, then GitHub's response headers on every answer; ``/v2/`` and ``/token``: the front."""
+        if is_oci_path(request.path):
+            return self.handle_oci(request)
         response = super().handle_request(request)
         for name, value in (getattr(request, "gh_headers", None) or {}).items():
             response.headers.setdefault(name, value)
         return response
 
     def error_body(self, status, message, exception_class=None, request=None, **extra):
-        """``{"message", "documentation_url", "status"}``; ``message`` an object with ``error_message_shape: object``."""
-        del exception_class, request
+        """``{"message", "documentation_url", "status"}``; ``message`` an object with ``error_message_shape: object``.
+
+        On the ghcr.io front (injected faults included): ``{"errors": [{"code", "message"}]}``.
+        """
+        if request is not None and is_oci_path(request.path):
+            error = {"code": exception_class or OCI_CODES.get(status, "UNKNOWN"), "message": message}
+            if extra.get("detail") is not None:
+                error["detail"] = extra["detail"]
+            return {"errors": [error]}
         if self.error_message_shape == "object" or extra.get("object_message"):
             message = {"cause": message, "repositories": list(extra.get("repositories") or [])}
         return {"message": message, "documentation_url": extra.get("documentation_url", DOCS), "status": str(status)}
 
     def error_headers(self, status, request=None):
-        """Rate-limit headers on injected faults too."""
+        """Rate-limit headers on injected faults too (not on the ghcr.io front, which has no REST budget)."""
         del status
+        if request is not None and is_oci_path(request.path):
+            return {"Docker-Distribution-API-Version": "registry/2.0"}
         token = getattr(request, "gh_token", None) if request is not None else None
         if token is None and request is not None:  # an injected fault: no authentication ran
             token = self.tokens.get((request.header("Authorization") or "").strip().partition(" ")[2].strip())
@@ -472,6 +546,316 @@ class GitHubEmulator(EmulatorServer):
         if missing:
             raise ApiError(403, f"You need at least {', '.join(missing)} scope to perform this action.",
                            headers={"X-Accepted-OAuth-Scopes": ", ".join(scopes)})
+
+    # -- ghcr.io front: the OCI Distribution API over a real registry ---------
+    @staticmethod
+    def _check_backend(value):
+        if value is None:
+            return None
+        parts = urlsplit(value) if isinstance(value, str) else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/") or parts.query:
+            raise ApiError(400, "registry_backend must be null or the http(s)://host[:port] of a registry (no path)")
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def oci_url(self):
+        """The ghcr.io front (the collection's ``oci_url``): the emulator's own URL."""
+        return self.url
+
+    @staticmethod
+    def _send(handler, response):
+        """Relayed registry answers keep their ``Content-Type`` and, on ``HEAD``, the ``Content-Length`` of the body."""
+        if not isinstance(response, OciResponse):
+            EmulatorServer._send(handler, response)  # pylint: disable=protected-access
+            return
+        head = handler.command == "HEAD"
+        payload = b"" if head else (response.raw or b"")
+        handler.send_response(response.status)
+        if response.status not in (204, 304) and response.status >= 200:
+            length = response.length if head and response.length is not None else len(payload)
+            handler.send_header("Content-Length", str(length))
+            if response.content_type:
+                handler.send_header("Content-Type", response.content_type)
+        for name, value in response.headers.items():
+            handler.send_header(name, value)
+        handler.end_headers()
+        if payload:
+            handler.wfile.write(payload)
+
+    def handle_oci(self, request):
+        """``/v2/...`` and ``/token``: registry tokens (not the REST credentials, rate limits or API versions), OCI errors."""
+        try:
+            if not self.registry_backend:
+                raise oci_error(404, "UNSUPPORTED", "The ghcr.io front is off: set registry_backend to the URL of a registry.")
+            if request.path == "/token":
+                request.route = "/token"
+                return self.issue_oci_token(request)
+            return self._oci_v2(request)
+        except ApiError as err:
+            return self._error_response(err, request)
+        except Exception as exc:  # pylint: disable=broad-except
+            traceback.print_exc()
+            return self._error_response(ApiError(500, f"Internal emulator error: {exc!r}"), request)
+
+    def issue_oci_token(self, request):
+        """``GET /token?service=ghcr.io&scope=repository:<owner>/<package>:pull,push`` (``scope`` repeatable).
+
+        HTTP Basic with any username and a known token as the password, or no credentials (anonymous: pull of public
+        packages only). Answers ``{"token", "access_token"}`` (an opaque token that grants what :meth:`_oci_allowed`
+        allows of what was asked); wrong credentials → 401.
+        """
+        if request.method != "GET":
+            raise oci_error(405, "UNSUPPORTED", OCI_UNSUPPORTED_MESSAGE)
+        token = None
+        value = (request.header("Authorization") or "").strip()
+        if value:
+            scheme, _unused, secret = value.partition(" ")
+            password = None
+            if scheme.lower() == "basic":
+                try:
+                    password = base64.b64decode(secret.strip(), validate=True).decode("utf-8").partition(":")[2]
+                except (binascii.Error, UnicodeError, ValueError):
+                    password = None
+            token = self.tokens.get(password) if password else None
+            if token is None:
+                raise oci_error(401, "UNAUTHORIZED", "unauthenticated: User cannot be authenticated with the token provided.")
+        requested, granted = {}, {}
+        with self.lock:
+            for key, scopes in request.query_list:
+                for scope in scopes.split() if key == "scope" else ():
+                    kind, _sep, rest = scope.partition(":")
+                    name, _sep, actions = rest.rpartition(":")
+                    if kind != "repository" or not name:
+                        continue
+                    for action in actions.split(","):
+                        if action in ("pull", "push", "delete"):
+                            requested.setdefault(name, set()).add(action)
+                            if self._oci_allowed(token, name, action):
+                                granted.setdefault(name, set()).add(action)
+            secret = "ghcr_" + secrets.token_urlsafe(24)
+            self.oci_tokens[secret] = {"token": token["token"] if token else None, "requested": requested, "granted": granted}
+        return Response(200, {"token": secret, "access_token": secret})
+
+    def _oci_owner(self, name):
+        """``(owner or None, package)`` of ``<owner login>/<package>``."""
+        login, _sep, package = name.partition("/")
+        owner = self.owners.get(("org", login.lower())) or self.owners.get(("user", login.lower()))
+        return owner, package
+
+    def _oci_allowed(self, token, name, action):
+        """Pull: a public package for anyone; else ``read:packages`` (installation tokens: pull only). Push:
+        ``write:packages`` (classic PAT). A user's namespace is its user's alone; an organization's is every token's
+        (as on the REST side). ``delete`` is never granted: ghcr.io has no delete over ``/v2/``."""
+        owner, package = self._oci_owner(name)
+        if owner is None or action not in ("pull", "push"):
+            return False
+        pkg = owner["packages"].get(("container", package))
+        if action == "pull" and pkg is not None and pkg["deleted_at"] is None and pkg["visibility"] == "public":
+            return True
+        if token is None:
+            return False
+        if owner["kind"] == "user" and self.token_user(token).lower() != owner["login"].lower():
+            return False
+        if self.token_kind(token) == "installation":
+            return action == "pull"
+        return ("read:packages" if action == "pull" else "write:packages") in token["scopes"]
+
+    def _oci_challenge(self, name=None, action=None, error=None):
+        value = f'Bearer realm="{self.url}/token",service="{OCI_SERVICE}"'
+        if name:
+            actions = "pull,push" if action == "push" else action
+            value += f',scope="repository:{name}:{actions}"'
+        if error:
+            value += f',error="{error}"'
+        return {"WWW-Authenticate": value}
+
+    def _oci_grant(self, request):
+        """The registry token a request carries (``Authorization: Bearer``), or ``None``."""
+        scheme, _unused, secret = (request.header("Authorization") or "").strip().partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        with self.lock:
+            grant = self.oci_tokens.get(secret.strip())
+            if grant is None or (grant["token"] is not None and grant["token"] not in self.tokens):
+                return None
+            return grant
+
+    def _oci_v2(self, request):
+        path = request.path
+        kind = name = reference = template = None
+        if path in ("/v2", "/v2/"):
+            kind, template = "base", "/v2/"
+        elif path == "/v2/_catalog":
+            kind, template = "catalog", "/v2/_catalog"
+        else:
+            for candidate, pattern, route in OCI_PATHS:
+                match = pattern.match(path)
+                if match:
+                    kind, name, reference, template = candidate, match["name"], match.groupdict().get("reference"), route
+                    break
+        request.route = template
+        request.params = {k: v for k, v in (("name", name), ("reference", reference)) if v is not None}
+        action = {"GET": "pull", "HEAD": "pull", "DELETE": "delete"}.get(request.method, "push")
+        grant = self._oci_grant(request)
+        if grant is None:
+            raise oci_error(401, "UNAUTHORIZED", "authentication required", headers=self._oci_challenge(name, action))
+        if request.method == "DELETE":
+            raise oci_error(405, "UNSUPPORTED", OCI_UNSUPPORTED_MESSAGE)
+        if kind == "base":
+            return self._oci_forward(request, request.target)
+        if kind == "catalog":
+            raise oci_error(404, "UNSUPPORTED", OCI_UNSUPPORTED_MESSAGE)
+        if kind is None:
+            raise oci_error(404, "NOT_FOUND", "404 page not found")
+        if not OCI_NAME_RE.match(name):
+            raise oci_error(400, "NAME_INVALID", "invalid repository name: ghcr.io images are lowercase <owner>/<package>",
+                            detail={"name": name})
+        with self.lock:
+            owner, package = self._oci_owner(name)
+            if owner is None:
+                raise oci_error(404, "NAME_UNKNOWN", "repository name not known to registry", detail={"name": name})
+            if action not in grant["granted"].get(name, ()):
+                if action in grant["requested"].get(name, ()):
+                    raise oci_error(403, "DENIED", OCI_SCOPE_MESSAGE)
+                raise oci_error(401, "UNAUTHORIZED", "authentication required",
+                                headers=self._oci_challenge(name, action, "insufficient_scope"))
+            pkg = owner["packages"].get(("container", package))
+            known = pkg is not None and pkg["deleted_at"] is None
+        if action == "pull" and not known:  # /v2/ reads agree with the REST side: no active package, no repository
+            raise oci_error(404, "NAME_UNKNOWN", "repository name not known to registry", detail={"name": name})
+        target = request.target
+        if kind == "uploads" and request.method == "POST":
+            target = self._oci_mount_target(request, grant)
+        if kind == "manifests" and request.method == "PUT":
+            with self.lock:  # forward and record together, so that the records follow the registry's order
+                response = self._oci_forward(request, target)
+                owner, package = self._oci_owner(name)
+                if response.status == 201 and owner is not None:
+                    self._oci_record_push(owner, package, name, reference, request, response)
+            return response
+        return self._oci_forward(request, target)
+
+    @staticmethod
+    def _oci_mount_target(request, grant):
+        """A cross-repository mount from a repository the token cannot pull becomes a plain upload (the registry's 202)."""
+        query = request.query_list
+        source = dict(query).get("from")
+        if "mount" not in dict(query) or not source or "pull" in grant["granted"].get(source, ()):
+            return request.target
+        kept = [(k, v) for k, v in query if k not in ("mount", "from")]
+        return request.path + ("?" + urlencode(kept) if kept else "")
+
+    def _backend_request(self, method, target, body=None, headers=None):
+        """One request to ``registry_backend``: ``(status, [(header, value)], body)``; ``BackendUnavailable``."""
+        parts = urlsplit(self.registry_backend or "")
+        factory = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        conn = factory(parts.hostname or "", parts.port, timeout=30)
+        try:
+            conn.request(method, target, body=body, headers=headers or {})
+            answer = conn.getresponse()
+            return answer.status, answer.getheaders(), answer.read()
+        except (OSError, http.client.HTTPException) as exc:
+            raise BackendUnavailable(f"{method} {self.registry_backend}{target}: {exc}") from exc
+        finally:
+            conn.close()
+
+    def _oci_forward(self, request, target):
+        """Relay a request to the backend; ``Location``/``Link`` pointing at the backend become relative (the front)."""
+        headers = {}
+        for name in OCI_FORWARD_HEADERS:
+            values = request.headers.get_all(name) if hasattr(request.headers, "get_all") else None
+            if values is None:
+                values = [request.header(name)] if request.header(name) is not None else []
+            if values:
+                headers[name] = ", ".join(values)
+        body = request.raw_body if request.method in ("PUT", "POST", "PATCH") else None
+        try:
+            status, answer_headers, data = self._backend_request(request.method, target, body, headers)
+        except BackendUnavailable as exc:
+            raise oci_error(503, "UNAVAILABLE", f"registry backend unavailable: {exc}") from exc
+        out, content_type, length = {}, "", None
+        for name, value in answer_headers:
+            low = name.lower()
+            if low == "content-type":
+                content_type = value
+            elif low == "content-length":
+                length = int(value) if value.strip().isdigit() else None
+            elif low not in OCI_DROP_HEADERS:
+                if low in ("location", "link"):
+                    value = value.replace(self.registry_backend, "")
+                out[name] = f"{out[name]}, {value}" if name in out else value
+        return OciResponse(status, raw=data, headers=out, content_type=content_type, length=length)
+
+    def _oci_record_push(self, owner, package, name, reference, request, response):
+        """A manifest PUT went through: upsert the package (private, on first push) and the version named by the digest
+        (a fresh id when new); a tag moves onto it from the other active versions. The manifest is kept for restores."""
+        body = request.raw_body
+        digest = next((v for k, v in response.headers.items() if k.lower() == "docker-content-digest"), None)
+        digest = digest or "sha256:" + hashlib.sha256(body).hexdigest()
+        media_type = (request.header("Content-Type") or "").split(";")[0].strip()
+        if not media_type:
+            try:
+                media_type = json.loads(body.decode("utf-8")).get("mediaType") or ""
+            except (ValueError, UnicodeError, AttributeError):
+                media_type = ""
+        now = self.now()
+        pkg = owner["packages"].get(("container", package))
+        if pkg is None or pkg["deleted_at"] is not None:
+            pkg = self._new_package(owner, package, created_at=now)
+        ver = next((v for v in pkg["versions"].values() if v["name"] == digest and v["deleted_at"] is None), None)
+        if ver is None:
+            vid = self._next_id("version")
+            ver = {"id": vid, "name": digest, "tags": [], "created_at": now, "updated_at": now, "deleted_at": None}
+            pkg["versions"][vid] = ver
+        ver["manifest"] = {"repository": name, "media_type": media_type, "body": body}
+        if ":" not in reference:  # a tag (a digest reference has the algorithm and a colon)
+            for other in pkg["versions"].values():
+                if other is not ver and other["deleted_at"] is None and reference in other["tags"]:
+                    other["tags"].remove(reference)
+                    other["updated_at"] = now
+            if reference not in ver["tags"]:
+                ver["tags"].append(reference)
+                ver["updated_at"] = now
+        pkg["updated_at"] = now
+
+    def _backed(self, versions):
+        """The versions whose manifest went to the backend (pushed through the front), when a backend is set."""
+        return [v for v in versions if v.get("manifest")] if self.registry_backend else []
+
+    def _backend_manifest(self, ver, method, reference=None):
+        """DELETE (202, or 404 = already gone) or PUT (201) one manifest of ``ver`` on the backend; 503/502 otherwise."""
+        man = ver["manifest"]
+        target = f"/v2/{man['repository']}/manifests/{reference or ver['name']}"
+        headers = {"Content-Type": man["media_type"]} if method == "PUT" and man["media_type"] else {}
+        try:
+            status, _unused, data = self._backend_request(method, target, man["body"] if method == "PUT" else None, headers)
+        except BackendUnavailable as exc:
+            raise ApiError(503, f"Registry backend unavailable: {exc}") from exc
+        if status not in ((201,) if method == "PUT" else (202, 404)):
+            raise ApiError(502, f"Registry backend answered {status} to {method} {target}: {data[:300].decode('utf-8', 'replace')}")
+
+    def _backend_delete(self, versions):
+        for ver in self._backed(versions):
+            self._backend_manifest(ver, "DELETE")
+
+    def _backend_restore(self, versions, tags=None):
+        """Re-PUT each manifest by digest (indexes after the rest: their children first), then its tags (``tags[id]``)."""
+        for ver in sorted(self._backed(versions), key=lambda v: (v["manifest"]["media_type"] in OCI_INDEX_TYPES, v["id"])):
+            self._backend_manifest(ver, "PUT")
+            for tag in (tags or {}).get(ver["id"], ver["tags"]):
+                self._backend_manifest(ver, "PUT", tag)
+
+    def _purge_backend(self):
+        """Delete from the backend every live manifest pushed through the front (``reset``); stops at the first failure."""
+        if not self.registry_backend:
+            return
+        live = [v for owner in self.owners.values() for pkg in owner["packages"].values() if pkg["deleted_at"] is None
+                for v in pkg["versions"].values() if v["deleted_at"] is None]
+        try:
+            for ver in self._backed(live):
+                self._backend_request("DELETE", f"/v2/{ver['manifest']['repository']}/manifests/{ver['name']}")
+        except BackendUnavailable:
+            pass
 
     # -- routes --------------------------------------------------------------
     def setup_routes(self):
@@ -692,6 +1076,7 @@ class GitHubEmulator(EmulatorServer):
         """``DELETE``: 204; restorable for ``restore_window_days``."""
         _owner, pkg = self._package(request, ("read:packages", "delete:packages"))
         self._check_downloads(pkg)
+        self._backend_delete([v for v in pkg["versions"].values() if v["deleted_at"] is None])
         pkg["deleted_at"] = self.now()
         return Response(204)
 
@@ -704,6 +1089,7 @@ class GitHubEmulator(EmulatorServer):
         if current is not None and current["deleted_at"] is not None:
             if not self._restorable(current["deleted_at"]):
                 raise ApiError(404, "Package not found.")
+            self._backend_restore([v for v in current["versions"].values() if v["deleted_at"] is None])
             current["deleted_at"] = None
             current["updated_at"] = self.now()
             return Response(204)
@@ -744,17 +1130,23 @@ class GitHubEmulator(EmulatorServer):
             raise ApiError(400, LAST_VERSION_MESSAGE)
         if self.last_version_rule == "last_tagged" and ver["tags"] and not any(v["tags"] for v in active if v is not ver):
             raise ApiError(400, LAST_TAGGED_MESSAGE)
+        self._backend_delete([ver])
         ver["deleted_at"] = self.now()
         pkg["updated_at"] = self.now()
         return Response(204)
 
     def restore_version(self, request):
-        """``POST .../versions/{id}/restore``: 204 inside the window (tags taken since then stay where they are); 404 after."""
+        """``POST .../versions/{id}/restore``: 204 inside the window (tags taken since then stay where they are); 404 after;
+        403 while another active version has the same digest (pushed again since)."""
         _owner, pkg, ver = self._version(request, ("read:packages", "write:packages"), deleted=True)
         if not self._restorable(ver["deleted_at"]):
             raise ApiError(404, "Package version not found.")
+        if any(v["name"] == ver["name"] and v["deleted_at"] is None for v in pkg["versions"].values()):
+            raise ApiError(403, "A version with the same digest exists. Delete it before restoring the old one.")
         taken = {t for v in pkg["versions"].values() if v["deleted_at"] is None for t in v["tags"]}
-        ver["tags"] = [t for t in ver["tags"] if t not in taken]
+        kept = [t for t in ver["tags"] if t not in taken]
+        self._backend_restore([ver], {ver["id"]: kept})
+        ver["tags"] = kept
         ver["deleted_at"] = None
         ver["updated_at"] = pkg["updated_at"] = self.now()
         return Response(204)
@@ -1160,28 +1552,36 @@ class GitHubEmulator(EmulatorServer):
             raise ValueError(f"visibility must be one of {', '.join(VISIBILITIES)}")
         with self.lock:
             owner = self._owner_by(kind, login)
-            key = (package_type, name)
-            old = owner["packages"].get(key)
-            if old is not None and old["deleted_at"] is None:
-                pkg = old
-            else:
-                if old is not None:
-                    owner["graveyard"].append(owner["packages"].pop(key))
-                created = parse_time(created_at) or self.now()
-                if repository:
-                    self._repository(owner, repository)
-                pkg = {"id": package_id or self._next_id("package"), "name": name, "package_type": package_type, "visibility": visibility,
-                       "repository": repository, "download_count": int(download_count), "created_at": created, "updated_at": created,
-                       "deleted_at": parse_time(deleted_at), "versions": {}}
-                owner["packages"][key] = pkg
+            pkg = owner["packages"].get((package_type, name))
+            if pkg is None or pkg["deleted_at"] is not None:
+                pkg = self._new_package(owner, name, package_type, visibility, repository, download_count, created_at, deleted_at,
+                                        package_id)
             for ver in versions:
                 spec = {"name": ver} if isinstance(ver, str) else dict(ver)
                 self.add_version(kind, login, name, package_type=package_type, **spec)
             return self.package_json(owner, pkg)
 
+    def _new_package(self, owner, name, package_type="container", visibility="private", repository=None, download_count=0,
+                     created_at=None, deleted_at=None, package_id=None):
+        """Create a package record; a deleted one of the same name moves out of the way (its name is reused)."""
+        key = (package_type, name)
+        if key in owner["packages"]:
+            owner["graveyard"].append(owner["packages"].pop(key))
+        created = parse_time(created_at) or self.now()
+        if repository:
+            self._repository(owner, repository)
+        pkg = {"id": package_id or self._next_id("package"), "name": name, "package_type": package_type, "visibility": visibility,
+               "repository": repository, "download_count": int(download_count), "created_at": created, "updated_at": created,
+               "deleted_at": parse_time(deleted_at), "versions": {}}
+        owner["packages"][key] = pkg
+        return pkg
+
     def add_version(self, kind, login, package, name=None, tags=(), package_type="container", id=None,  # pylint: disable=redefined-builtin
                     created_at=None, deleted_at=None):
-        """Add a version (a container image digest) to a package; tags move from other versions as a push moves them."""
+        """Add a version (a container image digest) to a package; tags move from other versions as a push moves them.
+
+        REST data only: nothing is pushed to a ``registry_backend`` (push through the front for that).
+        """
         with self.lock:
             owner = self._owner_by(kind, login)
             pkg = owner["packages"].get((package_type, package))
@@ -1283,10 +1683,43 @@ class GitHubEmulator(EmulatorServer):
             return sorted(v["id"] for v in pkg["versions"].values()
                           if state == "all" or (v["deleted_at"] is None) == (state == "active"))
 
+    def set_version_created(self, kind, login, package, digest, created_at, package_type="container"):
+        """Give the active version ``digest`` another ``created_at`` (and ``updated_at``): a history pushed in one go
+        through the front looks as if it had been pushed over months (the demo)."""
+        created = parse_time(created_at)
+        with self.lock:
+            pkg = self._owner_by(kind, login)["packages"][(package_type, package)]
+            ver = next(v for v in pkg["versions"].values() if v["name"] == digest and v["deleted_at"] is None)
+            ver["created_at"] = ver["updated_at"] = created
+            pkg["created_at"] = min(pkg["created_at"], created)
+
     def attestation_ids(self, kind, login):
         """Ids of an owner's attestations."""
         with self.lock:
             return [a["id"] for a in self._owner_by(kind, login)["attestations"]]
+
+
+def ghcr_backend(emu, delete_enabled=True):
+    """Start a real registry (``tests.support.registry.LocalRegistry``, distribution, ``auth="none"``) and put ``emu``'s
+    ghcr.io front on it (``registry_backend``). Returns the started registry: ``stop()`` it (which also clears
+    ``registry_backend``), or use it as a context manager. A missing ``docker-registry`` raises ``RegistryError``."""
+    from tests.support.registry import LocalRegistry  # pylint: disable=import-outside-toplevel
+
+    class GhcrBackend(LocalRegistry):
+        """The registry behind a GitHub emulator's ghcr.io front."""
+
+        def start(self):
+            if self._proc is None:
+                super().start()
+            emu.configure(registry_backend=self.url)
+            return self
+
+        def stop(self):
+            if self.port is not None and emu.registry_backend == self.url:
+                emu.configure(registry_backend=None)
+            super().stop()
+
+    return GhcrBackend(auth="none", delete_enabled=delete_enabled).start()
 
 
 def _add_arguments(parser):
@@ -1303,6 +1736,8 @@ def _add_arguments(parser):
     parser.add_argument("--storage-record-path", choices=STORAGE_PATHS, default="singular")
     parser.add_argument("--error-message-shape", choices=MESSAGE_SHAPES, default="string")
     parser.add_argument("--last-version-rule", choices=LAST_VERSION_RULES, default="last")
+    parser.add_argument("--registry-backend", metavar="URL",
+                        help="URL of a registry (e.g. a docker-registry with no auth) behind the ghcr.io front at /v2/")
 
 
 def _factory(args):
@@ -1313,7 +1748,7 @@ def _factory(args):
     emu = GitHubEmulator(tokens=tokens, user=args.user, default_org=not args.no_default_org,
                          default_token_kind="installation" if args.installation_token else "pat", rate_limit=args.rate_limit,
                          storage_record_path=args.storage_record_path, error_message_shape=args.error_message_shape,
-                         last_version_rule=args.last_version_rule)
+                         last_version_rule=args.last_version_rule, registry_backend=args.registry_backend)
     if args.secondary_rate_limit:
         emu.secondary_rate_limit(times=None, status=args.secondary_rate_limit)
     if args.seed:
@@ -1333,7 +1768,13 @@ def _banner(emu):
         lines.append("other tokens: " + ", ".join(extra))
     orgs = sorted(o["login"] for o in emu.owners.values() if o["kind"] == "org")
     lines.append(f"user: {emu.user}; orgs: {', '.join(orgs) or '(none)'}; API version: {emu.default_api_version}")
-    lines.append(f"playbooks: provider: github, api_url: {emu.url}, api_token: {DEFAULT_TOKEN}")
+    if emu.registry_backend:
+        lines.append(f"OCI endpoint (ghcr.io front): {emu.oci_url}/v2/ -> {emu.registry_backend}; images <owner>/<package>, "
+                     f"Bearer tokens from {emu.url}/token (service {OCI_SERVICE}; Basic: any username, a PAT as the password)")
+        lines.append(f"playbooks: provider: github, api_url: {emu.url}, api_token: {DEFAULT_TOKEN}, oci_url: {emu.oci_url}")
+    else:
+        lines.append("OCI endpoint: off (--registry-backend URL puts a ghcr.io front at /v2/)")
+        lines.append(f"playbooks: provider: github, api_url: {emu.url}, api_token: {DEFAULT_TOKEN}")
     return lines
 
 

@@ -1,4 +1,4 @@
-"""Tests of the GitHub emulator (packages, artifact metadata, attestations), over real HTTP."""
+"""Tests of the GitHub emulator (packages, artifact metadata, attestations, the ghcr.io front), over real HTTP."""
 # pylint: disable=redefined-outer-name,missing-function-docstring,too-few-public-methods
 
 import json
@@ -8,13 +8,16 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from datetime import datetime, timezone
 
 import pytest
 import requests
 
 from tests.emulators.github import (DEFAULT_INSTALLATION_TOKEN, DEFAULT_TOKEN, LAST_TAGGED_MESSAGE, LAST_VERSION_MESSAGE,
-                                    PER_PAGE_CAP_MESSAGE, GitHubEmulator, decode_cursor, encode_cursor, package_path_name)
+                                    OCI_SCOPE_MESSAGE, OCI_UNSUPPORTED_MESSAGE, PER_PAGE_CAP_MESSAGE, GitHubEmulator, decode_cursor,
+                                    encode_cursor, ghcr_backend, package_path_name)
+from tests.support.seed import MANIFEST_ACCEPT, OCI_INDEX, SeedClient
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FIXED = datetime(2026, 5, 30, 12, 0, 0, tzinfo=timezone.utc)
@@ -29,7 +32,7 @@ DEFAULTS = {"user": "octocat", "default_org": True, "default_token_kind": "pat",
             "rate_limit_window": 3600, "primary_limit_status": 403, "secondary_rate_limit": None, "error_message_shape": "string",
             "storage_record_path": "singular", "default_per_page": 30, "max_per_page": 100, "max_results": 10000,
             "restore_window_days": 30, "last_version_rule": "last", "download_limit": 5000, "attestation_delete_status": 200,
-            "job_polls": 2, "deployment_record_extras": False, "external_url": None,
+            "job_polls": 2, "deployment_record_extras": False, "external_url": None, "registry_backend": None,
             "tokens": [{"token": DEFAULT_TOKEN, "kind": "pat"}, {"token": DEFAULT_INSTALLATION_TOKEN, "kind": "installation"},
                        {"token": "narrow-token", "kind": "pat", "scopes": ["read:packages"]},
                        {"token": "hubot-token", "kind": "pat", "user": "hubot"}]}
@@ -637,7 +640,8 @@ def test_control_endpoints(emu, api):
     for body in ({"bogus": 1}, {"storage_record_path": "maybe"}, {"rate_limit": -1}, {"clock": "yesterday"}, {"advance_clock": "1h"},
                  {"tokens": []}, {"tokens": [{"token": "t", "kind": "app"}]}, {"attestation_delete_status": 202},
                  {"default_org": "yes"}, {"external_url": "ftp://x"}, {"api_versions": "2022-11-28"}, {"deprecated_versions": []},
-                 {"user": ""}, {"primary_limit_status": 500}, {"default_token_kind": "oauth"}):
+                 {"user": ""}, {"primary_limit_status": 500}, {"default_token_kind": "oauth"}, {"registry_backend": "ftp://x"},
+                 {"registry_backend": "http://127.0.0.1:5000/v2"}, {"registry_backend": 5000}):
         assert requests.post(control + "/config", json=body, timeout=5).status_code == 400, body
     # log (credentials masked), faults, reset
     log = requests.get(control + "/log", timeout=5).json()
@@ -670,6 +674,344 @@ def test_request_log(emu, api):
     assert emu.log.last().query == {"per_page": "5"} and [r.method for r in emu.log.mutating()] == ["DELETE"]
 
 
+# --------------------------------------------------------------------------- ghcr.io front (a real registry behind /v2/)
+
+@pytest.fixture(scope="module")
+def backend(server):
+    """One real registry per module behind the front (a missing docker-registry fails here: `make deps` installs it)."""
+    registry = ghcr_backend(server)
+    yield registry
+    registry.stop()
+
+
+@pytest.fixture
+def ghcr(emu, backend):
+    """``emu`` with its ghcr.io front on the module's registry; the ``emu`` fixture's reset() deletes what was pushed."""
+    emu.configure(registry_backend=backend.url)
+    return emu
+
+
+@pytest.fixture
+def pkg():
+    """A package name of its own: the registry outlives the emulator's resets."""
+    return "app-" + uuid.uuid4().hex[:10]
+
+
+def oci(emu, method, path, token=None, **kwargs):
+    headers = dict(kwargs.pop("headers", None) or {})
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    return requests.request(method, emu.url + path, headers=headers, timeout=10, **kwargs)
+
+
+def registry_token(emu, *scopes, password=DEFAULT_TOKEN, username="anyone"):
+    """A registry token from ``/token`` (Basic, any username); ``password=None``: anonymous."""
+    auth = (username, password) if password is not None else None
+    resp = requests.get(emu.url + "/token", params=[("service", "ghcr.io")] + [("scope", s) for s in scopes], auth=auth, timeout=10)
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["token"] == body["access_token"]
+    return body["token"]
+
+
+def assert_oci_error(resp, status, code, message=None):
+    """The OCI error body ``{"errors": [{"code", "message"}]}``."""
+    assert resp.status_code == status, resp.text
+    errors = resp.json()["errors"]
+    assert len(errors) == 1 and errors[0]["code"] == code, errors
+    if message is not None:
+        assert message in errors[0]["message"], errors
+    return errors[0]
+
+
+def challenge(emu, scope=None, error=None):
+    value = f'Bearer realm="{emu.url}/token",service="ghcr.io"'
+    if scope:
+        value += f',scope="{scope}"'
+    if error:
+        value += f',error="{error}"'
+    return value
+
+
+def version_tags(api, name, base="/orgs/acme", state="active"):
+    """``{digest: tags}`` of a package's versions as the REST API lists them."""
+    resp = api("GET", f"{base}/packages/container/{package_path_name(name)}/versions", params={"per_page": 100, "state": state})
+    assert resp.status_code == 200, resp.text
+    return {v["name"]: v["metadata"]["container"]["tags"] for v in resp.json()}
+
+
+def version_ids(api, name, base="/orgs/acme"):
+    resp = api("GET", f"{base}/packages/container/{package_path_name(name)}/versions", params={"per_page": 100})
+    return {v["name"]: v["id"] for v in resp.json()}
+
+
+def test_oci_front_off_without_backend(emu):
+    for path in ("/v2/", "/v2/acme/app/tags/list", "/token"):
+        assert_oci_error(requests.get(emu.url + path, timeout=5), 404, "UNSUPPORTED", "registry_backend")
+
+
+def test_oci_challenge_and_token_flow(ghcr, api, pkg):
+    repo = f"acme/{pkg}"
+    resp = oci(ghcr, "GET", "/v2/")
+    assert_oci_error(resp, 401, "UNAUTHORIZED")
+    assert resp.headers["WWW-Authenticate"] == challenge(ghcr)
+    assert oci(ghcr, "GET", f"/v2/{repo}/tags/list").headers["WWW-Authenticate"] == challenge(ghcr, f"repository:{repo}:pull")
+    resp = oci(ghcr, "PUT", f"/v2/{repo}/manifests/v1", data=b"{}")
+    assert resp.headers["WWW-Authenticate"] == challenge(ghcr, f"repository:{repo}:pull,push")
+    assert_oci_error(oci(ghcr, "GET", "/v2/", token="not-a-token"), 401, "UNAUTHORIZED")
+    assert_oci_error(oci(ghcr, "GET", "/v2/", token=DEFAULT_TOKEN), 401, "UNAUTHORIZED")  # a PAT is not a registry token
+    # the token endpoint: Basic with a known token as the password (any username)
+    params = {"service": "ghcr.io", "scope": f"repository:{repo}:pull"}
+    assert_oci_error(requests.get(ghcr.url + "/token", params=params, auth=("octocat", "wrong"), timeout=5), 401, "UNAUTHORIZED")
+    assert_oci_error(requests.get(ghcr.url + "/token", params=params, headers={"Authorization": f"Bearer {DEFAULT_TOKEN}"},
+                                  timeout=5), 401, "UNAUTHORIZED")
+    assert_oci_error(requests.post(ghcr.url + "/token", params=params, auth=("x", DEFAULT_TOKEN), timeout=5), 405, "UNSUPPORTED")
+    bare = registry_token(ghcr)
+    resp = oci(ghcr, "GET", "/v2/", token=bare)
+    assert resp.status_code == 200 and resp.headers["Docker-Distribution-API-Version"] == "registry/2.0"
+    # a scope the token was not asked for: 401 insufficient_scope, with the scope to ask for
+    resp = oci(ghcr, "GET", f"/v2/{repo}/tags/list", token=bare)
+    assert_oci_error(resp, 401, "UNAUTHORIZED")
+    assert resp.headers["WWW-Authenticate"] == challenge(ghcr, f"repository:{repo}:pull", "insufficient_scope")
+    pull = registry_token(ghcr, f"repository:{repo}:pull")
+    assert_oci_error(oci(ghcr, "GET", f"/v2/{repo}/tags/list", token=pull), 404, "NAME_UNKNOWN")  # nothing pushed yet
+    resp = oci(ghcr, "POST", f"/v2/{repo}/blobs/uploads/", token=pull)
+    assert resp.headers["WWW-Authenticate"] == challenge(ghcr, f"repository:{repo}:pull,push", "insufficient_scope")
+    push = registry_token(ghcr, f"repository:{repo}:pull,push")
+    resp = oci(ghcr, "POST", f"/v2/{repo}/blobs/uploads/", token=push)
+    assert resp.status_code == 202 and resp.headers["Location"].startswith(f"/v2/{repo}/blobs/uploads/")  # the front, not the backend
+    # asked for but not allowed: 403 DENIED (PAT without write:packages, installation token, another user's namespace)
+    for password, name in (("narrow-token", repo), (DEFAULT_INSTALLATION_TOKEN, repo), ("hubot-token", f"octocat/{pkg}")):
+        limited = registry_token(ghcr, f"repository:{name}:pull,push", password=password)
+        assert_oci_error(oci(ghcr, "POST", f"/v2/{name}/blobs/uploads/", token=limited), 403, "DENIED", OCI_SCOPE_MESSAGE)
+    mine = registry_token(ghcr, f"repository:octocat/{pkg}:pull,push", username="somebody-else")  # the username is ignored
+    assert oci(ghcr, "POST", f"/v2/octocat/{pkg}/blobs/uploads/", token=mine).status_code == 202
+    # names: unknown owner, not lowercase, no package; no catalog on ghcr.io
+    everything = registry_token(ghcr, f"repository:nobody/{pkg}:pull", f"repository:Acme/{pkg}:pull", "repository:acme:pull")
+    assert_oci_error(oci(ghcr, "GET", f"/v2/nobody/{pkg}/tags/list", token=everything), 404, "NAME_UNKNOWN")
+    assert_oci_error(oci(ghcr, "GET", f"/v2/Acme/{pkg}/tags/list", token=everything), 400, "NAME_INVALID")
+    assert_oci_error(oci(ghcr, "GET", "/v2/acme/tags/list", token=everything), 400, "NAME_INVALID")
+    assert_oci_error(oci(ghcr, "GET", "/v2/_catalog", token=everything), 404, "UNSUPPORTED")
+    # a registry token dies with its PAT
+    ghcr.configure(tokens=[{"token": "other", "kind": "pat"}])
+    assert_oci_error(oci(ghcr, "GET", "/v2/", token=bare), 401, "UNAUTHORIZED")
+    ghcr.configure(tokens=DEFAULTS["tokens"])
+    # the request log: /v2/ and /token requests, credentials masked; the REST budget is untouched
+    tokens = ghcr.log.filter(path_prefix="/token")
+    assert tokens and {r.headers.get("Authorization") for r in tokens} <= {"Basic ***", "Bearer ***", None}
+    assert {r.headers.get("Authorization") for r in ghcr.log.filter(path_prefix="/v2/")} == {None, "Bearer ***"}
+    assert ghcr.log.filter(path_prefix="/v2/", status=202)[0].route == "/v2/{name}/blobs/uploads/{uuid}"
+    assert DEFAULT_TOKEN not in ghcr.dump_state()["rate_limit"]
+    assert api("GET", "/orgs/acme/packages?package_type=container").headers["x-ratelimit-used"] == "1"
+
+
+def test_oci_anonymous_pull_of_public_packages(ghcr, pkg):
+    client = SeedClient(ghcr.url, "octocat", DEFAULT_TOKEN)
+    ghcr.add_package("org", "acme", pkg, visibility="public")
+    client.push_image(f"acme/{pkg}", ["v1"])
+    client.push_image(f"acme/{pkg}-private", ["v1"])
+    anonymous = registry_token(ghcr, f"repository:acme/{pkg}:pull", f"repository:acme/{pkg}-private:pull", password=None)
+    assert oci(ghcr, "GET", f"/v2/acme/{pkg}/tags/list", token=anonymous).json()["tags"] == ["v1"]
+    assert_oci_error(oci(ghcr, "GET", f"/v2/acme/{pkg}-private/tags/list", token=anonymous), 403, "DENIED")
+    assert SeedClient(ghcr.url).tags(f"acme/{pkg}") == ["v1"]  # SeedClient's anonymous token flow
+    installation = registry_token(ghcr, f"repository:acme/{pkg}-private:pull", password=DEFAULT_INSTALLATION_TOKEN)
+    assert oci(ghcr, "GET", f"/v2/acme/{pkg}-private/tags/list", token=installation).status_code == 200
+
+
+def test_oci_push_creates_package_and_moves_tags(ghcr, api, pkg):
+    client = SeedClient(ghcr.url, "octocat", DEFAULT_TOKEN)
+    repo = f"acme/{pkg}"
+    d1 = client.push_image(repo, ["v1", "latest"])
+    assert client.token_requests >= 2
+    body = api("GET", f"/orgs/acme/packages/container/{pkg}").json()
+    assert body["name"] == pkg and body["visibility"] == "private" and body["version_count"] == 1 and body["repository"] is None
+    assert version_tags(api, pkg) == {d1: ["v1", "latest"]}
+    first_id = version_ids(api, pkg)[d1]
+    # another manifest under latest: the tag moves (REST and registry agree)
+    d2 = client.push_image(repo, ["latest"])
+    assert version_tags(api, pkg) == {d1: ["v1"], d2: ["latest"]}
+    assert client.tag_map(repo) == {"v1": d1, "latest": d2}
+    # by digest: an untagged version; tagging it later keeps its id; re-pushing a known manifest adds nothing
+    d3 = client.push_image(repo, [], by_digest=True)
+    assert version_tags(api, pkg)[d3] == []
+    d3_id = version_ids(api, pkg)[d3]
+    client.tag(repo, "v3", d3)
+    client.tag(repo, "v1", d1)
+    assert version_tags(api, pkg) == {d1: ["v1"], d2: ["latest"], d3: ["v3"]}
+    assert version_ids(api, pkg) == {d1: first_id, d2: version_ids(api, pkg)[d2], d3: d3_id}
+    assert api("GET", f"/orgs/acme/packages/container/{pkg}").json()["version_count"] == 3
+    # HEAD through the front keeps the manifest's Content-Length and Content-Type
+    media_type, raw = client.get_manifest(repo, d1)
+    token = registry_token(ghcr, f"repository:{repo}:pull")
+    head = oci(ghcr, "HEAD", f"/v2/{repo}/manifests/v1", token=token, headers={"Accept": MANIFEST_ACCEPT})
+    assert head.status_code == 200 and head.headers["Docker-Content-Digest"] == d1
+    assert int(head.headers["Content-Length"]) == len(raw) and head.headers["Content-Type"] == media_type
+    put = ghcr.log.filter(method="PUT", path_prefix=f"/v2/{repo}/manifests/")[0]
+    assert put.route == "/v2/{name}/manifests/{reference}" and put.params == {"name": repo, "reference": "v1"}
+    # a user's namespace: /user/packages
+    mine = client.push_image(f"octocat/{pkg}", ["v1"])
+    assert [p["name"] for p in api("GET", "/user/packages?package_type=container").json()] == [pkg]
+    assert version_tags(api, pkg, base="/user") == {mine: ["v1"]}
+    # a package name with "/"
+    nested = client.push_image(f"acme/{pkg}/sub", ["v1"])
+    assert version_tags(api, f"{pkg}/sub") == {nested: ["v1"]}
+
+
+def test_oci_delete_is_unsupported(ghcr, api, backend, pkg):
+    client = SeedClient(ghcr.url, "octocat", DEFAULT_TOKEN)
+    repo = f"acme/{pkg}"
+    d1 = client.push_image(repo, ["v1", "latest"])
+    config = json.loads(client.get_manifest(repo, d1)[1])["config"]["digest"]
+    mark = backend.mark()
+    for path in (f"/v2/{repo}/manifests/{d1}", f"/v2/{repo}/manifests/v1", f"/v2/{repo}/blobs/{config}"):
+        resp = client.request("DELETE", path, ok=(405,))
+        assert resp.json() == {"errors": [{"code": "UNSUPPORTED", "message": OCI_UNSUPPORTED_MESSAGE}]}
+    assert backend.mutations_since(mark) == []
+    assert client.tag_map(repo) == {"v1": d1, "latest": d1}
+    assert version_tags(api, pkg) == {d1: ["v1", "latest"]}
+
+
+def test_rest_version_delete_and_restore_act_on_the_registry(ghcr, api, backend, pkg):
+    client = SeedClient(ghcr.url, "octocat", DEFAULT_TOKEN)
+    repo = f"acme/{pkg}"
+    versions = f"/orgs/acme/packages/container/{pkg}/versions"
+    d1 = client.push_image(repo, ["v1", "latest"])
+    d2 = client.push_image(repo, ["v2"])
+    media_type, raw2 = client.get_manifest(repo, d2)
+    ids = version_ids(api, pkg)
+    mark = backend.mark()
+    assert api("DELETE", f"{versions}/{ids[d1]}").status_code == 204
+    assert [(e.method, e.path) for e in backend.mutations_since(mark)] == [("DELETE", f"/v2/{repo}/manifests/{d1}")]
+    token = registry_token(ghcr, f"repository:{repo}:pull")
+    assert_oci_error(oci(ghcr, "GET", f"/v2/{repo}/manifests/{d1}", token=token, headers={"Accept": MANIFEST_ACCEPT}),
+                     404, "MANIFEST_UNKNOWN")
+    assert client.tags(repo) == ["v2"] and version_tags(api, pkg) == {d2: ["v2"]}
+    # restore: the manifest and its tags are back
+    assert api("POST", f"{versions}/{ids[d1]}/restore").status_code == 204
+    assert client.tag_map(repo) == {"v1": d1, "latest": d1, "v2": d2}
+    assert version_tags(api, pkg) == {d1: ["v1", "latest"], d2: ["v2"]}
+    # a tag another version took meanwhile stays there
+    assert api("DELETE", f"{versions}/{ids[d1]}").status_code == 204
+    d3 = client.push_image(repo, ["latest"])
+    assert api("POST", f"{versions}/{ids[d1]}/restore").status_code == 204
+    assert version_tags(api, pkg) == {d1: ["v1"], d2: ["v2"], d3: ["latest"]}
+    assert client.tag_map(repo) == {"v1": d1, "v2": d2, "latest": d3}
+    # a deleted digest pushed again is a new version; the old one can no longer be restored
+    assert api("DELETE", f"{versions}/{ids[d2]}").status_code == 204
+    client.put_manifest(repo, "v2", media_type, raw2)
+    assert version_ids(api, pkg)[d2] != ids[d2] and version_tags(api, pkg)[d2] == ["v2"]
+    assert_error(api("POST", f"{versions}/{ids[d2]}/restore"), 403, "same digest")
+
+
+def test_throwaway_pattern_removes_one_tag(ghcr, api, pkg):
+    """How a client removes one tag on ghcr.io: a new manifest under the tag, then that version deleted over REST."""
+    client = SeedClient(ghcr.url, "octocat", DEFAULT_TOKEN)
+    repo = f"acme/{pkg}"
+    d1 = client.push_image(repo, ["v1", "latest"])
+    throwaway = client.push_image(repo, ["v1"], layers=[b"throwaway " + uuid.uuid4().hex.encode()])
+    assert version_tags(api, pkg) == {d1: ["latest"], throwaway: ["v1"]}
+    assert api("DELETE", f"/orgs/acme/packages/container/{pkg}/versions/{version_ids(api, pkg)[throwaway]}").status_code == 204
+    assert client.tags(repo) == ["latest"] and client.resolve(repo, "latest") == d1 and client.resolve(repo, "v1") is None
+    assert version_tags(api, pkg) == {d1: ["latest"]}
+    assert version_tags(api, pkg, state="deleted") == {throwaway: ["v1"]}
+
+
+def test_rest_package_delete_and_restore_act_on_the_registry(ghcr, api, backend, pkg):
+    client = SeedClient(ghcr.url, "octocat", DEFAULT_TOKEN)
+    direct = SeedClient(backend.url)
+    repo = f"acme/{pkg}"
+    amd64 = client.push_image(repo, [], by_digest=True, arch="amd64")
+    arm64 = client.push_image(repo, [], by_digest=True, arch="arm64")
+    index = client.push_index(repo, ["1.0", "latest"], children=[amd64, arm64])
+    app = client.push_image(repo, ["v1"])
+    before = version_tags(api, pkg)
+    assert before == {amd64: [], arm64: [], index: ["1.0", "latest"], app: ["v1"]}
+    assert api("DELETE", f"/orgs/acme/packages/container/{pkg}").status_code == 204
+    assert not any(direct.manifest_exists(repo, d) for d in before) and direct.tags(repo) == []
+    token = registry_token(ghcr, f"repository:{repo}:pull")
+    assert_oci_error(oci(ghcr, "GET", f"/v2/{repo}/tags/list", token=token), 404, "NAME_UNKNOWN")
+    assert api("POST", f"/orgs/acme/packages/container/{pkg}/restore").status_code == 204
+    assert all(direct.manifest_exists(repo, d) for d in before)
+    assert client.tag_map(repo) == {"1.0": index, "latest": index, "v1": app}
+    assert version_tags(api, pkg) == before
+    assert client.get_manifest(repo, index)[0] == OCI_INDEX
+
+
+def test_backend_failures(ghcr, api, backend, pkg):
+    client = SeedClient(ghcr.url, "octocat", DEFAULT_TOKEN)
+    repo = f"acme/{pkg}"
+    d1 = client.push_image(repo, ["v1"])
+    client.push_image(repo, ["v2"])
+    token = registry_token(ghcr, f"repository:{repo}:pull")
+    ghcr.configure(registry_backend="http://127.0.0.1:1")  # nothing listens there
+    assert_oci_error(oci(ghcr, "GET", f"/v2/{repo}/tags/list", token=token), 503, "UNAVAILABLE", "registry backend unavailable")
+    assert_error(api("DELETE", f"/orgs/acme/packages/container/{pkg}/versions/{version_ids(api, pkg)[d1]}"), 503,
+                 "Registry backend unavailable")
+    assert d1 in version_tags(api, pkg)  # nothing changed
+    ghcr.configure(registry_backend=backend.url)
+    assert client.tag_map(repo)["v1"] == d1
+
+
+def test_rest_only_versions_never_reach_the_registry(ghcr, api, backend):
+    ids = seed_app(ghcr)  # add_package/add_version: REST data only
+    mark = backend.mark()
+    base = "/orgs/acme/packages/container/app"
+    assert api("DELETE", f"{base}/versions/{ids[0]}").status_code == 204
+    assert api("POST", f"{base}/versions/{ids[0]}/restore").status_code == 204
+    assert api("DELETE", base).status_code == 204
+    assert api("POST", f"{base}/restore").status_code == 204
+    assert backend.mutations_since(mark) == []
+
+
+def test_cross_repository_mount_needs_pull_on_the_source(ghcr, pkg):
+    client = SeedClient(ghcr.url, "octocat", DEFAULT_TOKEN)
+    source, target = f"acme/{pkg}", f"acme/{pkg}-copy"
+    digest = client.push_image(source, ["v1"])
+    blob = json.loads(client.get_manifest(source, digest)[1])["config"]["digest"]
+    both = registry_token(ghcr, f"repository:{target}:pull,push", f"repository:{source}:pull")
+    resp = oci(ghcr, "POST", f"/v2/{target}/blobs/uploads/?mount={blob}&from={source}", token=both)
+    assert resp.status_code == 201 and resp.headers["Docker-Content-Digest"] == blob
+    target_only = registry_token(ghcr, f"repository:{target}-2:pull,push")
+    resp = oci(ghcr, "POST", f"/v2/{target}-2/blobs/uploads/?mount={blob}&from={source}", token=target_only)
+    assert resp.status_code == 202  # a plain upload instead
+    assert ghcr.log.last().target.endswith(f"?mount={blob}&from={source}")  # the log shows what the client sent
+
+
+def test_oci_faults_apply_to_the_front(ghcr, api, pkg):
+    client = SeedClient(ghcr.url, "octocat", DEFAULT_TOKEN)
+    repo = f"acme/{pkg}"
+    client.push_image(repo, ["v1"])
+    token = registry_token(ghcr, f"repository:{repo}:pull")
+    ghcr.server_error(path_prefix="/v2/", status=503)
+    assert api("GET", "/orgs/acme/packages?package_type=container").status_code == 200  # the REST API is not hit
+    assert_oci_error(oci(ghcr, "GET", f"/v2/{repo}/tags/list", token=token), 503, "UNAVAILABLE")
+    ghcr.rate_limit(path_prefix="/v2/", retry_after="1")
+    resp = oci(ghcr, "GET", f"/v2/{repo}/tags/list", token=token)
+    assert_oci_error(resp, 429, "TOOMANYREQUESTS")
+    assert resp.headers["Retry-After"] == "1"
+    assert oci(ghcr, "GET", f"/v2/{repo}/tags/list", token=token).json()["tags"] == ["v1"]
+    assert [r.fault for r in ghcr.log.filter(path_prefix=f"/v2/{repo}/tags/list")][-3:] == ["error", "rate_limit", None]
+
+
+def test_reset_deletes_what_was_pushed(ghcr, backend, pkg):
+    direct = SeedClient(backend.url)
+    repo = f"acme/{pkg}"
+    digest = SeedClient(ghcr.url, "octocat", DEFAULT_TOKEN).push_image(repo, ["v1"])
+    assert direct.manifest_exists(repo, digest)
+    ghcr.reset()
+    assert not direct.manifest_exists(repo, digest) and direct.tags(repo) == []
+    assert ghcr.settings()["registry_backend"] == backend.url
+
+
+def test_ghcr_backend_helper():
+    with GitHubEmulator() as emu:
+        with ghcr_backend(emu) as registry:
+            assert emu.registry_backend == registry.url and registry.auth == "none"
+            digest = SeedClient(emu.url, "octocat", DEFAULT_TOKEN).push_image("acme/app", ["v1"])
+            assert SeedClient(registry.url).resolve("acme/app", "v1") == digest
+        assert emu.registry_backend is None
+
+
 # --------------------------------------------------------------------------- standalone runner
 
 def test_standalone_runner(tmp_path):
@@ -693,6 +1035,33 @@ def test_standalone_runner(tmp_path):
             resp = requests.get(f"{url}/orgs/demo/packages/container/web/versions", headers={"Authorization": f"Bearer {DEFAULT_TOKEN}"},
                                 timeout=5)
             assert resp.json()[0]["metadata"]["container"]["tags"] == ["latest"] and resp.headers["x-ratelimit-limit"] == "100"
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                raise
+        assert proc.returncode == 0
+
+
+def test_standalone_runner_with_backend(backend, pkg):
+    cmd = [sys.executable, "-m", "tests.emulators.github", "--port", "0", "--registry-backend", backend.url]
+    with subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            first = proc.stdout.readline()
+            assert "github emulator listening on http://127.0.0.1:" in first, first + proc.stderr.read()
+            url = first.split()[-1]
+            lines = []
+            while not lines or not lines[-1].startswith("control endpoints:"):
+                lines.append(proc.stdout.readline())
+            text = "".join(lines)
+            assert f"OCI endpoint (ghcr.io front): {url}/v2/ -> {backend.url}" in text and f"{url}/token" in text
+            assert f"api_token: {DEFAULT_TOKEN}, oci_url: {url}" in text
+            digest = SeedClient(url, "octocat", DEFAULT_TOKEN).push_image(f"acme/{pkg}", ["v1"])
+            resp = requests.get(f"{url}/orgs/acme/packages/container/{pkg}/versions", headers={"Authorization": f"Bearer {DEFAULT_TOKEN}"},
+                                timeout=5)
+            assert [(v["name"], v["metadata"]["container"]["tags"]) for v in resp.json()] == [(digest, ["v1"])]
         finally:
             proc.send_signal(signal.SIGTERM)
             try:

@@ -16,7 +16,7 @@ try:
 except ImportError:  # pragma: no cover
     urlsplit = None
 
-from ansible_collections.regops.registry.plugins.module_utils.api import ApiClient, HeaderAuth, NotFoundError
+from ansible_collections.regops.registry.plugins.module_utils.api import ApiClient, ApiError, HeaderAuth, NotFoundError
 from ansible_collections.regops.registry.plugins.module_utils import timestamps, validate
 from ansible_collections.regops.registry.plugins.module_utils.oci import (
     INDEX_TYPES,
@@ -24,7 +24,7 @@ from ansible_collections.regops.registry.plugins.module_utils.oci import (
     OciAuth,
     OciRegistry,
 )
-from ansible_collections.regops.registry.plugins.module_utils.providers.base import Capability, Provider
+from ansible_collections.regops.registry.plugins.module_utils.providers.base import Action, Capability, Provider
 
 DOCKER_HUB_KEYS = ("https://index.docker.io/v1/", "index.docker.io", "docker.io", "registry-1.docker.io")
 
@@ -62,6 +62,24 @@ def credentials_from_auth_file(host, paths=None):
             if entry.get("username"):
                 return entry["username"], entry.get("password"), path
     return None
+
+
+def remove_tags_over_oci(actions, provider_for, image):
+    """Tag removal for a provider whose API has none (Vultr, GitHub): the ``oci`` provider on the registry host removes
+    the tags, siblings kept. ``provider_for(registry)`` is that ``OciProvider``, ``image(registry, repository)`` the
+    repository's name on the host. Returns ``[(action, action.current, error)]`` in the order of ``actions``."""
+    done = {}
+    for registry in sorted(set(a.item["registry"] for a in actions)):
+        mine = [a for a in actions if a.item["registry"] == registry]
+        try:
+            provider = provider_for(registry)
+        except ApiError as exc:
+            done.update((id(a), (a, None, exc)) for a in mine)
+            continue
+        translated = [Action(a.kind, dict(a.item, repository=image(registry, a.item["repository"])), a.current, a.desired) for a in mine]
+        for action, (_oci_action, _result, error) in zip(mine, provider.apply_tag(translated)):
+            done[id(action)] = (action, action.current, error)
+    return [done[id(a)] for a in actions]
 
 
 class OciProvider(Provider):

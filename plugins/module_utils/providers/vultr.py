@@ -33,9 +33,9 @@ except ImportError:  # pragma: no cover
 
 from ansible_collections.regops.registry.plugins.module_utils import timestamps, validate
 from ansible_collections.regops.registry.plugins.module_utils.api import ApiClient, ApiError, HeaderAuth, NotFoundError
-from ansible_collections.regops.registry.plugins.module_utils.providers.base import Action, Capability, Provider
+from ansible_collections.regops.registry.plugins.module_utils.providers.base import Capability, Provider
 from ansible_collections.regops.registry.plugins.module_utils.providers.listing import HostedListing
-from ansible_collections.regops.registry.plugins.module_utils.providers.oci import OciProvider
+from ansible_collections.regops.registry.plugins.module_utils.providers.oci import OciProvider, remove_tags_over_oci
 
 MASK = "********"
 REGISTRY_NAME_RE = re.compile(r"[a-z0-9]+")
@@ -599,19 +599,7 @@ class VultrProvider(HostedListing, Provider):
 
     def apply_tag(self, actions):
         """Vultr has no tag delete: the ``oci`` provider removes the tags on the registry host, siblings kept."""
-        done = {}
-        for registry in sorted(set(a.item["registry"] for a in actions)):
-            mine = [a for a in actions if a.item["registry"] == registry]
-            try:
-                provider = self._oci_provider(registry)
-            except ApiError as exc:
-                done.update((id(a), (a, None, exc)) for a in mine)
-                continue
-            translated = [Action(a.kind, dict(a.item, repository="%s/%s" % (registry, a.item["repository"])), a.current, a.desired)
-                          for a in mine]
-            for action, (_oci_action, _result, error) in zip(mine, provider.apply_tag(translated)):
-                done[id(action)] = (action, action.current, error)
-        return [done[id(a)] for a in actions]
+        return remove_tags_over_oci(actions, self._oci_provider, lambda registry, repository: "%s/%s" % (registry, repository))
 
     # -- retention policy (rules and schedule) ------------------------------------
     def _rules(self, registry):

@@ -45,13 +45,38 @@ def _ref_rule(item):
     return "%s:%s:%s" % (item["registry"], item["kind"], item["pattern"])
 
 
+def _ref_storage_record(item):
+    # digest [name at registry_url[/repository]]: a task that names no record means every record of the digest
+    if not item.get("name"):
+        return item["digest"]
+    where = item.get("registry_url") or ""
+    if item.get("record_repository"):
+        where = "%s/%s" % (where.rstrip("/"), item["record_repository"])
+    return "%s %s at %s" % (item["digest"], item["name"], where)
+
+
+def _ref_deployment_record(item):
+    # digest [logical/physical/cluster/deployment_name], "-" for a part the record has not
+    if not item.get("deployment_name"):
+        return item["digest"]
+    return "%s %s" % (item["digest"], "/".join(item.get(key) or "-" for key in (
+        "logical_environment", "physical_environment", "cluster", "deployment_name")))
+
+
+def _ref_digest(item):
+    return item["digest"]
+
+
 class ResourceKind:
-    def __init__(self, name, ref, result_key, bulk, secrets=()):
+    def __init__(self, name, ref, result_key, bulk, secrets=(), soft_delete=False):
         self.name = name
         self.ref = ref
         self.result_key = result_key
         self.bulk = bulk
         self.secrets = secrets
+        # absent is a status the provider sets, the resource stays (GitHub's artifact records): one already in that
+        # status (no changes towards ``desired``) is absent, and a "deleted" one is reported as it is afterwards
+        self.soft_delete = soft_delete
 
 
 KINDS = {
@@ -62,6 +87,9 @@ KINDS = {
     "tag": ResourceKind("tag", _ref_tag, "tags", True),
     "retention_policy": ResourceKind("retention_policy", _ref_policy, "retention_policy", False),
     "protection_rule": ResourceKind("protection_rule", _ref_rule, "protection_rules", True),
+    "storage_record": ResourceKind("storage_record", _ref_storage_record, "storage_records", True, soft_delete=True),
+    "deployment_record": ResourceKind("deployment_record", _ref_deployment_record, "deployment_records", True, soft_delete=True),
+    "attestation": ResourceKind("attestation", _ref_digest, "attestations", True),
 }
 
 OUTCOME = {"create": "created", "update": "updated", "delete": "deleted"}
@@ -100,6 +128,8 @@ def ensure(provider, resource, items, state, desired, check_mode=False, diff_mod
             skip = skip_if(item, current) if (skip_if and current is not None) else None
             if current is None:
                 outcomes.append({"ref": ref, "action": "absent"})
+            elif kind.soft_delete and not provider.changes(resource, item, current, desired):
+                outcomes.append({"ref": ref, "action": "absent", "resource": current})
             elif skip:
                 reason, msg = skip if isinstance(skip, tuple) else (None, skip)
                 outcome = {"ref": ref, "action": "skipped", "msg": msg, "resource": current}
@@ -143,7 +173,7 @@ def ensure(provider, resource, items, state, desired, check_mode=False, diff_mod
                 outcomes[index]["reason"] = error.reason
         else:
             outcomes[index] = {"ref": ref, "action": OUTCOME[action.kind],
-                               "resource": action.current if action.kind == "delete" else after,
+                               "resource": action.current if action.kind == "delete" and not kind.soft_delete else after,
                                "before": action.current}
     return _result(kind, items, currents, outcomes, check_mode, diff_mode)
 
@@ -175,9 +205,9 @@ def _diff(kind, items, currents, outcomes):
     for item, current, outcome in zip(items, currents, outcomes):
         ref = kind.ref(item)
         before[ref] = mask(current, kind.secrets)
-        if outcome["action"] in ("deleted", "absent"):
+        if outcome["action"] in ("deleted", "absent") and not kind.soft_delete:
             after[ref] = None
-        elif outcome["action"] in ("created", "updated"):
+        elif outcome["action"] in ("created", "updated", "deleted"):
             after[ref] = mask(outcome["resource"], kind.secrets)
         else:
             after[ref] = mask(current, kind.secrets)

@@ -31,6 +31,12 @@ description:
     GitLab's C(total_size); C(pushed_at) is the newest and C(created_at) the oldest C(created_at) of its tags (GitLab's
     manifest creation time, normally the same for every tag of a digest); C(media_type) and C(pulled_at) are V(null), and
     C(platforms) and C(children) empty, because GitLab's API does not say."
+  - "On V(github), O(registry) is the package owner (an organization, or V(user:<login>)) and repositories are its container
+    packages on ghcr.io (every one when O(repository) is not set: GitHub lists at most 10,000, and the module warns when it
+    stops there). An artifact is a package version: its digest is the version's name, its tags are the version's tags, and
+    C(pushed_at) and C(created_at) are when GitHub created the version (its first push). C(size_bytes), C(media_type) and
+    C(pulled_at) are V(null) and C(platforms) and C(children) empty: GitHub's API does not say. C(status) is V(active), or
+    V(deleted) for the deleted versions O(deleted) adds."
 author:
   - regops.registry contributors (@regops)
 options:
@@ -39,6 +45,7 @@ options:
       - The registry the repository is in, for providers that host several registries. Not used by V(oci), where
         O(api_url) is the registry.
       - On V(gitlab), a project (full path or numeric id) or C(group:<full path>).
+      - On V(github), the package owner, an organization login (V(acme)) or V(user:<login>).
     type: str
   repository:
     description:
@@ -48,8 +55,25 @@ options:
   digest:
     description:
       - Only these digests (each C(sha256:...), or C(repository@sha256:...)).
+      - On V(github) with O(records) and no O(repository), the digests need no repository (a C(repository@) prefix is
+        ignored), and the module returns one entry per digest with only its records (C(repository) V(null)).
     type: list
     elements: str
+  deleted:
+    description:
+      - V(github) only. Also list the deleted versions GitHub still lists (C(GET .../versions?state=deleted)), with C(status)
+        V(deleted) and C(provider_data.deleted_at). GitHub can restore a version within 30 days of its deletion
+        (M(regops.registry.artifact) with O(regops.registry.artifact#module:state=present)).
+    type: bool
+    default: false
+    version_added: 0.3.0
+  records:
+    description:
+      - V(github) only, for an organization. Add each digest's artifact metadata to C(provider_data), as
+        C(storage_records) and C(deployment_records) (GitHub's lists for the digest, two requests per digest).
+    type: bool
+    default: false
+    version_added: 0.3.0
 extends_documentation_fragment:
   - regops.registry.connection
   - regops.registry.connection.action_group
@@ -74,6 +98,24 @@ EXAMPLES = r"""
 - name: Untagged children of indexes
   ansible.builtin.debug:
     msg: "{{ snapshot.artifacts | selectattr('tags', 'equalto', []) | map(attribute='digest') }}"
+
+- name: The versions of a ghcr.io package, deleted ones too (restorable for 30 days)
+  regops.registry.artifact_info:
+    provider: github
+    registry: acme
+    repository: [team/app]
+    deleted: true
+  register: versions
+
+- name: The storage and deployment records GitHub keeps for two digests
+  regops.registry.artifact_info:
+    provider: github
+    registry: acme
+    digest:
+      - sha256:3f0bd8b9d2e4bbf1a7a0bd3c8b2b0a3e9f4c3d2b1a0f9e8d7c6b5a4f3e2d1c0b
+      - sha256:9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b
+    records: true
+  register: linked
 
 - name: Every image of a GitLab project, by digest
   regops.registry.artifact_info:
@@ -141,7 +183,13 @@ artifacts:
           the image config's own C(created) when it was before 1980; and C(throwaway) V(true) for a throwaway manifest of
           this collection that a tag was left on by a tag removal that could not finish (the cleanup role removes them).
         - On V(gitlab) C(revision), C(project_id), C(repository_id) and C(tags) (C(name), C(pushed_at), C(location)).
+        - On V(github) C(version_id), C(html_url), C(package_html_url), C(deleted_at) (V(null) for an active version);
+          with O(records) also C(storage_records) and C(deployment_records) (lists of GitHub's record objects).
       type: dict
+    updated_at:
+      description: When the provider last changed the artifact (V(github)); V(null) elsewhere.
+      type: str
+      returned: on V(github)
 read_errors:
   description: Every artifact with a RV(artifacts[].read_error), as C(repository), C(digest) and C(msg); each is also a warning.
   returned: always
@@ -158,21 +206,28 @@ def main():
             registry=dict(type="str"),
             repository=dict(type="list", elements="str"),
             digest=dict(type="list", elements="str"),
+            deleted=dict(type="bool", default=False),
+            records=dict(type="bool", default=False),
         ),
     )
     params = runner.params
     repositories = params["repository"]
     digests = []
-    if params["digest"]:
+    if params["digest"] and params["records"] and not repositories:
+        # the records of digests, whatever package (if any) they are in
+        digests = [{"registry": params["registry"], "repository": None, "digest": (d or "").strip().rsplit("@", 1)[-1]} for d in params["digest"]]
+    elif params["digest"]:
         try:
             digests = split_refs(params["digest"], (repositories or [None])[0] if len(repositories or []) == 1 else None, "@", "digest",
                                  registry=params["registry"])
         except ValueError as exc:
             runner.fail(str(exc))
         repositories = sorted(set((repositories or []) + [d["repository"] for d in digests]))
-    runner.open("artifact", info=True, validate=lambda p: p.validate("artifact", digests) or p.validate("repository", [
-        {"name": r, "registry": params["registry"]} for r in repositories or []]))
-    runner.info("artifact", {"registry": params["registry"], "repository": repositories, "digests": digests}, "artifacts",
+    runner.open("artifact", info=True, options=runner.set_away_from_default("deleted", "records"),
+                validate=lambda p: p.validate("artifact", digests) or p.validate("repository", [
+                    {"name": r, "registry": params["registry"]} for r in repositories or []]))
+    runner.info("artifact", {"registry": params["registry"], "repository": repositories, "digests": digests, "deleted": params["deleted"],
+                             "records": params["records"]}, "artifacts",
                 extra=lambda artifacts: {"read_errors": read_errors(artifacts, runner.module.warn)})
 
 

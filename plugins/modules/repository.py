@@ -27,6 +27,15 @@ description:
     sent and C(changed) is V(false); with O(wait) the task still waits until it is gone, and fails if GitLab's deletion
     failed (C(delete_failed)). A repository in C(delete_failed) is deleted again. GitLab refuses (HTTP 403) to delete a
     repository a repository protection rule, or a tag protection rule, protects from the token."
+  - "On V(github), O(registry) is the package owner (an organization login, or V(user:<login>) for the packages of the
+    token's user) and O(name) a container package on ghcr.io. O(state=absent) deletes the package with every version
+    (GitHub keeps it restorable for 30 days); GitHub refuses (HTTP 403) to delete a public package downloaded more than
+    5,000 times, which only GitHub Support can do. O(state=present) restores a deleted package (reported V(created),
+    C(provider_data.restored) V(true)): it is V(unchanged) when the package exists, and fails when GitHub has nothing to
+    restore (not deleted in the last 30 days, never existed, or its name was taken since); GitHub creates a package on the
+    first push of an image. GitHub's API cannot say whether a deleted package can be restored without restoring it, so check
+    mode predicts the restore (and warns) for a package it cannot see. Needs a classic personal access token with
+    C(read:packages), C(delete:packages) to delete and C(write:packages) to restore."
 author:
   - regops.registry contributors (@regops)
 options:
@@ -40,10 +49,11 @@ options:
       - The registry the repository is in, for providers that host several registries. Not used by V(oci), where
         O(api_url) is the registry.
       - On V(gitlab), the project, by its full path (V(acme/app)) or numeric id.
+      - On V(github), the package owner, an organization login (V(acme)) or V(user:<login>).
     type: str
   state:
     description:
-      - V(present) sets O(description); V(absent) deletes the repository.
+      - V(present) sets O(description) (on V(github), restores a deleted package); V(absent) deletes the repository.
     type: str
     choices: [present, absent]
     default: present
@@ -119,6 +129,20 @@ EXAMPLES = r"""
     state: absent
     wait_timeout: 600
 
+- name: Delete a ghcr.io package with every version (GitHub can restore it for 30 days)
+  regops.registry.repository:
+    provider: github            # api_token from GITHUB_TOKEN: a classic PAT with read:packages and delete:packages
+    registry: acme
+    name: team/old-app
+    state: absent
+
+- name: Restore it within the 30 days (needs write:packages)
+  regops.registry.repository:
+    provider: github
+    registry: acme
+    name: team/old-app
+    state: present
+
 - name: Or only schedule the delete; GitLab finishes it in the background (repository_status says delete_scheduled)
   regops.registry.repository:
     provider: gitlab
@@ -176,6 +200,8 @@ repository:
         - Provider-specific extras. On V(gitlab) C(project_id), C(image_name) (GitLab's C(name), V("") for the project's own
           image), C(status) (V(null), V(delete_scheduled), V(delete_ongoing) or V(delete_failed), as it was before the run),
           C(cleanup_policy_started_at) and C(tags_count).
+        - On V(github) C(visibility), C(html_url), C(url), C(package_type), C(repository) (the GitHub repository linked to the
+          package, C(owner/name)), C(owner), and C(restored) V(true) after a restore.
       type: dict
 repository_status:
   description:
@@ -195,7 +221,7 @@ actions:
       description: The repository name.
       type: str
     action:
-      description: One of V(created), V(updated), V(deleted), V(unchanged), V(absent), V(failed).
+      description: One of V(created) (on V(github), restored), V(updated), V(deleted), V(unchanged), V(absent), V(failed).
       type: str
 """
 

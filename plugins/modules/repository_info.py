@@ -22,6 +22,11 @@ description:
     tags, not artifacts: C(artifact_count) is V(null) and a project's C(provider_data.tags_count) has the count (a group
     listing cannot give it). C(size_bytes) (GitLab's deduplicated size, on GitLab.com) costs one request per repository and
     is read only for the repositories named in O(name); V(null) otherwise, and on instances that do not report it."
+  - "On V(github), O(registry) is the package owner (an organization login, or V(user:<login>) for the packages of the
+    token's user) and the repositories are its container packages on ghcr.io, with C(artifact_count) (GitHub's count of
+    active versions), the times, and the visibility and linked GitHub repository in C(provider_data). GitHub lists at most
+    10,000 packages of an owner; the module stops there and warns. With O(name), each package is read by name instead. A
+    deleted package is not listed."
 author:
   - regops.registry contributors (@regops)
 options:
@@ -35,6 +40,7 @@ options:
     description:
       - The registry to list, for providers that host several registries. Not used by V(oci).
       - On V(gitlab), a project (full path or numeric id) or C(group:<full path>).
+      - On V(github), the package owner, an organization login (V(acme)) or V(user:<login>).
     type: str
 extends_documentation_fragment:
   - regops.registry.connection
@@ -77,6 +83,12 @@ EXAMPLES = r"""
     registry: acme/app
     name: [acme/app, acme/app/worker]
   register: sized
+
+- name: The container packages of a GitHub organization (ghcr.io/acme/...)
+  regops.registry.repository_info:
+    provider: github            # api_token from GITHUB_TOKEN: a classic PAT with read:packages
+    registry: acme
+  register: packages
 """
 
 RETURN = r"""
@@ -119,6 +131,8 @@ repositories:
         - Provider-specific extras.
         - On V(gitlab) C(project_id), C(image_name) (GitLab's C(name), V("") for the project's own image), C(status) (V(null),
           V(delete_scheduled), V(delete_ongoing), V(delete_failed)), C(cleanup_policy_started_at) and C(tags_count).
+        - On V(github) C(visibility), C(html_url), C(url), C(package_type), C(repository) (the linked GitHub repository,
+          C(owner/name)) and C(owner).
       type: dict
 """
 

@@ -26,10 +26,19 @@ description:
   - "Providers: V(oci) (O(state=present) and O(state=absent)), V(gcore) (O(state=absent) only: Gcore has no API to create a tag),
     V(vultr) (O(state=absent) only, over the OCI API of the registry host C(<region>.vultrcr.com) with credentials
     minted for the run, exactly as on V(oci): Vultr's API has no tag delete), V(gitlab) (O(state=absent) only, with GitLab's
-    own tag delete, one request per tag; or GitLab's bulk delete by rules with O(bulk))."
+    own tag delete, one request per tag; or GitLab's bulk delete by rules with O(bulk)), V(github) (O(state=absent) only, over
+    ghcr.io itself, see below)."
   - "On V(gitlab), O(registry) is the project (C(acme/app) or its numeric id) and repositories are full image paths
     (C(acme/app), C(acme/app/worker)). A tag that a tag protection rule protects is refused by GitLab (HTTP 403): it is
     reported V(failed) with that reason, and the other tags are still removed."
+  - "On V(github), O(registry) is the package owner (an organization login, or V(user:<login>)) and repositories are its
+    container packages. GitHub's REST API has no tag delete, and ghcr.io refuses manifest deletes, so the tags to remove in
+    a package are pointed at one throwaway manifest over ghcr.io (O(oci_url); user O(api_username), or the owner's login,
+    with O(api_token) as the password: the token needs C(write:packages) and C(delete:packages)); that manifest becomes a
+    new package version, which is then deleted through the REST API. Only those tags go; the versions they were on stay,
+    with their other tags. When GitHub refuses to delete the throwaway version (it would be the package's last tagged
+    version), every tag is pointed back where it was and reported V(restored) (a failure that says why). Tags are read from
+    the package's versions (C(metadata.container.tags))."
 author:
   - regops.registry contributors (@regops)
 options:
@@ -38,6 +47,7 @@ options:
       - The registry the repository is in, for providers that host several registries. Not used by V(oci), where
         O(api_url) is the registry.
       - On V(gitlab), the project, by its full path (V(acme/app)) or numeric id.
+      - On V(github), the package owner, an organization login (V(acme)) or V(user:<login>).
     type: str
   repository:
     description:
@@ -201,6 +211,16 @@ EXAMPLES = r"""
     registry: acme/app
     repository: acme/app/worker
     name: [pr-101, pr-102]
+    state: absent
+
+- name: Remove a tag of a ghcr.io package (ghcr.io/acme/team/app:pr-101); the version and its other tags stay
+  regops.registry.tag:
+    provider: github            # api_token from GITHUB_TOKEN: a classic PAT with write:packages and delete:packages
+    registry: acme
+    repository: team/app
+    name: [pr-101]
+    expected_digests:
+      pr-101: sha256:3f0bd8b9d2e4bbf1a7a0bd3c8b2b0a3e9f4c3d2b1a0f9e8d7c6b5a4f3e2d1c0b
     state: absent
 
 - name: GitLab's bulk delete - every tag but the newest five and release tags, older than 30 days

@@ -21,6 +21,10 @@ description:
     each tag's digest needs one more request (C(GET .../tags/:tag_name)), run concurrently (with O(name), only those are
     read). C(pushed_at) is GitLab's C(created_at) for the tag, which GitLab documents as the manifest's creation time;
     C(pulled_at) is V(null) (GitLab does not record pulls)."
+  - "On V(github), O(registry) is the package owner (an organization login, or V(user:<login>)) and repositories are its
+    container packages (every one when O(repository) is not set). Tags come from the packages' versions
+    (C(metadata.container.tags)): each tag's digest is the name of the version that carries it. GitHub records no time per
+    tag, so C(pushed_at) and C(pulled_at) are V(null); C(provider_data) has the version's id and times."
 author:
   - regops.registry contributors (@regops)
 options:
@@ -28,6 +32,7 @@ options:
     description:
       - The registry the repository is in, for providers that host several registries. Not used by V(oci), where
         O(api_url) is the registry.
+      - On V(github), the package owner, an organization login (V(acme)) or V(user:<login>).
     type: str
   repository:
     description:
@@ -78,6 +83,13 @@ EXAMPLES = r"""
     repository: acme/app
     name: [main, latest]
   register: gitlab_tags
+
+- name: Every tag of a user's ghcr.io package, with the digest (the version) it is on
+  regops.registry.tag_info:
+    provider: github
+    registry: user:octocat
+    repository: app
+  register: github_tags
 """
 
 RETURN = r"""
@@ -110,8 +122,9 @@ tags:
         - Provider-specific extras, where the provider has some.
         - On V(gitlab) C(created_at) (GitLab's C(created_at), also in C(pushed_at)), C(total_size) (bytes), C(revision),
           C(location), C(project_id) and C(repository_id).
+        - On V(github) C(version_id), C(version_created_at) and C(version_updated_at) of the version that carries the tag.
       type: dict
-      returned: on V(gitlab)
+      returned: on V(gitlab) and V(github)
 """
 
 from ansible_collections.regops.registry.plugins.module_utils.common import RegistryModule

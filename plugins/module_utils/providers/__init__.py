@@ -37,8 +37,14 @@ def _gitlab():
     return GitLabProvider
 
 
+def _github():
+    from ansible_collections.regops.registry.plugins.module_utils.providers.github import GitHubProvider
+    return GitHubProvider
+
+
 AVAILABLE = {
     "gcore": _gcore,
+    "github": _github,
     "gitlab": _gitlab,
     "oci": _oci,
     "vultr": _vultr,

@@ -36,7 +36,8 @@ __metaclass__ = type
 from ansible_collections.regops.registry.plugins.module_utils import validate
 from ansible_collections.regops.registry.plugins.module_utils.api import UnsupportedError
 
-RESOURCES = ("registry", "registry_user", "repository", "artifact", "tag", "retention_policy", "registry_credentials", "protection_rule")
+RESOURCES = ("registry", "registry_user", "repository", "artifact", "tag", "retention_policy", "registry_credentials", "protection_rule",
+             "storage_record", "deployment_record", "attestation")
 
 
 class Capability:

@@ -19,6 +19,9 @@ from ansible_collections.regops.registry.plugins.module_utils.oci import NO_SUCH
 from ansible_collections.regops.registry.plugins.modules import (
     artifact,
     artifact_info,
+    attestation,
+    attestation_info,
+    deployment_record,
     protection_rule,
     protection_rule_info,
     registry,
@@ -37,6 +40,9 @@ D1 = "sha256:" + "1" * 64
 MINIMAL_ARGS = {
     artifact: {"digest": ["team/app@" + D1], "state": "absent"},
     artifact_info: {"repository": ["team/app"]},
+    attestation: {"registry": "acme", "digest": [D1]},
+    attestation_info: {"registry": "acme", "digest": [D1]},
+    deployment_record: {"registry": "acme", "digest": [D1], "state": "absent"},
     protection_rule: {"registry": "acme/app", "kind": "tag", "pattern": ["^v"], "state": "absent"},
     protection_rule_info: {"registry": "acme/app"},
     registry: {"name": "main"},

@@ -12,7 +12,11 @@ With --provider vultr (`make demo PROVIDER=vultr`), the same history is served b
 as it would on <region>.vultrcr.com. With --provider gitlab (`make demo PROVIDER=gitlab`), the history is pushed
 under the GitLab project acme/shop (images acme/shop/web, ...) and served by the GitLab emulator
 (tests/emulators/gitlab.py) with the real registry behind it: the role works through GitLab's REST API (repositories,
-tag details, tag deletes). The modules tour is the oci one and is skipped for both.
+tag details, tag deletes). With --provider github (`make demo PROVIDER=github`), the history is pushed through the
+GitHub emulator's ghcr.io front (tests/emulators/github.py) as the organization acme's container packages shop/web,
+...: the role deletes package versions over GitHub's REST API, removes tags from images that stay over the front, and
+then does GitHub's "remove linked artifacts" clean-up of the deleted images (storage records, deployment records,
+attestations). The modules tour is the oci one and is skipped for the emulated providers.
 
 Everything it writes is under build/demo/ (override with --workdir): the registry's storage, Ansible's temporary
 files and every other temporary file go to build/demo/tmp/, removed at the end; the plan and the reports stay in
@@ -42,10 +46,12 @@ def stamp(days_ago):
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.mktime(time.strptime(NOW, "%Y-%m-%dT%H:%M:%SZ")) - days_ago * DAY))
 
 
-def seed(client, scale, prefix=""):
+def seed(client, scale, prefix="", reader=None):
     """Several repositories, hundreds of CI tags over ~8 months, releases, shared digests and a multi-arch index.
 
-    The repositories are shop/web, shop/api, shop/worker and shop/base, each name after ``prefix``."""
+    The repositories are shop/web, shop/api, shop/worker and shop/base, each name after ``prefix``. ``reader`` reads
+    the registry back where ``client`` pushes through a front that has no catalog (ghcr.io)."""
+    reader = reader or client
     rng = random.Random(7)
     jobs = []
     web, base = prefix + "shop/web", prefix + "shop/base"
@@ -71,22 +77,65 @@ def seed(client, scale, prefix=""):
     old_amd = client.push_image(base, created=stamp(200), arch="amd64", by_digest=True)
     old_arm = client.push_image(base, created=stamp(200), arch="arm64", by_digest=True)
     client.push_index(base, tags=["0.9"], children=[old_amd, old_arm])
-    return sum(len(client.tags(r)) for r in client.catalog())
+    return sum(len(reader.tags(r)) for r in reader.catalog())
+
+
+def config_created(client, repository, digest):
+    """An image's config ``created`` (what the history above set); an index's newest child's."""
+    body = json.loads(client.get_manifest(repository, digest)[1])
+    if "manifests" in body:
+        return max(config_created(client, repository, child["digest"]) for child in body["manifests"])
+    blob = client.request("GET", "/v2/%s/blobs/%s" % (repository, body["config"]["digest"]))
+    return blob.json()["created"]
 
 
 def teach_push_times(emulator, client, registry_name):
     """Vultr records when each artifact was pushed: the emulator learns it from each image's config ``created``
     (what the history above set), an index from its newest child."""
-    def created(repository, digest):
-        body = json.loads(client.get_manifest(repository, digest)[1])
-        if "manifests" in body:
-            return max(created(repository, child["digest"]) for child in body["manifests"])
-        blob = client.request("GET", "/v2/%s/blobs/%s" % (repository, body["config"]["digest"]))
-        return blob.json()["created"]
     for repository in client.catalog():
         image = repository.split("/", 1)[1]
         for digest in sorted(set(client.tag_map(repository).values())):
-            emulator.add_artifact(registry_name, image, digest, push_time=created(repository, digest))
+            emulator.add_artifact(registry_name, image, digest, push_time=config_created(client, repository, digest))
+
+
+def teach_github_history(emulator, reader):
+    """ghcr.io records a version's ``created_at`` at push time; the history was pushed in one go, so each version
+    gets its image's own date. Then GitHub's linked-artifact records for a few images: storage records,
+    deployments and attestations of the oldest builds of shop/web (which the policy deletes), and of the release
+    that stays."""
+    linked = []
+    for repository in reader.catalog():
+        package = repository.split("/", 1)[1]
+        for digest in sorted(emulator_digests(emulator, package)):
+            emulator.set_version_created("org", "acme", package, digest, config_created(reader, repository, digest))
+    web = reader.tag_map("acme/shop/web")
+    for tag in ("build-0000", "build-0001", "build-0002", "v2.1.0"):
+        digest = web[tag]
+        linked.append((tag, digest))
+        emulator.seed({"orgs": [{"login": "acme",
+                                 "storage_records": [{"name": "shop/web", "digest": digest, "registry_url": "https://ghcr.io",
+                                                      "repository": "acme/shop/web", "version": tag}],
+                                 "deployment_records": [{"name": "shop/web", "digest": digest, "status": "deployed",
+                                                         "logical_environment": "staging", "cluster": "eu-1",
+                                                         "deployment_name": "shop-web-%s" % tag}],
+                                 "attestations": [{"subject_digest": digest, "predicate_type": "provenance", "repository": "shop"}]}]})
+    return linked
+
+
+def emulator_digests(emulator, package):
+    """The digests of a package's active versions in the GitHub emulator's organization acme."""
+    org = next(o for o in emulator.dump_state()["orgs"] if o["login"] == "acme")
+    return [v["name"] for p in org["packages"] if p["name"] == package and not p.get("deleted_at")
+            for v in p["versions"] if not v.get("deleted_at")]
+
+
+def linked_state(emulator, digests):
+    """(storage records not deleted, deployments still deployed, attestations) of ``digests`` in the emulator."""
+    org = next(o for o in emulator.dump_state()["orgs"] if o["login"] == "acme")
+    storage = sum(1 for r in org["storage_records"] if r["digest"] in digests and r["status"] != "deleted")
+    deployed = sum(1 for r in org["deployment_records"] if r["digest"] in digests and r.get("status") == "deployed")
+    attested = sum(1 for a in org["attestations"] if set(a["subject_digests"]) & set(digests))
+    return storage, deployed, attested
 
 
 def show(title, rc, out, err):
@@ -125,9 +174,9 @@ def main(argv=None):  # pylint: disable=too-many-locals,too-many-statements
     parser.add_argument("--workdir", default=os.path.join(ROOT, "build", "demo"),
                         help="where everything goes (default: build/demo); its tmp/ is removed at the end")
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the CI builds to seed (tests use 0.1)")
-    parser.add_argument("--provider", choices=("oci", "vultr", "gitlab"), default="oci",
-                        help="oci: the role on the registry itself; vultr, gitlab: through that provider's emulator, the registry "
-                             "behind it")
+    parser.add_argument("--provider", choices=("oci", "vultr", "gitlab", "github"), default="oci",
+                        help="oci: the role on the registry itself; vultr, gitlab, github: through that provider's emulator, the "
+                             "registry behind it")
     args = parser.parse_args(argv)
 
     workdir = os.path.abspath(args.workdir)
@@ -145,15 +194,22 @@ def main(argv=None):  # pylint: disable=too-many-locals,too-many-statements
     from tests.support.registry import LocalRegistry  # pylint: disable=import-outside-toplevel
     from tests.support.seed import SeedClient  # pylint: disable=import-outside-toplevel
 
+    from tests.emulators.github import DEFAULT_TOKEN as GITHUB_TOKEN, GitHubEmulator, ghcr_backend  # pylint: disable=import-outside-toplevel
     from tests.emulators.gitlab import DEFAULT_TOKEN as GITLAB_TOKEN, GitLabEmulator  # pylint: disable=import-outside-toplevel
     from tests.emulators.vultr import DEFAULT_API_KEY, VultrEmulator  # pylint: disable=import-outside-toplevel
 
-    emulators = {"oci": None, "vultr": VultrEmulator, "gitlab": GitLabEmulator}
-    with LocalRegistry(auth="htpasswd") as registry, (emulators[args.provider] or contextlib.nullcontext)() as emulator:
+    github = args.provider == "github"
+    emulators = {"oci": contextlib.nullcontext, "vultr": VultrEmulator, "gitlab": GitLabEmulator,
+                 "github": lambda: GitHubEmulator(clock=NOW)}
+    # On github the registry sits behind the emulator's ghcr.io front (no auth of its own: the front checks the token).
+    with emulators[args.provider]() as emulator, (ghcr_backend(emulator) if github else LocalRegistry(auth="htpasswd")) as registry:
+        # client reads and writes the registry; on github it pushes through the front and reads the registry behind it
         client = SeedClient.for_registry(registry)
+        pusher = SeedClient(emulator.url, "octocat", GITHUB_TOKEN) if github else client
         started = time.time()
-        total = seed(client, args.scale, prefix="acme/" if args.provider == "gitlab" else "")
+        total = seed(pusher, args.scale, prefix="acme/" if args.provider in ("gitlab", "github") else "", reader=client)
         print("Registry %s seeded with %d tags in %d repositories (%.1fs)." % (registry.url, total, len(client.catalog()), time.time() - started))
+        linked = []
         paths = dict((name, os.path.join(workdir, name)) for name in (
             "plan-check.json", "report-check.json", "report-1.json", "report-2.json"))
         extra = {"registry_url": registry.url, "registry_user": registry.username, "registry_password": registry.password,
@@ -178,6 +234,15 @@ def main(argv=None):  # pylint: disable=too-many-locals,too-many-statements
             extra.update(demo_provider="gitlab", demo_api_url=emulator.url, demo_api_token=GITLAB_TOKEN, demo_registry="acme/shop",
                          demo_scope=["acme/shop/**"])
             print("GitLab emulator %s serves project 'acme/shop' with the registry %s behind it." % (emulator.url, registry.url))
+        elif github:
+            linked = teach_github_history(emulator, client)
+            name_of = dict((r, r.split("/", 1)[1]) for r in client.catalog())
+            extra.update(demo_provider="github", demo_api_url=emulator.url, demo_oci_url=emulator.oci_url, demo_api_token=GITHUB_TOKEN,
+                         demo_registry="acme", demo_scope=["shop/**"],
+                         demo_after_delete=["storage_records", "deployment_records", "attestations"])
+            print("GitHub emulator %s serves organization 'acme' (ghcr.io packages shop/web, ...: its /v2/ front has the registry %s "
+                  "behind it), with storage records, deployments and attestations of %s." % (
+                      emulator.url, registry.url, ", ".join("shop/web:%s" % tag for tag, _digest in linked)))
         else:
             show("Modules, check mode: nothing changes", *run_playbook(modules, extra_vars=extra, check=True))
             before = client.tag_map("shop/web")
@@ -211,6 +276,16 @@ def main(argv=None):  # pylint: disable=too-many-locals,too-many-statements
                        if summary else "not in any policy's scope")
             print("  %-12s %4d -> %4d tags (%s): %s" % (repository, counts.get(repository, 0), len(tags), figures,
                                                         ", ".join(named + (["%d CI builds" % builds] if builds else [])) or "none"))
+
+        if linked:
+            gone = [digest for _tag, digest in linked if digest not in client.tag_map("acme/shop/web").values()]
+            kept = [digest for _tag, digest in linked if digest not in gone]
+            print("\nGitHub's linked artifacts (storage records not deleted, deployments still deployed, attestations):")
+            print("  %d deleted image(s): %s (the seed's clean-up: all zero)" % (len(gone), linked_state(emulator, gone)))
+            print("  %d kept image(s):    %s (untouched)" % (len(kept), linked_state(emulator, kept)))
+            print("  report: %s" % first.get("after_delete"))
+            if any(linked_state(emulator, gone)) or linked_state(emulator, kept) != (len(kept), len(kept), len(kept)):
+                raise SystemExit("the linked artifacts were not cleaned up as the report says")
 
         show("Cleanup role again: nothing left to do",
              *run_playbook(cleanup, extra_vars=dict(extra, demo_print_plan=False, demo_report_path=paths["report-2.json"])))

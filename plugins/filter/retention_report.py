@@ -47,6 +47,14 @@ options:
     description: Whether the run was a check (the report then says what would happen).
     type: bool
     default: false
+  after_delete:
+    description:
+      - The registered results of the steps run for the deleted digests (the role's C(cleanup_after_delete)), by step
+        name (V(storage_records), V(deployment_records), V(attestations)). A skipped or empty result is left out.
+      - Each becomes an entry of RV(_value.after_delete); an item a step could not change, or a step that failed, is
+        an error in the totals.
+    type: dict
+    version_added: 0.3.0
 """
 
 EXAMPLES = r"""
@@ -137,6 +145,14 @@ _value:
           errors: ["digest sha256:... could not be read completely: HTTP 500; kept with its tags v1"]
           leftovers: [{digest: "sha256:...", tags: [pr-9], action: deleted}]
           read_errors: 1
+    after_delete:
+      description:
+        - Per step of O(after_delete) that ran, C(changed) (how many items it changed, or would change in check mode),
+          C(unchanged), C(failed) and C(errors) (readable strings). Empty when no step ran.
+      type: dict
+      sample:
+        storage_records: {changed: 3, unchanged: 1, failed: 0, errors: []}
+        attestations: {changed: 2, unchanged: 2, failed: 0, errors: []}
     lines:
       description: The report as readable lines (per repository, then the totals).
       type: list
@@ -189,13 +205,51 @@ def _ran(result):
     return "ran"
 
 
-def retention_report(plan, tag_result=None, artifact_result=None, check_mode=False):
+def retention_report(plan, tag_result=None, artifact_result=None, check_mode=False, after_delete=None):
     if not isinstance(plan, dict) or "remove_tags" not in plan:
         raise AnsibleFilterError("retention_report: the input must be a plan from regops.registry.retention_plan")
     try:
-        return _report(plan, tag_result, artifact_result, check_mode)
+        report = _report(plan, tag_result, artifact_result, check_mode)
+        _add_after_delete(report, after_delete or {})
+        return report
     except (KeyError, TypeError, AttributeError) as exc:
         raise AnsibleFilterError("retention_report: malformed plan or module result: %s" % exc)
+
+
+# What the engine reports for an item it changed (or would change, in check mode).
+STEP_CHANGED = ("created", "updated", "deleted")
+
+
+def _add_after_delete(report, results):
+    """The steps run for the deleted digests: counts per step, their errors in the totals, one line each."""
+    steps = {}
+    for name in sorted(results):
+        result = results[name] or {}
+        if _ran(result) is None:
+            continue
+        actions = _actions(result)
+        step = {"changed": sum(1 for a in actions if a.get("action") in STEP_CHANGED),
+                "unchanged": sum(1 for a in actions if a.get("action") in ("unchanged", "absent")),
+                "failed": 0, "errors": []}
+        for action in actions:
+            if action.get("action") not in STEP_CHANGED + ("unchanged", "absent"):
+                step["failed"] += 1
+                detail = ": %s" % action["msg"] if action.get("msg") else ""
+                step["errors"].append("%s %s: %s%s" % (name, action.get("ref"), action.get("action"), detail))
+        if _ran(result) == "failed":
+            step["failed"] += 1
+            step["errors"].append("%s: %s" % (name, result.get("msg")))
+        steps[name] = step
+    report["after_delete"] = steps
+    if not steps:
+        return
+    report["totals"]["errors"] += sum(step["failed"] for step in steps.values())
+    would = report["check_mode"]
+    report["lines"].append("after delete: %s" % "; ".join(
+        "%s %d %s, %d unchanged%s" % (name, step["changed"], "would change" if would else "changed", step["unchanged"],
+                                      ", %d FAILED" % step["failed"] if step["failed"] else "")
+        for name, step in steps.items()))
+    report["lines"].extend("  error %s" % error for step in steps.values() for error in step["errors"])
 
 
 def _report(plan, tag_result, artifact_result, check_mode):  # pylint: disable=too-many-locals,too-many-branches,too-many-statements

@@ -114,3 +114,29 @@ def test_demo_on_gitlab_offline(tmp_path):
     assert one["tags_removed_from_surviving"] == 3  # GitLab deletes a tag, not the image: the releases stay
     assert second["totals"]["tags_before"] == one["tags_after"] and second["totals"]["tags_removed"] == 0
     assert "registry:   %d tags in scope before, %d after" % (one["tags_before"], one["tags_after"]) in out
+
+
+def test_demo_on_github_offline(tmp_path):
+    """`make demo PROVIDER=github`: the role on the organization acme's ghcr.io packages through the GitHub emulator (its
+    ghcr.io front on the real registry), then GitHub's clean-up of the linked artifacts of each deleted image."""
+    workdir = tmp_path / "demo"
+    proc, scratch = run_demo(tmp_path, "--provider", "github", "--scale", "0.05", "--workdir", str(workdir))
+    out = proc.stdout
+    assert proc.returncode == 0, out[-5000:] + proc.stderr[-5000:]
+    assert list(scratch.iterdir()) == []
+    assert "GitHub emulator http://127.0.0.1:" in out and "serves organization 'acme'" in out
+    first = json.loads((workdir / "report-1.json").read_text(encoding="utf-8"))
+    second = json.loads((workdir / "report-2.json").read_text(encoding="utf-8"))
+    check = json.loads((workdir / "report-check.json").read_text(encoding="utf-8"))
+    # container packages by name, under the owner acme
+    assert sorted(first["repositories"]) == ["shop/api", "shop/base", "shop/web", "shop/worker"]
+    one = first["totals"]
+    assert one["tags_removed"] == check["totals"]["tags_removed"] > 10
+    assert one["tags_removed_from_surviving"] == 3  # removed over ghcr.io: the releases stay
+    assert second["totals"]["tags_before"] == one["tags_after"] and second["totals"]["tags_removed"] == 0
+    # the three deleted builds lose their linked artifacts, the kept release keeps them; check mode said the same
+    assert check["after_delete"] == first["after_delete"]
+    assert [first["after_delete"][step]["changed"] for step in ("attestations", "deployment_records", "storage_records")] == [3, 3, 3]
+    assert "3 deleted image(s): (0, 0, 0)" in out and "1 kept image(s):    (1, 1, 1)" in out
+    assert second["after_delete"] == {}
+    assert "registry:   %d tags in scope before, %d after" % (one["tags_before"], one["tags_after"]) in out

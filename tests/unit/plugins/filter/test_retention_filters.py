@@ -153,6 +153,31 @@ def test_report_moved_tag_is_skipped_not_removed():
     assert 'leftover throwaway manifest(s) deleted 1' in ' '.join(report['lines'])
 
 
+def test_report_after_delete_counts_each_step_and_its_failures_as_errors():
+    result = _report_plan()
+    digest = sha('d')
+    steps = {
+        'storage_records': {'changed': True, 'actions': [{'ref': 'acme@' + digest, 'action': 'updated'},
+                                                         {'ref': 'acme@' + sha('t'), 'action': 'unchanged'}]},
+        'deployment_records': {'skipped': True},
+        'attestations': {'failed': True, 'msg': 'HTTP 404: Not Found', 'actions': [
+            {'ref': 'acme@' + digest, 'action': 'failed', 'msg': 'still listed after the delete'}]},
+    }
+    plain = report_filter.retention_report(result, tag_result={}, artifact_result={})
+    report = report_filter.retention_report(result, tag_result={}, artifact_result={}, after_delete=steps)
+    assert report['after_delete'] == {
+        'attestations': {'changed': 0, 'unchanged': 0, 'failed': 1,
+                         'errors': ['attestations acme@%s: failed: still listed after the delete' % digest]},
+        'storage_records': {'changed': 1, 'unchanged': 1, 'failed': 0, 'errors': []},
+    }
+    assert report['totals']['errors'] == plain['totals']['errors'] + 1
+    assert 'after delete: attestations 0 changed, 0 unchanged, 1 FAILED; storage_records 1 changed, 1 unchanged' in report['lines']
+    assert plain['after_delete'] == {} and not any(line.startswith('after delete') for line in plain['lines'])
+    check = report_filter.retention_report(result, tag_result={}, artifact_result={}, check_mode=True,
+                                           after_delete={'storage_records': steps['storage_records']})
+    assert 'after delete: storage_records 1 would change, 1 unchanged' in check['lines']
+
+
 def test_report_counts_each_read_error_as_an_error():
     result = _report_plan()
     report = report_filter.retention_report(result, tag_result={}, artifact_result={})

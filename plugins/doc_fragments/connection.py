@@ -111,7 +111,7 @@ options:
         503) or the connection was never made, so nothing is created twice.
       - A rate limit is a refusal, so any request that hit one is sent again after the wait it asks for, including a
         403 that is a rate limit (GitHub's secondary limit, with C(Retry-After) or a message naming it, waited out at
-        least a minute; a used-up primary limit, C(x-ratelimit-remaining: 0), until C(x-ratelimit-reset)). A primary
+        least a minute; a used-up primary limit, C(x-ratelimit-remaining) of 0, until C(x-ratelimit-reset)). A primary
         limit that resets later than the longest wait fails the request at once, saying when it resets.
       - A TLS certificate that fails verification is never retried.
     type: int

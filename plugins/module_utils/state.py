@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.regops.registry.plugins.module_utils.api import ApiError, UnsupportedError
 from ansible_collections.regops.registry.plugins.module_utils.providers.base import Action
 
 MASK = "********"
@@ -155,7 +156,7 @@ def ensure(provider, resource, items, state, desired, check_mode=False, diff_mod
                 outcomes.append({"ref": ref, "action": "unchanged", "resource": current})
 
     if check_mode:
-        applied = [(action, provider.predict(resource, action), None) for action in actions]
+        applied = [_predict(provider, resource, action) for action in actions]
     else:
         applied = provider.apply(resource, actions) if actions else []
 
@@ -176,6 +177,15 @@ def ensure(provider, resource, items, state, desired, check_mode=False, diff_mod
                                "resource": action.current if action.kind == "delete" and not kind.soft_delete else after,
                                "before": action.current}
     return _result(kind, items, currents, outcomes, check_mode, diff_mode)
+
+
+def _predict(provider, resource, action):
+    """Check mode: what the real run would do with one action. An item the provider says the real run would fail on
+    fails here too, with the same message, and the others are predicted as usual."""
+    try:
+        return action, provider.predict(resource, action), None
+    except (ApiError, UnsupportedError, ValueError) as exc:
+        return action, None, exc
 
 
 def _result(kind, items, currents, outcomes, check_mode, diff_mode):

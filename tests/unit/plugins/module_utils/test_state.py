@@ -331,3 +331,16 @@ def test_check_create_refuses_the_same_way_in_check_mode_and_for_real():
             ensure(provider, "tag", [tag("new")], "present", {}, check_mode=check_mode)
         assert caught.value.result["actions"] == [{"ref": "team/app:new", "action": "failed", "msg": "tag new needs a digest"}]
         assert not provider.calls
+
+
+def test_check_mode_fails_the_items_the_provider_says_the_real_run_would_fail_and_predicts_the_rest():
+    class RefusesMoved(NoApply):
+        def predict(self, resource, action):
+            if action.item["name"] == "moved":
+                raise ValueError("moved is protected")
+            return super(RefusesMoved, self).predict(resource, action)
+
+    with pytest.raises(Failure) as caught:
+        ensure(seeded(RefusesMoved), "tag", [tag("same"), tag("moved")], "absent", {}, check_mode=True)
+    assert caught.value.result["actions"] == [{"ref": "team/app:same", "action": "deleted"},
+                                              {"ref": "team/app:moved", "action": "failed", "msg": "moved is protected"}]

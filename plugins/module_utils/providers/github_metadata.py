@@ -410,12 +410,14 @@ class GitHubMetadata:
         owner = self.metadata_owner(item["registry"])
         body = self._storage_body(item, current, desired, status)
         path = self._meta_path(owner, "storage-record")
-        if getattr(self, "_plural_storage_path", False):
+        # decided once per request: writes run side by side, and another may switch to the plural path meanwhile
+        plural = getattr(self, "_plural_storage_path", False)
+        if plural:
             path += "s"
         try:
             answer = self.client.json("POST", path, json=body, idempotent=True) or {}
         except NotFoundError as exc:
-            if getattr(self, "_plural_storage_path", False):
+            if plural:
                 raise
             try:
                 answer = self.client.json("POST", path + "s", json=body, idempotent=True) or {}

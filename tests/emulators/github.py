@@ -25,18 +25,17 @@ the backend too, and every ``DELETE`` over ``/v2/`` is refused as on ghcr.io.
 import base64
 import binascii
 import hashlib
-import http.client
 import json
 import re
 import secrets
 import sys
 import traceback
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Optional
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode
 
 from tests.emulators.base import ApiError, EmulatorServer, Response, new_request_id, run_standalone
+from tests.emulators.oci_backend import (INDEX_MEDIA_TYPES, BackendUnavailable, backend_registry, backend_request,
+                                         check_backend_url, oci_error, oci_error_body, parse_oci_path, relay, send_relayed)
 
 DEFAULT_TOKEN = "emulator-github-token"
 DEFAULT_INSTALLATION_TOKEN = "ghs_emulatorInstallationToken"
@@ -73,22 +72,9 @@ INTEGRATION_MESSAGE = "Resource not accessible by integration"
 OCI_SERVICE = "ghcr.io"
 OCI_UNSUPPORTED_MESSAGE = "The operation is unsupported."
 OCI_SCOPE_MESSAGE = "permission_denied: The token provided does not match expected scopes."
-OCI_INDEX_TYPES = ("application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json")
-OCI_CODES = {400: "UNKNOWN", 401: "UNAUTHORIZED", 403: "DENIED", 404: "NOT_FOUND", 405: "UNSUPPORTED", 429: "TOOMANYREQUESTS",
-             503: "UNAVAILABLE"}
-# (kind, path pattern, route template for the request log); the name is greedy, the suffix decides
-OCI_PATHS = (
-    ("tags", re.compile(r"^/v2/(?P<name>.+)/tags/list$"), "/v2/{name}/tags/list"),
-    ("manifests", re.compile(r"^/v2/(?P<name>.+)/manifests/(?P<reference>[^/]+)$"), "/v2/{name}/manifests/{reference}"),
-    ("uploads", re.compile(r"^/v2/(?P<name>.+)/blobs/uploads/(?P<reference>[^/]*)$"), "/v2/{name}/blobs/uploads/{uuid}"),
-    ("blobs", re.compile(r"^/v2/(?P<name>.+)/blobs/(?P<reference>[^/]+)$"), "/v2/{name}/blobs/{digest}"),
-    ("referrers", re.compile(r"^/v2/(?P<name>.+)/referrers/(?P<reference>[^/]+)$"), "/v2/{name}/referrers/{digest}"),
-)
+OCI_INDEX_TYPES = INDEX_MEDIA_TYPES
 # distribution's repository name grammar: lowercase components joined by "/"
 OCI_NAME_RE = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+$")
-OCI_FORWARD_HEADERS = ("Accept", "Content-Type", "Content-Range", "Range", "If-None-Match", "If-Match")
-OCI_DROP_HEADERS = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "content-type", "date", "server",
-                              "proxy-authenticate", "te", "trailer", "upgrade", "www-authenticate"})
 
 
 def _utcnow():
@@ -187,23 +173,6 @@ def is_oci_path(path):
     return path in ("/v2", "/token") or path.startswith("/v2/")
 
 
-def oci_error(status, code, message, headers=None, detail=None):
-    """An OCI error (``{"errors": [{"code", "message"}]}`` body)."""
-    extra = {"detail": detail} if detail is not None else {}
-    return ApiError(status, message, exception_class=code, headers=headers, **extra)
-
-
-class BackendUnavailable(Exception):
-    """The registry behind the ghcr.io front could not be reached."""
-
-
-@dataclass
-class OciResponse(Response):
-    """A registry answer relayed from the backend; ``length`` is the ``Content-Length`` a ``HEAD`` announces."""
-
-    length: Optional[int] = None
-
-
 class GitHubEmulator(EmulatorServer):
     """In-memory GitHub (packages, artifact metadata, attestations).
 
@@ -295,7 +264,7 @@ class GitHubEmulator(EmulatorServer):
                     raise ApiError(400, "external_url must be an http(s) URL or null")
                 self.external_url = value.rstrip("/") if value else None
             elif key == "registry_backend":
-                self.registry_backend = self._check_backend(value)
+                self.registry_backend = check_backend_url(value)
             elif key in ("default_org", "deployment_record_extras"):
                 if not isinstance(value, bool):
                     raise ApiError(400, f"{key} must be a boolean")
@@ -516,10 +485,7 @@ class GitHubEmulator(EmulatorServer):
         On the ghcr.io front (injected faults included): ``{"errors": [{"code", "message"}]}``.
         """
         if request is not None and is_oci_path(request.path):
-            error = {"code": exception_class or OCI_CODES.get(status, "UNKNOWN"), "message": message}
-            if extra.get("detail") is not None:
-                error["detail"] = extra["detail"]
-            return {"errors": [error]}
+            return oci_error_body(status, message, exception_class, extra.get("detail"))
         if self.error_message_shape == "object" or extra.get("object_message"):
             message = {"cause": message, "repositories": list(extra.get("repositories") or [])}
         return {"message": message, "documentation_url": extra.get("documentation_url", DOCS), "status": str(status)}
@@ -548,39 +514,12 @@ class GitHubEmulator(EmulatorServer):
                            headers={"X-Accepted-OAuth-Scopes": ", ".join(scopes)})
 
     # -- ghcr.io front: the OCI Distribution API over a real registry ---------
-    @staticmethod
-    def _check_backend(value):
-        if value is None:
-            return None
-        parts = urlsplit(value) if isinstance(value, str) else None
-        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/") or parts.query:
-            raise ApiError(400, "registry_backend must be null or the http(s)://host[:port] of a registry (no path)")
-        return f"{parts.scheme}://{parts.netloc}"
-
     @property
     def oci_url(self):
         """The ghcr.io front (the collection's ``oci_url``): the emulator's own URL."""
         return self.url
 
-    @staticmethod
-    def _send(handler, response):
-        """Relayed registry answers keep their ``Content-Type`` and, on ``HEAD``, the ``Content-Length`` of the body."""
-        if not isinstance(response, OciResponse):
-            EmulatorServer._send(handler, response)  # pylint: disable=protected-access
-            return
-        head = handler.command == "HEAD"
-        payload = b"" if head else (response.raw or b"")
-        handler.send_response(response.status)
-        if response.status not in (204, 304) and response.status >= 200:
-            length = response.length if head and response.length is not None else len(payload)
-            handler.send_header("Content-Length", str(length))
-            if response.content_type:
-                handler.send_header("Content-Type", response.content_type)
-        for name, value in response.headers.items():
-            handler.send_header(name, value)
-        handler.end_headers()
-        if payload:
-            handler.wfile.write(payload)
+    _send = staticmethod(send_relayed)  # relayed registry answers keep their Content-Type and HEAD lengths
 
     def handle_oci(self, request):
         """``/v2/...`` and ``/token``: registry tokens (not the REST credentials, rate limits or API versions), OCI errors."""
@@ -681,18 +620,7 @@ class GitHubEmulator(EmulatorServer):
             return grant
 
     def _oci_v2(self, request):
-        path = request.path
-        kind = name = reference = template = None
-        if path in ("/v2", "/v2/"):
-            kind, template = "base", "/v2/"
-        elif path == "/v2/_catalog":
-            kind, template = "catalog", "/v2/_catalog"
-        else:
-            for candidate, pattern, route in OCI_PATHS:
-                match = pattern.match(path)
-                if match:
-                    kind, name, reference, template = candidate, match["name"], match.groupdict().get("reference"), route
-                    break
+        kind, name, reference, template = parse_oci_path(request.path)
         request.route = template
         request.params = {k: v for k, v in (("name", name), ("reference", reference)) if v is not None}
         action = {"GET": "pull", "HEAD": "pull", "DELETE": "delete"}.get(request.method, "push")
@@ -747,44 +675,14 @@ class GitHubEmulator(EmulatorServer):
 
     def _backend_request(self, method, target, body=None, headers=None):
         """One request to ``registry_backend``: ``(status, [(header, value)], body)``; ``BackendUnavailable``."""
-        parts = urlsplit(self.registry_backend or "")
-        factory = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-        conn = factory(parts.hostname or "", parts.port, timeout=30)
-        try:
-            conn.request(method, target, body=body, headers=headers or {})
-            answer = conn.getresponse()
-            return answer.status, answer.getheaders(), answer.read()
-        except (OSError, http.client.HTTPException) as exc:
-            raise BackendUnavailable(f"{method} {self.registry_backend}{target}: {exc}") from exc
-        finally:
-            conn.close()
+        return backend_request(self.registry_backend, method, target, body, headers)
 
     def _oci_forward(self, request, target):
         """Relay a request to the backend; ``Location``/``Link`` pointing at the backend become relative (the front)."""
-        headers = {}
-        for name in OCI_FORWARD_HEADERS:
-            values = request.headers.get_all(name) if hasattr(request.headers, "get_all") else None
-            if values is None:
-                values = [request.header(name)] if request.header(name) is not None else []
-            if values:
-                headers[name] = ", ".join(values)
-        body = request.raw_body if request.method in ("PUT", "POST", "PATCH") else None
         try:
-            status, answer_headers, data = self._backend_request(request.method, target, body, headers)
+            return relay(request, self.registry_backend, target)
         except BackendUnavailable as exc:
             raise oci_error(503, "UNAVAILABLE", f"registry backend unavailable: {exc}") from exc
-        out, content_type, length = {}, "", None
-        for name, value in answer_headers:
-            low = name.lower()
-            if low == "content-type":
-                content_type = value
-            elif low == "content-length":
-                length = int(value) if value.strip().isdigit() else None
-            elif low not in OCI_DROP_HEADERS:
-                if low in ("location", "link"):
-                    value = value.replace(self.registry_backend, "")
-                out[name] = f"{out[name]}, {value}" if name in out else value
-        return OciResponse(status, raw=data, headers=out, content_type=content_type, length=length)
 
     def _oci_record_push(self, owner, package, name, reference, request, response):
         """A manifest PUT went through: upsert the package (private, on first push) and the version named by the digest
@@ -1703,23 +1601,7 @@ def ghcr_backend(emu, delete_enabled=True):
     """Start a real registry (``tests.support.registry.LocalRegistry``, distribution, ``auth="none"``) and put ``emu``'s
     ghcr.io front on it (``registry_backend``). Returns the started registry: ``stop()`` it (which also clears
     ``registry_backend``), or use it as a context manager. A missing ``docker-registry`` raises ``RegistryError``."""
-    from tests.support.registry import LocalRegistry  # pylint: disable=import-outside-toplevel
-
-    class GhcrBackend(LocalRegistry):
-        """The registry behind a GitHub emulator's ghcr.io front."""
-
-        def start(self):
-            if self._proc is None:
-                super().start()
-            emu.configure(registry_backend=self.url)
-            return self
-
-        def stop(self):
-            if self.port is not None and emu.registry_backend == self.url:
-                emu.configure(registry_backend=None)
-            super().stop()
-
-    return GhcrBackend(auth="none", delete_enabled=delete_enabled).start()
+    return backend_registry(emu, delete_enabled)
 
 
 def _add_arguments(parser):

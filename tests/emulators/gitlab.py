@@ -32,14 +32,11 @@ import string
 import sys
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
-import uuid
 from datetime import datetime, timedelta, timezone
 
 from tests.emulators.base import ApiError, EmulatorServer, Response, _default_reason, http_date, run_standalone
-from tests.emulators.vultr import MANIFEST_ACCEPT, BackendError, OciBackend
+from tests.emulators.oci_backend import BackendError, RegistryClient
 
 API = "/api/v4"
 DEFAULT_TOKEN = "emulator-gitlab-token"
@@ -278,107 +275,21 @@ def coerce_str(params, name, default=None, label=None):
 # ---------------------------------------------------------------------------
 # Real OCI registry backing
 
-class GitLabOciBackend(OciBackend):
-    """The Vultr emulator's OCI client plus what GitLab needs: config blobs (created time, revision) and the
-    third-party tag delete (push a throwaway manifest under the tag, delete it by digest)."""
-
-    def __init__(self, base_url, username=None, password=None, timeout=10):
-        super().__init__(base_url, username, password, timeout)
-        self._gitlab_facts = {}
-
-    def send(self, method, path, body=None, content_type=None, accept=None):
-        """Like ``request`` with a body; ``(status, headers, body)``."""
-        url = path if path.startswith("http") else self.base_url + path
-        scope_key = (method == "DELETE", path.split("?", 1)[0].rsplit("/", 2)[0], "push")
-        headers = {"Accept": accept} if accept else {}
-        if content_type:
-            headers["Content-Type"] = content_type
-        status, resp_headers, data = 0, {}, b""
-        for attempt in range(2):
-            token = self._bearer.get(scope_key)
-            auth = f"Bearer {token}" if token else self._basic()
-            if auth:
-                headers["Authorization"] = auth
-            req = urllib.request.Request(url, method=method, headers=headers, data=body)
-            try:
-                with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310 (loopback test registry)
-                    status, resp_headers, data = resp.status, resp.headers, resp.read()
-            except urllib.error.HTTPError as err:
-                try:
-                    status, resp_headers, data = err.code, err.headers, err.read()
-                finally:
-                    err.close()
-            except (urllib.error.URLError, OSError) as err:
-                raise BackendError(f"{method} {url}: {err}") from err
-            challenge = resp_headers.get("WWW-Authenticate", "") if status == 401 else ""
-            if attempt or not challenge.lower().startswith("bearer"):
-                return status, resp_headers, data
-            self._bearer[scope_key] = self._token(challenge)
-        return status, resp_headers, data
+class GitLabOciBackend(RegistryClient):
+    """The shared registry client (``tests/emulators/oci_backend.py``: reads, blob uploads, the third-party tag delete
+    ``untag``) with the facts GitLab shows: config blob (created time, revision) and sizes."""
 
     def facts(self, repo, digest):
-        """``{index, revision, config_size, created_at, total_size, blobs: {digest: size}}`` of a manifest (cached)."""
-        with self._lock:
-            if digest in self._gitlab_facts:
-                return dict(self._gitlab_facts[digest])
-        status, _headers, body = self.request("GET", f"/v2/{repo}/manifests/{digest}", MANIFEST_ACCEPT)
-        if status != 200:
-            raise BackendError(f"GET /v2/{repo}/manifests/{digest} answered {status}")
-        doc = json.loads(body.decode("utf-8"))
-        if "manifests" in doc:
-            blobs = {}
-            for child in doc.get("manifests") or []:
-                try:
-                    blobs.update(self.facts(repo, child["digest"])["blobs"])
-                except BackendError:
-                    continue
-            facts = {"index": True, "revision": None, "created_at": None, "total_size": None, "blobs": blobs}
-        else:
-            config = doc.get("config") or {}
-            layers = doc.get("layers") or []
-            blobs = {layer["digest"]: int(layer.get("size") or 0) for layer in layers if layer.get("digest")}
+        """``{index, revision, created_at, total_size, blobs: {digest: size}}`` of a manifest (cached)."""
+        facts = self.image_facts(repo, digest)
+        if facts["index"]:
+            return {"index": True, "revision": None, "created_at": None, "total_size": None, "blobs": facts["blobs"]}
+        try:
+            created = parse_time(facts["created"])
+        except (ValueError, AttributeError, TypeError):
             created = None
-            if config.get("digest"):
-                blobs[config["digest"]] = int(config.get("size") or 0)
-                status, _headers, raw = self.request("GET", f"/v2/{repo}/blobs/{config['digest']}")
-                if status == 200:
-                    try:
-                        created = parse_time(json.loads(raw.decode("utf-8")).get("created"))
-                    except (ValueError, AttributeError, TypeError):
-                        created = None
-            facts = {"index": False, "revision": (config.get("digest") or ":").split(":", 1)[1] or None, "created_at": created,
-                     "total_size": int(config.get("size") or 0) + sum(int(layer.get("size") or 0) for layer in layers),
-                     "blobs": blobs}
-        with self._lock:
-            self._gitlab_facts[digest] = facts
-        return dict(facts)
-
-    def push_blob(self, repo, data):
-        """Monolithic blob upload; returns the digest."""
-        digest = "sha256:" + hashlib.sha256(data).hexdigest()
-        status, headers, _body = self.send("POST", f"/v2/{repo}/blobs/uploads/")
-        if status != 202:
-            raise BackendError(f"POST /v2/{repo}/blobs/uploads/ answered {status}")
-        location = urllib.parse.urljoin(self.base_url + "/", headers.get("Location", ""))
-        location += ("&" if "?" in location else "?") + urllib.parse.urlencode({"digest": digest})
-        status, _headers, _body = self.send("PUT", location, data, "application/octet-stream")
-        if status != 201:
-            raise BackendError(f"PUT blob answered {status}")
-        return digest
-
-    def untag(self, repo, tag):
-        """Remove one tag, leaving its digest's other tags alone: GitLab's way with a registry without tag delete."""
-        config = json.dumps({"regops-gitlab-emulator-dummy": uuid.uuid4().hex}).encode("utf-8")
-        cfg = {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": self.push_blob(repo, config), "size": len(config)}
-        manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "config": cfg,
-                               "layers": []}, separators=(",", ":")).encode("utf-8")
-        status, _headers, _body = self.send("PUT", f"/v2/{repo}/manifests/{tag}", manifest, "application/vnd.oci.image.manifest.v1+json")
-        if status != 201:
-            raise BackendError(f"PUT /v2/{repo}/manifests/{tag} answered {status}")
-        dummy = "sha256:" + hashlib.sha256(manifest).hexdigest()
-        status = self.send("DELETE", f"/v2/{repo}/manifests/{dummy}")[0]
-        if status not in (200, 202, 404):
-            raise BackendError(f"DELETE /v2/{repo}/manifests/{dummy} answered {status}")
+        return {"index": False, "revision": (facts["config_digest"] or ":").split(":", 1)[1] or None, "created_at": created,
+                "total_size": facts["size"], "blobs": facts["blobs"]}
 
 
 # ---------------------------------------------------------------------------

@@ -16,9 +16,9 @@ options:
     description:
       - The registry API to talk to.
       - V(oci) is any OCI Distribution v2 registry (distribution, Harbor, Docker Hub, GHCR, Quay, zot).
-      - V(gcore), V(vultr), V(gitlab), V(github) and V(ncloud) are the providers' own APIs. A provider that
-        is not available in this version of the collection fails before any request, with a message naming
-        the available ones.
+      - V(gcore), V(vultr), V(gitlab), V(github) and V(ncloud) (Naver Cloud Container Registry, from version 0.4.0)
+        are the providers' own APIs. A provider that is not available in this version of the collection fails before
+        any request, with a message naming the available ones.
       - Each module lists which providers support it; asking a provider for something it cannot do fails
         before any request, with a message that names what that provider can do.
     type: str
@@ -35,6 +35,9 @@ options:
         When not set, E(CI_API_V4_URL) is read (as a GitLab CI job sees it), else V(https://gitlab.com).
       - For V(github) it is the REST API root, V(https://api.github.com) by default, or V(https://HOST/api/v3) on
         GitHub Enterprise Server. When not set, E(GITHUB_API_URL) is read (as a GitHub Actions job sees it).
+      - For V(ncloud) the O(region) picks it (V(https://ncr.apigw.ntruss.com/ncr/api/v2) for V(kr)). A URL with a path is
+        used as it is, including the API gateway's stage prefix (V(https://HOST/ncr/api/v2)); a URL without one (an
+        emulator, V(http://127.0.0.1:8080)) gets the region's stage prefix. The prefix is part of what is signed.
     type: str
   oci_url:
     description:
@@ -77,6 +80,24 @@ options:
     description:
       - Password for O(api_username).
     type: str
+  access_key:
+    description:
+      - V(ncloud) only. The NCP API authentication key's Access Key ID (of the account, or of a sub account with a Container
+        Registry policy), sent in C(x-ncp-iam-access-key) with every signed request; also the user name for the registry
+        host when a tag is removed over its OCI API (as C(docker login) uses it).
+      - When not set, E(NCLOUD_ACCESS_KEY) is read (only for V(ncloud)). Masked in the output like a secret.
+    type: str
+    version_added: 0.4.0
+  secret_key:
+    description:
+      - V(ncloud) only. The Secret Key of O(access_key). It signs every request (API Gateway signature v2, HMAC-SHA256 of the
+        method, the path with the stage prefix and the query, a fresh timestamp and the access key) and is never sent
+        itself, except as the password for the registry host when a tag is removed over its OCI API.
+      - When not set, E(NCLOUD_SECRET_KEY) is read (only for V(ncloud)).
+      - A request refused with HTTP 401 while the keys are right usually means the clock of the host that runs the module
+        is more than 5 minutes off (each signature carries the time).
+    type: str
+    version_added: 0.4.0
   project_id:
     description:
       - Gcore Cloud project ID. Falls back to E(GCORE_CLOUD_PROJECT_ID). Only used by V(gcore).
@@ -85,6 +106,17 @@ options:
     description:
       - Gcore Cloud region ID. Falls back to E(GCORE_CLOUD_REGION_ID). Only used by V(gcore).
     type: int
+  region:
+    description:
+      - For V(ncloud), the NCR region, which picks the API (host and stage prefix) and so which registries the task sees
+        and creates. V(kr) (Korea, the default, C(/ncr/api/v2)), V(sgn) (Singapore, C(/ncr/sgn-api/v2)), V(jpn) (Japan,
+        C(/ncr/jpn-api/v2)) on C(ncr.apigw.ntruss.com); V(gov-kr) (C(/ncr/kr/v2)) and V(gov-krs) (C(/ncr/krs/v2)) on the
+        government zone's C(gov-ncr.apigw.gov-ntruss.com). The name is matched in any case (V(SGN) is V(sgn)); another
+        value fails before any request.
+      - For V(vultr), an option of M(regops.registry.registry) only (the region to create a registry in; see there).
+      - Any other provider, or V(vultr) in another module, fails before any request when it is set.
+    type: str
+    version_added: 0.4.0
   validate_certs:
     description:
       - Verify the server's TLS certificate. Turn off only for a registry you trust on a network you trust.

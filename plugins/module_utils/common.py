@@ -36,14 +36,22 @@ def common_argument_spec():
         api_token=dict(type="str", no_log=True),
         api_username=dict(type="str"),
         api_password=dict(type="str", no_log=True),
+        access_key=dict(type="str", no_log=True),
+        secret_key=dict(type="str", no_log=True),
         project_id=dict(type="int"),
         region_id=dict(type="int"),
+        region=dict(type="str"),
         validate_certs=dict(type="bool", default=True),
         ca_path=dict(type="path"),
         timeout=dict(type="float", default=30),
         retries=dict(type="int", default=5),
         concurrency=dict(type="int", default=8),
     )
+
+
+# Shared options that only some providers read (``Provider.connection_options``): any other provider refuses them before
+# any request, unless the module's resource takes the option itself (the registry module's region on vultr).
+PROVIDER_CONNECTION_OPTIONS = ("access_key", "secret_key", "region")
 
 
 def split_refs(values, repository, separator, what, registry=None):
@@ -112,6 +120,7 @@ class RegistryModule:
             self._apply_env_fallbacks(cls)
             self._check_connection_options()
             provider = cls(self.params, warn=self.module.warn)
+            self._check_provider_options(provider, resource, options)
             provider.require(resource, state=state, info=info, options=options)
             if validate is not None:
                 validate(provider)
@@ -124,6 +133,14 @@ class RegistryModule:
             self.module.no_log_values.add(secret)
         self.provider = provider
         return provider
+
+    def _check_provider_options(self, provider, resource, options):
+        """A shared option that the chosen provider does not read fails, before any request, instead of being ignored."""
+        unused = [name for name in PROVIDER_CONNECTION_OPTIONS
+                  if self.params.get(name) not in (None, "") and name not in getattr(provider, "connection_options", ()) and name not in options]
+        if unused:
+            raise UnsupportedError("Provider '%s' does not support the option(s) %s for %s (it does not read them: leave them out). "
+                                   "Provider '%s' supports: %s." % (provider.name, ", ".join(unused), resource, provider.name, provider.describe()))
 
     def _check_connection_options(self):
         """``api_url`` is an http(s) URL (credentials written into it become api_username/api_password, masked);

@@ -26,7 +26,12 @@ description:
     deleted too or the registry's garbage collection removes them. Storage is reclaimed only by the registry's
     garbage collection."
   - "Providers: V(oci), V(gcore), V(vultr) (each deletes by digest with the provider's own API where it has one), V(gitlab)
-    (by deleting every tag on the digest)."
+    and V(ncloud) (by deleting every tag on the digest)."
+  - "On V(ncloud), O(registry) is the NCR registry and O(repository) the image. NCR's API deletes by tag only: deleting an
+    artifact deletes every tag on its digest with C(DELETE /repositories/{registry}/{image}/tags/{tag}) (a 404 after the first
+    means NCR removed the manifest, and the other tags with it, at the first). The image's tags are read again right before:
+    a tag found on the digest that the read (or O(expected_tags)) did not have keeps the digest, reported V(skipped) with
+    reason V(tags_changed). A digest with no tag is invisible to NCR's API and is reported V(absent)."
   - "On V(gitlab), GitLab's API deletes by tag only: deleting an artifact deletes every tag on its digest (one request each),
     and GitLab's garbage collection then removes the untagged manifest (on GitLab.com automatically, on Self-Managed when an
     administrator runs it). Each tag is read again right before: when one no longer points at the digest, nothing is deleted
@@ -53,6 +58,7 @@ options:
       - On V(gitlab), the project, by its full path (V(acme/app)) or numeric id.
       - On V(github), the package owner, an organization login (V(acme)) or V(user:<login>) for the packages of the
         token's user (V(user:octocat)).
+      - On V(ncloud), the NCR registry.
     type: str
   repository:
     description:
@@ -238,6 +244,16 @@ EXAMPLES = r"""
       - sha256:9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b
     storage_record: {}
     state: absent
+
+- name: Delete a digest of a Naver Cloud image with every tag on it, unless a tag was pushed onto it since
+  regops.registry.artifact:
+    provider: ncloud            # access_key and secret_key from NCLOUD_ACCESS_KEY and NCLOUD_SECRET_KEY
+    registry: builds
+    repository: team/app
+    digest: [sha256:3f0bd8b9d2e4bbf1a7a0bd3c8b2b0a3e9f4c3d2b1a0f9e8d7c6b5a4f3e2d1c0b]
+    expected_tags:
+      sha256:3f0bd8b9d2e4bbf1a7a0bd3c8b2b0a3e9f4c3d2b1a0f9e8d7c6b5a4f3e2d1c0b: [pr-101, pr-101-debug]
+    state: absent
 """
 
 RETURN = r"""
@@ -302,6 +318,7 @@ artifacts:
         - Provider-specific extras.
         - On V(gitlab) C(revision), C(project_id), C(repository_id) and C(tags) (C(name), C(pushed_at), C(location)).
         - On V(github) C(version_id), C(html_url), C(package_html_url) and C(deleted_at).
+        - On V(ncloud) C(tags) (C(name), C(pushed_at), C(pulled_at)).
       type: dict
 deleted_packages:
   description:

@@ -24,7 +24,7 @@ description:
     C(pulled_at) are V(null) because the API does not record them."
   - "Providers: V(oci), V(gcore) (push and pull times, no media type or platforms), V(vultr) (push and pull times, media
     type; a never-pulled artifact has C(pulled_at) V(null)), V(gitlab) (the tags grouped by digest, with size and GitLab's
-    creation time)."
+    creation time), V(ncloud) (the tags grouped by digest, with size, times and platforms)."
   - "On V(gitlab), O(registry) is a project (C(acme/app) or its numeric id) or a group (C(group:acme)); repositories are full
     image paths. GitLab lists tags, not manifests: an artifact is a digest with at least one tag (untagged manifests are
     invisible to the API). Each tag's digest, size and time take one request per tag, run concurrently. C(size_bytes) is
@@ -37,6 +37,12 @@ description:
     C(pushed_at) and C(created_at) are when GitHub created the version (its first push). C(size_bytes), C(media_type) and
     C(pulled_at) are V(null) and C(platforms) and C(children) empty: GitHub's API does not say. C(status) is V(active), or
     V(deleted) for the deleted versions O(deleted) adds."
+  - "On V(ncloud), O(registry) is the NCR registry and repositories are its images. NCR lists tags, not manifests: an artifact
+    is a digest with at least one tag (untagged manifests are invisible to the API), read from the tag list
+    (C(GET .../tags), every page) alone. C(size_bytes) is NCR's C(full_size); C(pushed_at) the newest C(updated) of its
+    tags' C(images[]), C(pulled_at) the newest C(latest_pulled), C(created_at) the oldest C(created); C(children) and
+    C(platforms) come from C(images[]) (for an index, its platform manifests); C(media_type) is the image's C(mediaType) (for
+    an index, V(null) unless NCR names it)."
 author:
   - regops.registry contributors (@regops)
 options:
@@ -46,6 +52,7 @@ options:
         O(api_url) is the registry.
       - On V(gitlab), a project (full path or numeric id) or C(group:<full path>).
       - On V(github), the package owner, an organization login (V(acme)) or V(user:<login>).
+      - On V(ncloud), the NCR registry.
     type: str
   repository:
     description:
@@ -122,6 +129,12 @@ EXAMPLES = r"""
     provider: gitlab
     registry: acme/app
   register: gitlab_snapshot
+
+- name: Every digest of a Naver Cloud registry, with its tags, size, push and last-pull times
+  regops.registry.artifact_info:
+    provider: ncloud
+    registry: builds
+  register: ncr_snapshot
 """
 
 RETURN = r"""
@@ -185,6 +198,7 @@ artifacts:
         - On V(gitlab) C(revision), C(project_id), C(repository_id) and C(tags) (C(name), C(pushed_at), C(location)).
         - On V(github) C(version_id), C(html_url), C(package_html_url), C(deleted_at) (V(null) for an active version);
           with O(records) also C(storage_records) and C(deployment_records) (lists of GitHub's record objects).
+        - On V(ncloud) C(tags) (C(name), C(pushed_at), C(pulled_at)).
       type: dict
     updated_at:
       description: When the provider last changed the artifact (V(github)); V(null) elsewhere.

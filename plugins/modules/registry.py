@@ -14,20 +14,29 @@ version_added: 0.1.0
 description:
   - With O(state=present), creates the registry O(name) or brings its settings (O(storage_limit) on V(gcore);
     O(plan), O(public) and O(replications) on V(vultr); O(access_level) and O(cleanup_policy) on V(gitlab)) to what the
-    task says. Options left out are left alone.
+    task says. Options left out are left alone. On V(ncloud) a registry is created with O(storage_type) and O(bucket), and
+    nothing can be changed afterwards.
   - With O(state=absent), deletes the registry B(with every repository, artifact, tag and user in it). This cannot
     be undone.
   - "An OCI Distribution registry (V(oci)) is its O(api_url): there is nothing to create, and this module fails
     with a clear message for it."
   - "Providers: V(gcore), V(vultr), V(gitlab) (O(state=present) only: the container registry settings of an existing project,
     its visibility O(access_level) and its O(cleanup_policy); projects are neither created nor deleted, a project that does
-    not exist fails, and O(state=absent) fails before any request)."
+    not exist fails, and O(state=absent) fails before any request), V(ncloud) (created with O(storage_type) and O(bucket),
+    or deleted)."
   - "On V(gitlab), the cleanup policy is GitLab's scheduled tag cleanup (the project's C(container_expiration_policy)). Its
     values are GitLab's closed lists, checked before any request. Only the keys given are sent, and only when one of them
     differs from the project's: saving the policy restarts its schedule (GitLab sets C(next_run_at) to now plus the cadence),
     so an unchanged policy is not saved again. A group (C(group:<path>)) cannot be changed: name the project."
   - "On V(vultr), O(region) and O(plan) are checked against the API's own lists (C(/registry/region/list),
     C(/registry/plan/list)) before any change; the name and the region of a registry cannot be changed."
+  - "On V(ncloud) (Naver Cloud Container Registry), the registry is created in the O(region) the connection uses
+    (C(POST /repositories/{registry}) with C(storageType) and C(bucket)) and deleted with C(DELETE /repositories/{registry})
+    (a registry already gone is V(unchanged)). NCR has no API to read one registry or to change one: the registry list is
+    read and filtered by name, and a task whose O(storage_type) or O(bucket) differs from the existing registry's fails
+    before any change, naming both values (delete the registry and create it again to change them). NCR's list does not
+    name the storage type: a registry with a bucket is V(objectStorage), one without V(ncloudStorage). The registry's
+    name is the first label of its host (C(<registry>.kr.ncr.ntruss.com)): lowercase letters, digits and C(-)."
 author:
   - regops.registry contributors (@regops)
 options:
@@ -51,7 +60,10 @@ options:
     description:
       - The region to create the registry in (V(vultr), a name from C(/registry/region/list) such as V(sjc) or V(ewr)).
         Required to create; a different region for an existing registry fails (Vultr cannot move a registry).
+      - On V(ncloud) this is the connection's region (see the shared option), where the registry is looked for, created
+        and deleted.
     type: str
+    version_added: 0.1.0
   plan:
     description:
       - The plan (V(vultr)), one of V(start_up), V(business), V(premium), V(enterprise), or any plan
@@ -116,6 +128,22 @@ options:
       name_regex_keep:
         description: The tags to keep, a regular expression matched against the whole name; it wins over O(cleanup_policy.name_regex).
         type: str
+  storage_type:
+    version_added: 0.4.0
+    description:
+      - V(ncloud) only. Where NCR keeps the registry's images, set when it is created (C(storageType)). V(objectStorage), a
+        bucket of the account's Object Storage (O(bucket)); V(ncloudStorage), storage NCR manages. When left out, a new registry
+        gets V(objectStorage) (NCR's default); for an existing registry it is not compared.
+      - NCR cannot change it. A value other than the registry's fails, before any change.
+    type: str
+    choices: [objectStorage, ncloudStorage]
+  bucket:
+    version_added: 0.4.0
+    description:
+      - V(ncloud) only. The Object Storage bucket of a V(objectStorage) registry, required to create one; a bucket cannot
+        be used by two registries. It does not go with O(storage_type=ncloudStorage).
+      - NCR cannot change it. A bucket other than the registry's fails, before any change.
+    type: str
 extends_documentation_fragment:
   - regops.registry.connection
   - regops.registry.connection.action_group
@@ -183,6 +211,28 @@ EXAMPLES = r"""
       older_than: 30d
       name_regex: ".*"
       name_regex_keep: "(?:v[0-9].*|main)"   # group an alternation: GitLab anchors the whole pattern
+
+- name: Naver Cloud registries, the connection set once for the play (keys from NCLOUD_ACCESS_KEY and NCLOUD_SECRET_KEY)
+  module_defaults:
+    group/regops.registry.all:
+      provider: ncloud
+      region: kr                 # or sgn, jpn, gov-kr, gov-krs
+  block:
+    - name: A registry kept in an Object Storage bucket of the account
+      regops.registry.registry:
+        name: builds
+        storage_type: objectStorage
+        bucket: builds-images
+
+    - name: One on NCR's own storage
+      regops.registry.registry:
+        name: scratch
+        storage_type: ncloudStorage
+
+    - name: Delete a registry with every image in it
+      regops.registry.registry:
+        name: old-builds
+        state: absent
 """
 
 RETURN = r"""
@@ -229,6 +279,11 @@ registry:
         - On V(gitlab) C(kind) (V(project)), C(access_level), C(visibility), C(web_url) and C(cleanup_policy) (C(enabled),
           C(cadence), C(keep_n), C(older_than), C(name_regex), C(name_regex_keep), C(next_run_at); in check mode
           C(next_run_at) is V(null) when the policy would be saved, since GitLab sets it then).
+        - On V(ncloud) C(storage_type) (V(objectStorage) or V(ncloudStorage)), C(bucket), and NCR's C(end_point) (the host
+          to C(docker login) to, also in C(url)), C(end_point_enabled), C(private_end_point), C(private_id), C(public_reg_status),
+          C(scan_on_push_enabled), C(status) and C(usage) as NCR lists them. C(id), C(storage_limit_bytes),
+          C(storage_used_bytes), C(public), C(plan) and C(updated_at) are V(null) (NCR does not say them; the unit of C(usage)
+          is not documented).
       type: dict
 actions:
   description: What happened to the registry.
@@ -253,7 +308,6 @@ def main():
             name=dict(type="str", required=True),
             state=dict(type="str", default="present", choices=["present", "absent"]),
             storage_limit=dict(type="int"),
-            region=dict(type="str"),
             plan=dict(type="str"),
             public=dict(type="bool"),
             replications=dict(type="list", elements="dict", options=dict(
@@ -269,11 +323,14 @@ def main():
                 name_regex=dict(type="str"),
                 name_regex_keep=dict(type="str"),
             )),
+            storage_type=dict(type="str", choices=["objectStorage", "ncloudStorage"]),
+            bucket=dict(type="str"),
         ),
     )
     params = runner.params
     item = {"name": params["name"]}
-    desired = dict((key, params[key]) for key in ("storage_limit", "region", "plan", "public", "replications", "access_level", "cleanup_policy"))
+    desired = dict((key, params[key]) for key in ("storage_limit", "region", "plan", "public", "replications", "access_level", "cleanup_policy",
+                                                  "storage_type", "bucket"))
     options = [k for k, v in desired.items() if v is not None]
     runner.open("registry", state=params["state"], options=options, validate=lambda p: p.validate("registry", [item], desired))
     runner.ensure("registry", [item], params["state"], desired)

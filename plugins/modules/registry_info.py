@@ -16,13 +16,16 @@ description:
     storage used and limit and the host to push to.
   - "An OCI Distribution registry (V(oci)) is its O(api_url): this module fails with a clear message for it."
   - "Providers: V(gcore), V(vultr) (with plan, region, public, docker host and replications; the root user's password
-    is masked), V(gitlab) (O(name) is required: a project, with its registry settings and cleanup policy, or a group)."
+    is masked), V(gitlab) (O(name) is required: a project, with its registry settings and cleanup policy, or a group),
+    V(ncloud) (with storage type, bucket and end points)."
   - "On V(gitlab), O(name) is a project (its full path V(acme/app) or numeric id; C(GET /projects/:id)) or a group written
     C(group:<full path>). GitLab has no list of registries (listing every project of an instance is not one), so a task
     without O(name) fails before any request. A project's C(url) is its C(container_registry_image_prefix); C(public) is
     V(true) for a public project whose registry is C(enabled). A group has no registry settings of its own: its entry has
     C(name) and C(url) (from one of its repositories; V(null) when it has none), the rest V(null). A project or group that
     does not exist (or that the token cannot see) is not listed."
+  - "On V(ncloud), the registries of the account in the connection's O(region) (C(GET /repositories), every page), or the
+    one named (NCR has no call for one registry: the list is filtered)."
 author:
   - regops.registry contributors (@regops)
 options:
@@ -54,6 +57,12 @@ EXAMPLES = r"""
     provider: gitlab
     name: acme/app
   register: gitlab_registry
+
+- name: The Naver Cloud registries of the account in Singapore (keys from NCLOUD_ACCESS_KEY and NCLOUD_SECRET_KEY)
+  regops.registry.registry_info:
+    provider: ncloud
+    region: sgn
+  register: ncr_registries
 """
 
 RETURN = r"""
@@ -98,6 +107,11 @@ registries:
         - Provider-specific extras.
         - On V(gitlab) C(kind) (V(project) or V(group)); for a project C(access_level), C(visibility), C(web_url) and
           C(cleanup_policy) (C(enabled), C(cadence), C(keep_n), C(older_than), C(name_regex), C(name_regex_keep), C(next_run_at)).
+        - On V(ncloud) C(storage_type) (V(objectStorage) or V(ncloudStorage)), C(bucket), and NCR's C(end_point) (the host
+          to C(docker login) to, also in C(url)), C(end_point_enabled), C(private_end_point), C(private_id), C(public_reg_status),
+          C(scan_on_push_enabled), C(status) and C(usage) as NCR lists them. C(id), C(storage_limit_bytes),
+          C(storage_used_bytes), C(public), C(plan) and C(updated_at) are V(null) (NCR does not say them; the unit of C(usage)
+          is not documented).
       type: dict
 """
 

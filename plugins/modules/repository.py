@@ -20,7 +20,13 @@ description:
     created by pushing an image, so a repository that does not exist fails with that message.
   - "Providers: V(oci), V(gcore) (both O(state=absent)), V(vultr) (O(state=present) with O(description), and
     O(state=absent)), V(gitlab) (O(state=absent): GitLab deletes the repository in the background, and the task waits
-    for it, see O(wait))."
+    for it, see O(wait)), V(ncloud) (O(state=present) with O(description) and O(full_description), and O(state=absent))."
+  - "On V(ncloud) (Naver Cloud Container Registry, which calls repositories images), O(registry) is the NCR registry and
+    O(name) the image (a name with C(/) is sent as one path segment, C(team%2Fapp)). O(state=absent) deletes the image with
+    every tag (C(DELETE /repositories/{registry}/{image}); one already gone is V(unchanged)). O(state=present) sets
+    O(description) and O(full_description) where they differ, with C(PATCH), and only the ones given; the image is read
+    from its detail (C(GET /repositories/{registry}/{image})). NCR creates an image on its first push: a missing one fails.
+    C(updated_at) in the result is the time NCR reported before the change (NCR answers a change with no body)."
   - "On V(gitlab), O(registry) is the project (C(acme/app) or its numeric id) and O(name) the full image path: V(acme/app)
     for the project's own image, V(acme/app/worker) for an image under it. A repository GitLab is already deleting (status
     C(delete_scheduled) or C(delete_ongoing), for example after a run with O(wait=false)) counts as absent: nothing is
@@ -50,6 +56,7 @@ options:
         O(api_url) is the registry.
       - On V(gitlab), the project, by its full path (V(acme/app)) or numeric id.
       - On V(github), the package owner, an organization login (V(acme)) or V(user:<login>).
+      - On V(ncloud), the NCR registry.
     type: str
   state:
     description:
@@ -59,7 +66,14 @@ options:
     default: present
   description:
     description:
-      - The repository's description (V(vultr)). Left out, the description is left alone; V("") clears it.
+      - The repository's description (V(vultr), V(ncloud)). Left out, the description is left alone; V("") clears it.
+      - On V(ncloud) at most 100 characters (checked before any request).
+    type: str
+  full_description:
+    version_added: 0.4.0
+    description:
+      - V(ncloud) only. The image's long description (Markdown), C(full_description). Left out, it is left alone; V("")
+        clears it.
     type: str
   wait:
     version_added: 0.2.0
@@ -116,6 +130,16 @@ EXAMPLES = r"""
     registry: builds
     name: team/app
     description: The API service, built from main
+
+- name: Describe a Naver Cloud image (keys from NCLOUD_ACCESS_KEY and NCLOUD_SECRET_KEY)
+  regops.registry.repository:
+    provider: ncloud
+    registry: builds
+    name: team/app
+    description: The API service, built from main
+    full_description: |
+      # team/app
+      Built from `main` by CI; pull with `docker pull builds.kr.ncr.ntruss.com/team/app:latest`.
 
 - name: What went with it
   ansible.builtin.debug:
@@ -202,6 +226,9 @@ repository:
           C(cleanup_policy_started_at) and C(tags_count).
         - On V(github) C(visibility), C(html_url), C(url), C(package_type), C(repository) (the GitHub repository linked to the
           package, C(owner/name)), C(owner), and C(restored) V(true) after a restore.
+        - On V(ncloud) C(full_description), and NCR's C(namespace), C(is_private), C(status), C(user), C(private_id),
+          C(tag_mutability_enabled) and the other fields of the image's detail as NCR sends them; C(detail) V(true) when
+          the image was read from its detail (which alone has C(full_description)).
       type: dict
 repository_status:
   description:
@@ -235,6 +262,7 @@ def main():
             registry=dict(type="str"),
             state=dict(type="str", default="present", choices=["present", "absent"]),
             description=dict(type="str"),
+            full_description=dict(type="str"),
             wait=dict(type="bool", default=True),
             wait_timeout=dict(type="int", default=300),
         ),
@@ -243,7 +271,7 @@ def main():
     item = {"name": params["name"].strip("/")}
     if params["registry"]:
         item["registry"] = params["registry"]
-    desired = {"description": params["description"]}
+    desired = {"description": params["description"], "full_description": params["full_description"]}
     options = [k for k, v in desired.items() if v is not None]
     # the defaults apply quietly everywhere; a wait setting of its own is checked against the provider
     options += runner.set_away_from_default("wait", "wait_timeout")

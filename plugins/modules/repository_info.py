@@ -16,7 +16,8 @@ description:
   - "On V(oci) this is the registry's catalog (C(/v2/_catalog)), followed across every page; counts and sizes are
     V(null) because the API does not report them."
   - "Providers: V(oci), V(gcore) (with artifact and pull counts), V(vultr) (with artifact and pull counts and the
-    description), V(gitlab) (a project's or a group's repositories, with their status)."
+    description), V(gitlab) (a project's or a group's repositories, with their status), V(ncloud) (with pull count and
+    descriptions)."
   - "On V(gitlab), O(registry) is a project (C(acme/app) or its numeric id) or a group (C(group:acme), subgroups included),
     and names are full image paths (V(acme/app), V(acme/app/worker)); a name outside the project or group fails. GitLab counts
     tags, not artifacts: C(artifact_count) is V(null) and a project's C(provider_data.tags_count) has the count (a group
@@ -27,6 +28,9 @@ description:
     active versions), the times, and the visibility and linked GitHub repository in C(provider_data). GitHub lists at most
     10,000 packages of an owner; the module stops there and warns. With O(name), each package is read by name instead. A
     deleted package is not listed."
+  - "On V(ncloud), O(registry) is the NCR registry and the repositories are its images (C(GET /repositories/{registry}),
+    every page), with C(pull_count), C(description) and C(updated_at) (NCR's C(last_updated)). With O(name), each image is
+    read from its detail instead, which alone has C(full_description) (in C(provider_data))."
 author:
   - regops.registry contributors (@regops)
 options:
@@ -41,6 +45,7 @@ options:
       - The registry to list, for providers that host several registries. Not used by V(oci).
       - On V(gitlab), a project (full path or numeric id) or C(group:<full path>).
       - On V(github), the package owner, an organization login (V(acme)) or V(user:<login>).
+      - On V(ncloud), the NCR registry.
     type: str
 extends_documentation_fragment:
   - regops.registry.connection
@@ -89,6 +94,12 @@ EXAMPLES = r"""
     provider: github            # api_token from GITHUB_TOKEN: a classic PAT with read:packages
     registry: acme
   register: packages
+
+- name: The images of a Naver Cloud registry (NCR calls repositories images)
+  regops.registry.repository_info:
+    provider: ncloud
+    registry: builds
+  register: images
 """
 
 RETURN = r"""
@@ -133,6 +144,8 @@ repositories:
           V(delete_scheduled), V(delete_ongoing), V(delete_failed)), C(cleanup_policy_started_at) and C(tags_count).
         - On V(github) C(visibility), C(html_url), C(url), C(package_type), C(repository) (the linked GitHub repository,
           C(owner/name)) and C(owner).
+        - On V(ncloud) NCR's C(namespace), C(is_private), C(status), C(user) and the image's other fields as NCR sends them;
+          C(full_description) (V(null) unless read from the detail, with O(name)) and C(detail).
       type: dict
 """
 

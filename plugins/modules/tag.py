@@ -27,7 +27,7 @@ description:
     V(vultr) (O(state=absent) only, over the OCI API of the registry host C(<region>.vultrcr.com) with credentials
     minted for the run, exactly as on V(oci): Vultr's API has no tag delete), V(gitlab) (O(state=absent) only, with GitLab's
     own tag delete, one request per tag; or GitLab's bulk delete by rules with O(bulk)), V(github) (O(state=absent) only, over
-    ghcr.io itself, see below)."
+    ghcr.io itself, see below), V(ncloud) (O(state=absent) only, see below)."
   - "On V(gitlab), O(registry) is the project (C(acme/app) or its numeric id) and repositories are full image paths
     (C(acme/app), C(acme/app/worker)). A tag that a tag protection rule protects is refused by GitLab (HTTP 403): it is
     reported V(failed) with that reason, and the other tags are still removed."
@@ -39,6 +39,16 @@ description:
     with their other tags. When GitHub refuses to delete the throwaway version (it would be the package's last tagged
     version), every tag is pointed back where it was and reported V(restored) (a failure that says why). Tags are read from
     the package's versions (C(metadata.container.tags))."
+  - "On V(ncloud), O(registry) is the NCR registry and repositories are its images. NCR does not document whether its tag
+    delete (C(DELETE /repositories/{registry}/{image}/tags/{tag})) removes only the tag or the manifest with every tag on
+    it, so the module never relies on either answer. The image's tags are read again right before anything is removed.
+    A tag whose digest no other remaining tag carries (and that no remaining index lists) is removed with that C(DELETE):
+    whatever it removes, nothing else is lost. A tag whose digest another tag keeps goes over the OCI Distribution API of
+    the registry's own host (its C(end_point), as C(docker login) with O(access_key) and O(secret_key)): the tags to remove
+    are pointed at one throwaway manifest made for the run, and the tags on that throwaway are then deleted through NCR's
+    API, which removes only the throwaway, on either reading. When that delete fails, every tag is pointed back where it
+    was and reported V(restored). Depending on NCR's reading, the untagged throwaway (two small blobs) may stay until NCR
+    removes untagged manifests."
 author:
   - regops.registry contributors (@regops)
 options:
@@ -48,6 +58,7 @@ options:
         O(api_url) is the registry.
       - On V(gitlab), the project, by its full path (V(acme/app)) or numeric id.
       - On V(github), the package owner, an organization login (V(acme)) or V(user:<login>).
+      - On V(ncloud), the NCR registry.
     type: str
   repository:
     description:
@@ -250,6 +261,21 @@ EXAMPLES = r"""
       name_regex_delete: "pr-.*"
     wait: false
     state: absent
+
+- name: Remove tags of a Naver Cloud image, the connection set once (keys from NCLOUD_ACCESS_KEY and NCLOUD_SECRET_KEY)
+  module_defaults:
+    group/regops.registry.all:
+      provider: ncloud
+      region: kr
+  block:
+    - name: Only the tags go, whether NCR's tag delete removes a tag or its manifest
+      regops.registry.tag:
+        registry: builds
+        repository: team/app
+        name: [pr-101, pr-102]
+        expected_digests:
+          pr-101: sha256:3f0bd8b9d2e4bbf1a7a0bd3c8b2b0a3e9f4c3d2b1a0f9e8d7c6b5a4f3e2d1c0b
+        state: absent
 """
 
 RETURN = r"""

@@ -15,7 +15,7 @@ description:
   - Lists the tags of one, several or all repositories, each with the digest it resolves to.
   - Tags are returned sorted by repository and name; the registry's own order is not relied on.
   - "Providers: V(oci), V(gcore) (with push and pull times), V(vultr) (with push and pull times), V(gitlab) (with GitLab's
-    creation time and size)."
+    creation time and size), V(ncloud) (with push and last-pull times, size, creation time and platforms)."
   - "On V(gitlab), O(registry) is a project (C(acme/app) or its numeric id) or a group (C(group:acme)), and repositories are
     full image paths. Tags are listed with keyset pagination where the instance offers it (GitLab.com), else page by page;
     each tag's digest needs one more request (C(GET .../tags/:tag_name)), run concurrently (with O(name), only those are
@@ -25,6 +25,12 @@ description:
     container packages (every one when O(repository) is not set). Tags come from the packages' versions
     (C(metadata.container.tags)): each tag's digest is the name of the version that carries it. GitHub records no time per
     tag, so C(pushed_at) and C(pulled_at) are V(null); C(provider_data) has the version's id and times."
+  - "On V(ncloud), O(registry) is the NCR registry and repositories are its images (every image when O(repository) is not
+    set). Tags come from NCR's tag list (C(GET /repositories/{registry}/{image}/tags), every page) with their digest;
+    C(pushed_at) is the newest C(updated) (else C(created)) of the tag's C(images[]), C(pulled_at) the newest
+    C(latest_pulled) (V(null) when never pulled), and C(provider_data) has C(size_bytes) (NCR's C(full_size)), C(created_at)
+    (the oldest C(images[].created)), C(updated_at), C(platforms) (C(os/architecture[/variant]) of C(images[])),
+    C(media_type), C(id), C(image_id) and C(creator). NCR's times are numbers, read as milliseconds."
 author:
   - regops.registry contributors (@regops)
 options:
@@ -33,6 +39,7 @@ options:
       - The registry the repository is in, for providers that host several registries. Not used by V(oci), where
         O(api_url) is the registry.
       - On V(github), the package owner, an organization login (V(acme)) or V(user:<login>).
+      - On V(ncloud), the NCR registry.
     type: str
   repository:
     description:
@@ -90,6 +97,14 @@ EXAMPLES = r"""
     registry: user:octocat
     repository: app
   register: github_tags
+
+- name: The tags of a Naver Cloud image, with last-pull times and platforms
+  regops.registry.tag_info:
+    provider: ncloud            # access_key and secret_key from NCLOUD_ACCESS_KEY and NCLOUD_SECRET_KEY
+    region: kr
+    registry: builds
+    repository: [team/app]
+  register: ncr_tags
 """
 
 RETURN = r"""
@@ -123,8 +138,10 @@ tags:
         - On V(gitlab) C(created_at) (GitLab's C(created_at), also in C(pushed_at)), C(total_size) (bytes), C(revision),
           C(location), C(project_id) and C(repository_id).
         - On V(github) C(version_id), C(version_created_at) and C(version_updated_at) of the version that carries the tag.
+        - On V(ncloud) C(size_bytes) (NCR's C(full_size)), C(created_at), C(updated_at), C(platforms), C(media_type), C(id),
+          C(image_id) and C(creator).
       type: dict
-      returned: on V(gitlab) and V(github)
+      returned: on V(gitlab), V(github) and V(ncloud)
 """
 
 from ansible_collections.regops.registry.plugins.module_utils.common import RegistryModule

@@ -42,10 +42,16 @@ def _github():
     return GitHubProvider
 
 
+def _ncloud():
+    from ansible_collections.regops.registry.plugins.module_utils.providers.ncloud import NcloudProvider
+    return NcloudProvider
+
+
 AVAILABLE = {
     "gcore": _gcore,
     "github": _github,
     "gitlab": _gitlab,
+    "ncloud": _ncloud,
     "oci": _oci,
     "vultr": _vultr,
 }

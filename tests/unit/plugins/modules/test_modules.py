@@ -88,14 +88,40 @@ def oci(server, **args):
 
 
 @pytest.mark.parametrize("module", sorted(MINIMAL_ARGS, key=lambda m: m.__name__), ids=lambda m: m.__name__.rsplit(".", 1)[-1])
-def test_unavailable_provider_fails_before_any_request(server, capsys, module):
-    assert "ncloud" not in providers.AVAILABLE  # the last provider to land; drop this test with it
-    code, result = run(module, capsys, provider="ncloud", api_url=server.url, api_token="tok-ncloud-123", **MINIMAL_ARGS[module])
+def test_unavailable_provider_fails_before_any_request(server, capsys, monkeypatch, module):
+    # every provider in the choices is available now: take one away, as a build without it would be
+    monkeypatch.delitem(providers.AVAILABLE, "ncloud")
+    code, result = run(module, capsys, provider="ncloud", api_url=server.url, access_key="NCPKEY", secret_key="ncp-secret-123",
+                       **MINIMAL_ARGS[module])
     assert code == 1
     assert result["failed"] is True
     assert result["msg"] == "Provider 'ncloud' is not available in this version of regops.registry yet; available: %s." % (
         ", ".join(sorted(providers.AVAILABLE)))
     assert "oci" in result["msg"]
+    assert not server.requests
+
+
+def test_every_provider_in_the_choices_is_available():
+    assert sorted(providers.AVAILABLE) == sorted(providers.PROVIDER_NAMES)
+
+
+@pytest.mark.parametrize("module, args, message", [
+    (tag_info, {"provider": "vultr", "api_token": "tok-123456", "registry": "main", "repository": ["app"], "region": "ewr"},
+     "Provider 'vultr' does not support the option(s) region for tag"),
+    (repository, {"provider": "gitlab", "api_token": "tok-123456", "registry": "acme/app", "name": "acme/app", "state": "absent",
+                  "access_key": "NCPKEY123", "secret_key": "ncp-secret-123"},
+     "Provider 'gitlab' does not support the option(s) access_key, secret_key for repository"),
+    (registry, {"provider": "gcore", "api_token": "tok-123456", "project_id": 1, "region_id": 2, "name": "main", "storage_type": "ncloudStorage"},
+     "Provider 'gcore' does not support the option(s) storage_type for registry"),
+    (registry, {"provider": "vultr", "api_token": "tok-123456", "name": "main", "region": "ewr", "plan": "business", "bucket": "b1b"},
+     "Provider 'vultr' does not support the option(s) bucket for registry"),
+    (repository, {"provider": "vultr", "api_token": "tok-123456", "registry": "main", "name": "app", "full_description": "# app"},
+     "Provider 'vultr' does not support the option(s) full_description for repository"),
+    (repository, {"provider": "oci", "name": "app", "state": "absent", "region": "kr"}, "Provider 'oci' does not support the option(s) region"),
+], ids=["region-vultr-tag", "keys-gitlab", "storage-type-gcore", "bucket-vultr", "full-description-vultr", "region-oci"])
+def test_ncloud_options_are_refused_by_other_providers(server, capsys, module, args, message):
+    code, result = run(module, capsys, api_url=server.url, retries=0, **args)
+    assert code == 1 and message in result["msg"], result
     assert not server.requests
 
 

@@ -144,7 +144,7 @@ bench: deps venv collection-link
 		echo "bench: SKIPPED: bench/run.py does not exist yet"; \
 	fi
 
-# `make demo` runs the role on a local registry; `make demo PROVIDER=vultr`, `gitlab` or `github` through that provider's emulator, offline.
+# `make demo` runs the role on a local registry; `make demo PROVIDER=vultr`, `gitlab`, `github` or `ncloud` through that provider's emulator, offline.
 PROVIDER ?= oci
 demo: deps venv collection-link
 	@cd $(ROOT) && $(PY) scripts/demo.py --provider $(PROVIDER)

@@ -12,7 +12,10 @@ With --provider vultr (`make demo PROVIDER=vultr`), the same history is served b
 as it would on <region>.vultrcr.com. With --provider gitlab (`make demo PROVIDER=gitlab`), the history is pushed
 under the GitLab project acme/shop (images acme/shop/web, ...) and served by the GitLab emulator
 (tests/emulators/gitlab.py) with the real registry behind it: the role works through GitLab's REST API (repositories,
-tag details, tag deletes). With --provider github (`make demo PROVIDER=github`), the history is pushed through the
+tag details, tag deletes). With --provider ncloud (`make demo PROVIDER=ncloud`), the history is pushed through the Naver
+Cloud emulator's front of registry acme (tests/emulators/ncloud.py): the role works through NCR's signed API (images,
+tags with created and pulled times, tag deletes), and removes a tag that shares its digest over the registry host.
+With --provider github (`make demo PROVIDER=github`), the history is pushed through the
 GitHub emulator's ghcr.io front (tests/emulators/github.py) as the organization acme's container packages shop/web,
 ...: the role deletes package versions over GitHub's REST API, removes tags from images that stay over the front, and
 then does GitHub's "remove linked artifacts" clean-up of the deleted images (storage records, deployment records,
@@ -98,6 +101,15 @@ def teach_push_times(emulator, client, registry_name):
             emulator.add_artifact(registry_name, image, digest, push_time=config_created(client, repository, digest))
 
 
+def teach_ncloud_push_times(emulator, reader):
+    """NCR records when each tag was pushed (``images[].updated``): the history was pushed in one go, so each tag gets
+    its image's own date."""
+    for repository in reader.catalog():
+        image = repository.split("/", 1)[1]
+        for tag, digest in sorted(reader.tag_map(repository).items()):
+            emulator.set_pushed("acme", image, tag, config_created(reader, repository, digest))
+
+
 def teach_github_history(emulator, reader):
     """ghcr.io records a version's ``created_at`` at push time; the history was pushed in one go, so each version
     gets its image's own date. Then GitHub's linked-artifact records for a few images: storage records,
@@ -174,9 +186,9 @@ def main(argv=None):  # pylint: disable=too-many-locals,too-many-statements
     parser.add_argument("--workdir", default=os.path.join(ROOT, "build", "demo"),
                         help="where everything goes (default: build/demo); its tmp/ is removed at the end")
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the CI builds to seed (tests use 0.1)")
-    parser.add_argument("--provider", choices=("oci", "vultr", "gitlab", "github"), default="oci",
-                        help="oci: the role on the registry itself; vultr, gitlab, github: through that provider's emulator, the "
-                             "registry behind it")
+    parser.add_argument("--provider", choices=("oci", "vultr", "gitlab", "github", "ncloud"), default="oci",
+                        help="oci: the role on the registry itself; vultr, gitlab, github, ncloud: through that provider's emulator, "
+                             "the registry behind it")
     args = parser.parse_args(argv)
 
     workdir = os.path.abspath(args.workdir)
@@ -196,18 +208,28 @@ def main(argv=None):  # pylint: disable=too-many-locals,too-many-statements
 
     from tests.emulators.github import DEFAULT_TOKEN as GITHUB_TOKEN, GitHubEmulator, ghcr_backend  # pylint: disable=import-outside-toplevel
     from tests.emulators.gitlab import DEFAULT_TOKEN as GITLAB_TOKEN, GitLabEmulator  # pylint: disable=import-outside-toplevel
+    from tests.emulators.ncloud import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, NcloudEmulator, ncr_backend  # pylint: disable=import-outside-toplevel
     from tests.emulators.vultr import DEFAULT_API_KEY, VultrEmulator  # pylint: disable=import-outside-toplevel
 
-    github = args.provider == "github"
+    github, ncloud = args.provider == "github", args.provider == "ncloud"
     emulators = {"oci": contextlib.nullcontext, "vultr": VultrEmulator, "gitlab": GitLabEmulator,
-                 "github": lambda: GitHubEmulator(clock=NOW)}
-    # On github the registry sits behind the emulator's ghcr.io front (no auth of its own: the front checks the token).
-    with emulators[args.provider]() as emulator, (ghcr_backend(emulator) if github else LocalRegistry(auth="htpasswd")) as registry:
-        # client reads and writes the registry; on github it pushes through the front and reads the registry behind it
+                 "github": lambda: GitHubEmulator(clock=NOW), "ncloud": NcloudEmulator}
+    backends = {"github": ghcr_backend, "ncloud": ncr_backend}
+    # On github and ncloud the registry sits behind the emulator's /v2/ front (no auth of its own: the front checks the
+    # token or the access key).
+    with emulators[args.provider]() as emulator, (
+            backends[args.provider](emulator) if args.provider in backends else LocalRegistry(auth="htpasswd")) as registry:
+        # client reads and writes the registry; on github and ncloud it pushes through the front and reads the registry behind it
         client = SeedClient.for_registry(registry)
-        pusher = SeedClient(emulator.url, "octocat", GITHUB_TOKEN) if github else client
+        pusher = client
+        if github:
+            pusher = SeedClient(emulator.url, "octocat", GITHUB_TOKEN)
+        elif ncloud:
+            emulator.add_registry("acme", bucket="acme-images")
+            pusher = SeedClient(emulator.front_url("acme"), DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY)
         started = time.time()
-        total = seed(pusher, args.scale, prefix="acme/" if args.provider in ("gitlab", "github") else "", reader=client)
+        prefix = {"gitlab": "acme/", "github": "acme/"}.get(args.provider, "")
+        total = seed(pusher, args.scale, prefix=prefix, reader=client)
         print("Registry %s seeded with %d tags in %d repositories (%.1fs)." % (registry.url, total, len(client.catalog()), time.time() - started))
         linked = []
         paths = dict((name, os.path.join(workdir, name)) for name in (
@@ -243,6 +265,14 @@ def main(argv=None):  # pylint: disable=too-many-locals,too-many-statements
             print("GitHub emulator %s serves organization 'acme' (ghcr.io packages shop/web, ...: its /v2/ front has the registry %s "
                   "behind it), with storage records, deployments and attestations of %s." % (
                       emulator.url, registry.url, ", ".join("shop/web:%s" % tag for tag, _digest in linked)))
+        elif ncloud:
+            teach_ncloud_push_times(emulator, client)
+            name_of = dict((r, r.split("/", 1)[1]) for r in client.catalog())
+            extra.update(demo_provider="ncloud", demo_api_url=emulator.api_url("kr"), demo_access_key=DEFAULT_ACCESS_KEY,
+                         demo_secret_key=DEFAULT_SECRET_KEY, demo_registry="acme", demo_scope=["shop/**"])
+            where = (emulator.api_url("kr"), emulator.front_url("acme"), registry.url)
+            print("Naver Cloud emulator %s serves registry 'acme' (region kr; images shop/web, ..., its /v2/ front %s has the registry "
+                  "%s behind it); every API request is signed and checked." % where)
         else:
             show("Modules, check mode: nothing changes", *run_playbook(modules, extra_vars=extra, check=True))
             before = client.tag_map("shop/web")

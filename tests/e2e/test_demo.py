@@ -140,3 +140,24 @@ def test_demo_on_github_offline(tmp_path):
     assert "3 deleted image(s): (0, 0, 0)" in out and "1 kept image(s):    (1, 1, 1)" in out
     assert second["after_delete"] == {}
     assert "registry:   %d tags in scope before, %d after" % (one["tags_before"], one["tags_after"]) in out
+
+
+def test_demo_on_ncloud_offline(tmp_path):
+    """`make demo PROVIDER=ncloud`: the role through the Naver Cloud emulator (registry acme, every request signed), the
+    real registry behind the registry's /v2/ front."""
+    workdir = tmp_path / "demo"
+    proc, scratch = run_demo(tmp_path, "--provider", "ncloud", "--scale", "0.05", "--workdir", str(workdir))
+    out = proc.stdout
+    assert proc.returncode == 0, out[-5000:] + proc.stderr[-5000:]
+    assert list(scratch.iterdir()) == []
+    assert "Naver Cloud emulator http://127.0.0.1:" in out and "serves registry 'acme'" in out
+    first = json.loads((workdir / "report-1.json").read_text(encoding="utf-8"))
+    second = json.loads((workdir / "report-2.json").read_text(encoding="utf-8"))
+    check = json.loads((workdir / "report-check.json").read_text(encoding="utf-8"))
+    # NCR images by name (with a slash, sent as %2F), in registry acme
+    assert sorted(first["repositories"]) == ["shop/api", "shop/base", "shop/web", "shop/worker"]
+    one = first["totals"]
+    assert one["tags_removed"] == check["totals"]["tags_removed"] > 10
+    assert one["tags_removed_from_surviving"] == 3  # tags that share a digest go over the registry host: the releases stay
+    assert second["totals"]["tags_before"] == one["tags_after"] and second["totals"]["tags_removed"] == 0
+    assert "registry:   %d tags in scope before, %d after" % (one["tags_before"], one["tags_after"]) in out

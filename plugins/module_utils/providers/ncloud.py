@@ -66,6 +66,15 @@ REGIONS = {
     "gov-krs": ("https://gov-ncr.apigw.gov-ntruss.com", "/ncr/krs/v2"),
 }
 DEFAULT_REGION = "kr"
+# region -> the domain of its registry hosts (<registry>.<domain>), for when NCR's list gives no end_point: the public
+# pattern is <registry>.kr.ncr.ntruss.com; the government zones' is not documented and is written by analogy.
+REGISTRY_DOMAINS = {
+    "kr": "kr.ncr.ntruss.com",
+    "sgn": "sgn.ncr.ntruss.com",
+    "jpn": "jpn.ncr.ntruss.com",
+    "gov-kr": "kr.ncr.gov-ntruss.com",
+    "gov-krs": "krs.ncr.gov-ntruss.com",
+}
 STORAGE_TYPES = ("objectStorage", "ncloudStorage")
 DEFAULT_STORAGE_TYPE = "objectStorage"
 PAGE_SIZE = 100
@@ -256,7 +265,7 @@ class NcloudProvider(Provider):
     def check_registry_name(name):
         if not validate.matches(REGISTRY_NAME_RE, name):
             raise ValueError("registry name %s is not valid on NCR: lowercase letters, digits and '-', at most 63, a letter or "
-                             "digit at each end (it is the first label of the registry's host, <registry>.kr.ncr.ntruss.com)"
+                             "digit at each end (it is the first label of the registry's host, <registry>.<region>.ncr.ntruss.com)"
                              % validate.shown(name))
 
     @staticmethod
@@ -476,7 +485,7 @@ class NcloudProvider(Provider):
         return list(cached)
 
     def _location(self, registry, name):
-        host = self.host_of(self._raw_registry(registry)) or "%s.%s.ncr.ntruss.com" % (registry, self.region)
+        host = self.host_of(self._raw_registry(registry)) or "%s.%s" % (registry, REGISTRY_DOMAINS[self.region])
         return "%s/%s" % (host, name)
 
     def _normalize_repository(self, registry, raw):

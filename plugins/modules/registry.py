@@ -60,7 +60,7 @@ options:
     description:
       - The region to create the registry in (V(vultr), a name from C(/registry/region/list) such as V(sjc) or V(ewr)).
         Required to create; a different region for an existing registry fails (Vultr cannot move a registry).
-      - On V(ncloud) this is the connection's region, where the registry is looked for, created and deleted: V(kr) (the
+      - On V(ncloud) this is the connection's region, where the registry is looked for, created and deleted, one of V(kr) (the
         default), V(sgn), V(jpn), V(gov-kr) or V(gov-krs), in any case; each picks NCR's API host and stage prefix (see
         the shared option O(regops.registry.tag#module:region)). Another value fails before any request.
     type: str

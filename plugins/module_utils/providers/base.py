@@ -34,10 +34,17 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.regops.registry.plugins.module_utils import validate
-from ansible_collections.regops.registry.plugins.module_utils.api import UnsupportedError
+from ansible_collections.regops.registry.plugins.module_utils.api import ApiError, UnsupportedError
 
 RESOURCES = ("registry", "registry_user", "repository", "artifact", "tag", "retention_policy", "registry_credentials", "protection_rule",
              "storage_record", "deployment_record", "attestation")
+
+
+class HeldBack(ApiError):
+    """A child or referrer left alone because its index or subject was not deleted: reported ``skipped``."""
+
+    outcome = "skipped"
+    reason = "parent_kept"
 
 
 class Capability:
@@ -197,17 +204,39 @@ class Provider:
         return self._apply_each(resource, actions)
 
     def _apply_in_waves(self, resource, actions):
-        """Delete an index before the children listed with it, so no surviving index points at a deleted manifest."""
-        listed = set(a.item["digest"] for a in actions)
-        children = set()
+        """Delete an index before the children listed with it, and a subject before its referrers (signatures, SBOMs), so
+        that nothing that stays points at a deleted manifest. A child or referrer whose index or subject was not deleted
+        (skipped because it gained a tag, or failed) is held back and reported ``skipped``: it still belongs to what stays."""
+        def key(item, digest=None):
+            return (item.get("repository"), digest or item["digest"])
+
+        listed = set(key(a.item) for a in actions)
+        parents = {}
         for action in actions:
-            children.update(c.get("digest") for c in (action.current or {}).get("children") or [] if c.get("digest") in listed)
-        first = [a for a in actions if a.item["digest"] not in children]
-        then = [a for a in actions if a.item["digest"] in children]
-        done = dict((id(a), (a, r, e)) for a, r, e in self._apply_each(resource, first))
-        if then:
-            done.update((id(a), (a, r, e)) for a, r, e in self._apply_each(resource, then))
-        return [done[id(a)] for a in actions]
+            current = action.current or {}
+            for child in current.get("children") or []:
+                if key(action.item, child.get("digest")) in listed:
+                    parents.setdefault(key(action.item, child.get("digest")), set()).add(key(action.item))
+            if current.get("subject") and key(action.item, current["subject"]) in listed:
+                parents.setdefault(key(action.item), set()).add(key(action.item, current["subject"]))
+        done, kept = {}, set()
+        pending = list(actions)
+        while pending:
+            ready = [a for a in pending if not parents.get(key(a.item), set()) - set(done)]
+            if not ready:  # a cycle cannot happen in a registry; run the rest rather than loop
+                ready = pending
+            for action in ready:
+                if parents.get(key(action.item), set()) & kept:
+                    held = HeldBack("not deleted: the index or subject that lists it was not deleted, so it stays with it")
+                    done[key(action.item)] = (action, None, held)
+                    kept.add(key(action.item))
+            run = [a for a in ready if key(a.item) not in done]
+            for action, result, error in self._apply_each(resource, run):
+                done[key(action.item)] = (action, result, error)
+                if error is not None:
+                    kept.add(key(action.item))
+            pending = [a for a in pending if key(a.item) not in done]
+        return [done[key(a.item)] for a in actions]
 
     def _apply_each(self, resource, actions):
 

@@ -344,3 +344,48 @@ def test_check_mode_fails_the_items_the_provider_says_the_real_run_would_fail_an
         ensure(seeded(RefusesMoved), "tag", [tag("same"), tag("moved")], "absent", {}, check_mode=True)
     assert caught.value.result["actions"] == [{"ref": "team/app:same", "action": "deleted"},
                                               {"ref": "team/app:moved", "action": "failed", "msg": "moved is protected"}]
+
+
+class Artifacts(Provider):
+    """Artifacts by digest; deleting ``refuse`` fails; records the order of deletes."""
+
+    name = "artifacts"
+    capabilities = {"artifact": Capability(states=("absent",))}
+
+    def __init__(self, artifacts, refuse=()):
+        super(Artifacts, self).__init__({})
+        self.client = ApiClient("http://127.0.0.1:9", concurrency=4)
+        self.artifacts = artifacts
+        self.refuse = set(refuse)
+        self.deleted = []
+
+    def read_artifact(self, items):
+        return [copy.deepcopy(self.artifacts.get(i["digest"])) for i in items]
+
+    def delete_artifact(self, item, current):
+        if item["digest"] in self.refuse:
+            raise ConflictError("the registry refused %s" % item["digest"], status=409)
+        self.deleted.append(item["digest"])
+        del self.artifacts[item["digest"]]
+
+
+def test_children_and_referrers_go_after_their_index_or_subject_and_stay_when_it_stays():
+    index, child, signature, sbom_of_signature, other = ("sha256:" + c * 64 for c in "abcde")
+    artifacts = {index: {"digest": index, "children": [{"digest": child}]}, child: {"digest": child},
+                 signature: {"digest": signature, "subject": index}, sbom_of_signature: {"digest": sbom_of_signature, "subject": signature},
+                 other: {"digest": other}}
+    items = [{"repository": "team/app", "digest": d} for d in (sbom_of_signature, signature, child, index, other)]
+    provider = Artifacts(copy.deepcopy(artifacts))
+    result = ensure(provider, "artifact", items, "absent", {})
+    assert [a["action"] for a in result["actions"]] == ["deleted"] * 5
+    order = provider.deleted
+    assert order.index(index) < order.index(child) and order.index(index) < order.index(signature) < order.index(sbom_of_signature)
+    # the index cannot be deleted: what it lists, and its referrers (and theirs), stay with it
+    provider = Artifacts(copy.deepcopy(artifacts), refuse=[index])
+    with pytest.raises(Failure) as caught:
+        ensure(provider, "artifact", items, "absent", {})
+    actions = dict((a["ref"].split("@")[1], a) for a in caught.value.result["actions"])
+    assert actions[index]["action"] == "failed" and actions[other]["action"] == "deleted"
+    for held in (child, signature, sbom_of_signature):
+        assert actions[held]["action"] == "skipped" and actions[held]["reason"] == "parent_kept", held
+    assert sorted(provider.deleted) == [other]

@@ -220,6 +220,8 @@ class OciRegistry:
         self._lock = threading.Lock()
         self._config_cache = {}
         self.media_types = {}  # (repository, digest) -> media type, as the registry answered it
+        self.referrers_api = None  # None: not probed; True/False once the first referrers request has answered
+        self._referrers_probe = threading.Lock()
 
     @staticmethod
     def path(repository, kind, ref=""):
@@ -316,6 +318,58 @@ class OciRegistry:
         with self._lock:
             self._config_cache[digest] = config
         return config
+
+    def referrers(self, repository, digest):
+        """Descriptors (``digest``, ``mediaType``, ``artifactType``, ...) of the manifests whose ``subject`` is ``digest``,
+        through the OCI 1.1 referrers API; None when the registry has no such API.
+
+        The first call is the probe: while it runs, other callers wait for its answer. A 404 (distribution 2.8:
+        ``404 page not found``; others ``NAME_UNKNOWN`` or ``UNSUPPORTED``; the spec forbids a registry that has the
+        API to answer 404), a 405 or 501, a 400 ``UNSUPPORTED``, or a body that is not an image index means the
+        registry has none: no later call sends a request. Any other failure raises, and leaves the question open.
+        """
+        if self.referrers_api is None:
+            with self._referrers_probe:
+                if self.referrers_api is None:
+                    return self._list_referrers(repository, digest, probe=True)
+        if not self.referrers_api:
+            return None
+        return self._list_referrers(repository, digest)
+
+    @staticmethod
+    def _no_referrers_api(exc):
+        return exc.status in (404, 405, 501) or (exc.status == 400 and exc.code == "UNSUPPORTED")
+
+    def _list_referrers(self, repository, digest, probe=False):
+        found = []
+        url = self.path(repository, "referrers", digest)
+        while url:
+            try:
+                response = self.client.request("GET", url, headers={"Accept": OCI_INDEX})
+            except ApiError as exc:
+                if probe and self._no_referrers_api(exc):
+                    self.referrers_api = False
+                    return None
+                if isinstance(exc, NotFoundError):
+                    return found  # the subject went away since it was listed
+                raise
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            if not isinstance(body, dict) or not isinstance(body.get("manifests"), list):
+                if probe:
+                    self.referrers_api = False
+                    return None
+                raise ApiError("the referrers API answered something that is not an image index", status=response.status_code,
+                               method="GET", url=self.client.url(url).split("?")[0])
+            if probe:
+                self.referrers_api = True
+                probe = False
+            found.extend(d for d in body["manifests"] if isinstance(d, dict) and d.get("digest"))
+            following = parse_link_header(response.headers.get("Link")).get("next")
+            url = urljoin(self.client.url(url), following) if following else None
+        return found
 
     def is_throwaway(self, repository, digest):
         """Whether ``digest`` is a throwaway manifest of this collection (left by an untag that could not finish)."""

@@ -22,6 +22,11 @@ description:
   - "On V(oci): the artifacts reachable from a tag, and the children of the indexes among them (the OCI API has
     no way to list untagged manifests). C(created_at) comes from each image's config; C(pushed_at) and
     C(pulled_at) are V(null) because the API does not record them."
+  - "On V(oci), referrers (signatures, SBOMs, attestations) carry RV(artifacts[].subject). Where the registry has the OCI 1.1
+    referrers API (one probe per run decides; distribution 2.8 has none), each artifact's referrers are asked for, one
+    request each on the worker pool, and a referrer no tag reaches is added as an untagged artifact. Everywhere, cosign's
+    tags (C(sha256-<hex>.sig), C(.att), C(.sbom)) and the referrers tag schema (an index tagged C(sha256-<hex>)) name
+    their subject. With O(digest), the API is not asked."
   - "Providers: V(oci), V(gcore) (push and pull times, no media type or platforms), V(vultr) (push and pull times, media
     type; a never-pulled artifact has C(pulled_at) V(null)), V(gitlab) (the tags grouped by digest, with size and GitLab's
     creation time), V(ncloud) (the tags grouped by digest, with size, times and platforms)."
@@ -182,7 +187,11 @@ artifacts:
       type: list
       elements: dict
     subject:
-      description: For a referrer (signature, SBOM), the digest it refers to; V(null) otherwise.
+      description:
+        - For a referrer (signature, SBOM, attestation), the digest of the artifact it refers to; V(null) otherwise.
+        - On V(oci), the manifest's own C(subject); else the digest a cosign tag (C(sha256-<hex>.sig), C(.att), C(.sbom)) names;
+          for the referrers tag schema's index (tagged C(sha256-<hex>)) and the manifests it lists, the digest of that tag; else
+          the digest the referrers API listed it for. The subject may be gone from the repository (an orphaned referrer).
       type: str
     status:
       description: Lifecycle status where the provider keeps one; V(null) otherwise.
@@ -192,7 +201,11 @@ artifacts:
       type: str
     provider_data:
       description:
-        - Provider-specific extras. On V(oci) the C(artifact_type) and the manifest's C(annotations); C(config_created),
+        - Provider-specific extras. On V(oci) the C(artifact_type) (the manifest's C(artifactType), else its config media
+          type; for an index its C(artifactType) or V(null)), the C(kind) (V(image), V(index), V(helm), V(signature), V(sbom),
+          V(attestation) or V(other), from the media types, the artifact type, cosign tags and the layers' media types, as
+          docs/oci.md details; a retention policy's C(artifact_types) selects by the same rules) and the manifest's
+          C(annotations); C(config_created),
           the image config's own C(created) when it was before 1980; and C(throwaway) V(true) for a throwaway manifest of
           this collection that a tag was left on by a tag removal that could not finish (the cleanup role removes them).
         - On V(gitlab) C(revision), C(project_id), C(repository_id) and C(tags) (C(name), C(pushed_at), C(location)).

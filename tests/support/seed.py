@@ -17,6 +17,14 @@ DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
 DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 MANIFEST_ACCEPT = ", ".join((OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST))
+OCI_EMPTY = "application/vnd.oci.empty.v1+json"
+COSIGN_SIMPLESIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
+DSSE_ENVELOPE = "application/vnd.dsse.envelope.v1+json"
+SPDX_JSON = "application/spdx+json"
+HELM_CONFIG = "application/vnd.cncf.helm.config.v1+json"
+HELM_CHART = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
+# What cosign puts in the layer of what it attaches under a tag ``sha256-<hex>.<suffix>``.
+COSIGN_LAYER_TYPES = {"sig": COSIGN_SIMPLESIGNING, "att": DSSE_ENVELOPE, "sbom": "text/spdx+json"}
 
 _CHALLENGE_PARAM_RE = re.compile(r'(\w+)="([^"]*)"')
 _LINK_RE = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
@@ -195,6 +203,60 @@ class SeedClient:  # pylint: disable=too-many-instance-attributes
         body = canonical_json({"schemaVersion": 2, "mediaType": index_type, "manifests": descs})
         return self._put_tagged(repo, tags, index_type, body, by_digest)
 
+    # pylint: disable-next=too-many-arguments,too-many-positional-arguments
+    def push_artifact(self, repo, layers, artifact_type=None, config_media_type=OCI_EMPTY, config=b"{}", subject=None,
+                      tags=(), annotations=None):
+        """Push an OCI 1.1 artifact: ``config`` (the empty ``{}`` by default), ``layers`` as ``(media_type, bytes)`` or
+        ``(media_type, bytes, annotations)``, an optional ``artifactType``, ``subject`` (a digest in ``repo``: its
+        descriptor is read from the registry) and manifest ``annotations``. Untagged (by digest) without ``tags``.
+        Returns the manifest digest."""
+        descs = []
+        for layer in layers:
+            desc = {"mediaType": layer[0], "digest": self.push_blob(repo, layer[1]), "size": len(layer[1])}
+            if len(layer) > 2 and layer[2]:
+                desc["annotations"] = dict(layer[2])
+            descs.append(desc)
+        manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                    "config": {"mediaType": config_media_type, "digest": self.push_blob(repo, config), "size": len(config)},
+                    "layers": descs}
+        if artifact_type:
+            manifest["artifactType"] = artifact_type
+        if subject:
+            media_type, body = self.get_manifest(repo, subject)
+            manifest["subject"] = {"mediaType": media_type, "digest": subject, "size": len(body)}
+        if annotations:
+            manifest["annotations"] = dict(annotations)
+        return self._put_tagged(repo, tags, OCI_MANIFEST, canonical_json(manifest), by_digest=False)
+
+    def push_cosign(self, repo, subject, suffix="sig"):
+        """What cosign attaches to ``subject`` on a registry without the referrers API: a manifest with an image config
+        (cosign's: no platform, created 0001) and one layer, tagged ``sha256-<hex>.sig`` (``.att``, ``.sbom``)."""
+        payload = canonical_json({"critical": {"identity": {"docker-reference": f"{self.url.split('://', 1)[-1]}/{repo}"},
+                                               "image": {"docker-manifest-digest": subject},
+                                               "type": "cosign container image signature"},
+                                  "optional": None, "suffix": suffix, "nonce": random_hex(4)})
+        layer_annotations = {"dev.cosignproject.cosign/signature": "MEUCIQD" + random_hex(16)} if suffix == "sig" else {}
+        config = canonical_json({"architecture": "", "os": "", "created": "0001-01-01T00:00:00Z", "config": {},
+                                 "history": [{"created": "0001-01-01T00:00:00Z"}],
+                                 "rootfs": {"type": "layers", "diff_ids": [sha256_digest(payload)]}})
+        return self.push_artifact(repo, [(COSIGN_LAYER_TYPES[suffix], payload, layer_annotations)], config_media_type=OCI_CONFIG,
+                                  config=config, tags=[referrers_tag(subject, suffix)])
+
+    def push_referrers_index(self, repo, subject, referrers):
+        """The OCI 1.1 referrers tag schema: an index tagged ``sha256-<hex>`` (``subject``'s) listing ``referrers``
+        (digests in ``repo``) with their ``artifactType``. Returns the index digest."""
+        descs = []
+        for digest in referrers:
+            media_type, body = self.get_manifest(repo, digest)
+            manifest = json.loads(body)
+            desc = {"mediaType": media_type, "digest": digest, "size": len(body)}
+            artifact_type = manifest.get("artifactType") or (manifest.get("config") or {}).get("mediaType")
+            if artifact_type:
+                desc["artifactType"] = artifact_type
+            descs.append(desc)
+        body = canonical_json({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": descs})
+        return self._put_tagged(repo, [referrers_tag(subject)], OCI_INDEX, body, by_digest=False)
+
     def _put_tagged(self, repo, tags, media_type, body, by_digest):
         digest = sha256_digest(body)
         if by_digest or not tags:
@@ -251,6 +313,11 @@ class SeedClient:  # pylint: disable=too-many-instance-attributes
             match = _LINK_RE.search(resp.headers.get("Link", ""))
             path = urljoin(self.url + "/", match.group(1)) if match else None
         return repos
+
+
+def referrers_tag(digest, suffix=None):
+    """``sha256:<hex>`` → the tag ``sha256-<hex>`` (the referrers tag schema), or ``sha256-<hex>.<suffix>`` (cosign)."""
+    return digest.replace(":", "-", 1) + (f".{suffix}" if suffix else "")
 
 
 def random_hex(nbytes=16):

@@ -17,7 +17,7 @@ except ImportError:  # pragma: no cover
     urlsplit = None
 
 from ansible_collections.regops.registry.plugins.module_utils.api import ApiClient, ApiError, HeaderAuth, NotFoundError
-from ansible_collections.regops.registry.plugins.module_utils import timestamps, validate
+from ansible_collections.regops.registry.plugins.module_utils import artifact_types, timestamps, validate
 from ansible_collections.regops.registry.plugins.module_utils.oci import (
     INDEX_TYPES,
     THROWAWAY_ANNOTATION,
@@ -169,10 +169,18 @@ class OciProvider(Provider):
         if config and not manifest.is_index and config.get("os"):
             platforms = ["%s/%s%s" % (config.get("os"), config.get("architecture"), "/" + config["variant"] if config.get("variant") else "")]
         body = manifest.body
+        tags = sorted(tags or [])
         annotations = body.get("annotations") or {}
         created = (config or {}).get("created")
+        artifact_type = body.get("artifactType") or ((body.get("config") or {}).get("mediaType") if not manifest.is_index else None)
+        layer_types = [layer.get("mediaType") for layer in body.get("layers") or [] if isinstance(layer, dict)]
+        # A referrer names its subject in the manifest (OCI 1.1); cosign's tags and the referrers tag schema name it in the tag.
+        subject = (body.get("subject") or {}).get("digest") if isinstance(body.get("subject"), dict) else None
+        subject = subject or artifact_types.subject_from_tags(tags, manifest.is_index)
         provider_data = {
-            "artifact_type": body.get("artifactType") or ((body.get("config") or {}).get("mediaType") if not manifest.is_index else None),
+            "artifact_type": artifact_type,
+            "kind": artifact_types.classify(INDEX_TYPES[0] if manifest.is_index else manifest.media_type, artifact_type, tags,
+                                            layer_types, annotations) or "other",
             "annotations": annotations,
         }
         if created is not None and not timestamps.is_real(created):
@@ -186,13 +194,13 @@ class OciProvider(Provider):
             "digest": manifest.digest,
             "media_type": manifest.media_type,
             "size_bytes": manifest.size(),
-            "tags": sorted(tags or []),
+            "tags": tags,
             "pushed_at": None,
             "pulled_at": None,
             "created_at": created,
             "platforms": platforms,
             "children": manifest.children(),
-            "subject": (body.get("subject") or {}).get("digest"),
+            "subject": subject if subject != manifest.digest else None,
             "status": None,
             "read_error": read_error,
             "provider_data": provider_data,
@@ -233,7 +241,48 @@ class OciProvider(Provider):
             tags = by_digest[ref[0]].get(manifest.digest, [])
             artifacts[ref] = self._artifact(ref[0], manifest, tags, configs.get(ref), read_errors.get(ref))
         self._inherit_from_children(artifacts)
+        self._subjects_from_tag_schema(artifacts)
         return artifacts
+
+    @staticmethod
+    def _subjects_from_tag_schema(artifacts):
+        """The referrers tag schema (OCI 1.1, for registries without the referrers API): the index tagged
+        ``sha256-<hex>`` lists the referrers of that digest. A listed manifest that names no subject itself gets it."""
+        for ref, artifact in artifacts.items():
+            subject = artifact_types.tag_schema_subject(artifact["tags"]) if artifact["children"] else None
+            for child in artifact["children"] if subject else ():
+                listed = artifacts.get((ref[0], child["digest"]))
+                if listed is not None and not listed["subject"] and listed["digest"] != subject:
+                    listed["subject"] = subject
+
+    def _add_referrers(self, artifacts, tag_maps):
+        """Add the referrers the OCI 1.1 referrers API knows of to ``artifacts``, where the registry has the API.
+
+        One request per artifact (any manifest may be a subject): the first alone, since its answer tells whether the
+        registry has the API at all (without it, no other is sent), then the rest on the worker pool. A referrer not
+        yet listed (an untagged manifest, which nothing else finds) is read like any artifact, and asked about in
+        turn. A referrer whose manifest names no subject gets the digest it was listed for.
+        """
+        asked = set()
+        while self.registry.referrers_api is not False:
+            pending = sorted(ref for ref, a in artifacts.items() if ref not in asked and not a["provider_data"].get("throwaway"))
+            if not pending:
+                return
+            if self.registry.referrers_api is None:
+                pending = pending[:1]
+            asked.update(pending)
+            found = {}
+            for ref, descriptors, error in self.client.run_bulk(lambda r: self.registry.referrers(r[0], r[1]), pending):
+                if error is not None:
+                    raise error
+                for descriptor in descriptors or ():
+                    found.setdefault((ref[0], descriptor["digest"]), ref[1])
+            new = sorted(key for key in found if key not in artifacts)
+            if new:
+                artifacts.update((key, artifact) for key, artifact in self._describe(new, tag_maps).items() if key not in artifacts)
+            for key, subject in found.items():
+                if key in artifacts and not artifacts[key]["subject"] and key[1] != subject:
+                    artifacts[key]["subject"] = subject
 
     @staticmethod
     def _inherit_from_children(artifacts):
@@ -307,6 +356,9 @@ class OciProvider(Provider):
             refs.extend((repository, digest) for digest in set((tag_maps.get(repository) or {}).values()))
         refs.extend((item["repository"], item["digest"]) for item in filters.get("digests") or [])
         artifacts = self._describe(refs, tag_maps)
+        if not filters.get("digests"):
+            # Chosen digests are described whatever they are: the referrers of the others would only be filtered out.
+            self._add_referrers(artifacts, tag_maps)
         wanted = set(d["digest"] for d in filters.get("digests") or [])
         result = [a for a in artifacts.values() if not wanted or a["digest"] in wanted]
         return sorted(result, key=lambda a: (a["repository"], a["digest"]))

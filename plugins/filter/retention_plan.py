@@ -14,11 +14,17 @@ description:
   - Pure, deterministic planner shared by check mode and the real run of the cleanup role.
     It never contacts a registry.
   - Evaluation order is selection, then protection (keep always wins), then guards
-    (shared digests, index children, referrers), then circuit breakers.
+    (shared digests, index children, referrers), then the action (delete or untag), then the limits
+    (C(on_limit=truncate)), then circuit breakers.
   - A tag is removed when some applicable policy selects it and no applicable policy protects it.
-    A manifest is deleted only when every tag on it is removed, no surviving index references it
-    and, for a signature or SBOM, its subject is deleted too.
+    A manifest is deleted only when every tag on it is removed by a policy with C(action=delete), no surviving index
+    references it and, for a signature or SBOM, its subject is deleted too.
     Untagged children of a deleted index are deleted with it unless something else still references them.
+  - With C(referrers=with_subject) (the default), the referrers of a deleted manifest (signatures, SBOMs,
+    attestations; manifests whose C(subject) it is, and cosign's C(sha256-<hex>.sig), C(.att), C(.sbom) tags naming
+    it) are deleted with it and listed under it (C(referrers)), unless a keep rule protects them.
+  - With C(on_limit=truncate), a plan past C(max_deletions) or C(max_deletions_percent) is not blocked; its oldest part
+    up to the limit is applied and the rest is listed in RV(_value.deferred) for the next run.
   - When a circuit breaker trips (C(max_deletions), C(max_deletions_percent), C(allow_empty_repository)),
     RV(_value.blocked) is true and the plan still lists what would happen; callers must not apply a blocked plan.
   - An artifact that could not be read completely (its C(read_error) is set, or the snapshot's C(read_errors) names
@@ -38,6 +44,9 @@ options:
         C(pushed_at), C(pulled_at), C(created_at), C(children) and C(subject), and may have C(read_error)
         (a message when part of it could not be read), C(provider_data.config_created) (the image config's own
         creation time when C(created_at) is null because it is before 1980) and C(provider_data.throwaway).
+      - For the selections of 0.5.0, C(platforms) (C(os/arch[/variant]); an index's children's platforms count too),
+        C(provider_data.artifact_type) (the manifest's C(artifactType) or config media type) or
+        C(provider_data.kind) (what the provider classified the artifact as), and C(pulled_at).
       - A top-level C(read_errors) list (C(repository), C(digest), C(msg)) marks those artifacts as unreadable too;
         an entry without C(digest) makes every artifact of that repository unreadable.
     type: raw
@@ -93,6 +102,40 @@ options:
         type: str
         choices: [pushed, pulled, created]
         default: pushed
+      artifact_types:
+        description:
+          - Select only artifacts of these types (empty or missing means every artifact). An index is V(index)
+            whatever it holds; else the manifest's artifact type or config media type decides (V(helm), V(signature),
+            V(attestation), V(sbom), V(image)), or a cosign tag on it (C(.sig), C(.att), C(.sbom)); any other type the
+            registry names is V(other).
+          - An artifact whose type the snapshot does not tell (providers whose API gives no media type) is never
+            selected by this key; the plan warns once per repository.
+          - C(keep.last) ranks only the artifacts of these types. Naming V(signature), V(sbom) or V(attestation) makes
+            O(policies.ignore_referrer_tags) default to false.
+        type: list
+        elements: str
+        choices: [image, index, helm, signature, sbom, attestation, other]
+        version_added: 0.5.0
+      platforms:
+        description:
+          - Select only artifacts with a platform (C(os/arch[/variant])) that matches one of these globs; C(*) crosses
+            C(/), so V(linux/arm*) matches C(linux/arm64) and C(linux/arm/v7). A pattern that starts with C(re:) is a
+            regular expression. An index matches when one of its children does (the whole index goes).
+          - An artifact without a known platform is never selected by this key; the plan warns once per repository.
+        type: list
+        elements: str
+        version_added: 0.5.0
+      action:
+        description:
+          - V(delete) deletes a manifest whose every tag is selected (and its untagged children and referrers).
+          - V(untag) only removes the selected tags and never deletes a manifest; a digest whose every tag goes stays,
+            untagged (kept reason C(untag_only)). Untagged manifests are never selected, so C(tag_state=untagged) and
+            C(delete_orphan_referrers) are refused with it.
+          - A manifest is deleted only when each of its tags is selected by a policy with V(delete).
+        type: str
+        choices: [delete, untag]
+        default: delete
+        version_added: 0.5.0
       keep:
         description:
           - Protection rules, always stronger than selection. Keys C(latest) (bool, default true),
@@ -100,6 +143,9 @@ options:
             with a tag matching the policy's tag filter), C(semver) (one of C(major=N), C(minor=N), C(all=true)),
             C(digests) (C(sha256:...) or C(repo@sha256:...) in use) and C(min_age) (duration, default C(1h)).
           - C(tags) takes the same patterns as O(policies.tags).
+          - "C(pulled_within) (duration, version 0.5.0): an artifact pulled less than this long ago is kept (reason
+            C(pulled_within)). Where the snapshot has no pull time for an artifact the rule cannot protect it, and
+            the plan warns once per repository."
         type: dict
       protect_only:
         description:
@@ -111,18 +157,60 @@ options:
           - With V(true), O(policies.older_than) and O(policies.newer_than) are refused; O(policies.tags) then only
             chooses what C(keep.last) ranks.
         type: bool
+      referrers:
+        description:
+          - V(with_subject) deletes the referrers of a deleted manifest with it (signatures, SBOMs, attestations; the
+            manifests whose C(subject) it is and those its cosign tags C(sha256-<hex>.sig), C(.att), C(.sbom) name),
+            listed under it in the plan, unless a keep rule protects them or they carry a tag of their own that no
+            policy with action delete removes.
+          - V(keep) never deletes a referrer with its subject (a policy may still select it on its own). When any policy
+            covering a repository says V(keep), referrers there are kept.
+          - A kept subject always keeps its referrers (C(referrer_of_kept)).
+        type: str
+        choices: [with_subject, keep]
+        default: with_subject
+        version_added: 0.5.0
+      delete_orphan_referrers:
+        description:
+          - Select the referrers whose subject is no longer in the repository (C(orphan_referrer) in the plan's
+            C(reason)), whatever the policy's other selection keys, even in a protect-only policy; keep rules still
+            protect them.
+        type: bool
+        default: false
+        version_added: 0.5.0
       max_deletions:
-        description: Block the plan when this policy selects more than N operations (tags removed plus manifests deleted).
+        description:
+          - Block the plan when this policy selects more than N operations (tags removed plus manifests deleted, the
+            children and referrers deleted with them included); with O(policies.on_limit=truncate), truncate it there.
         type: int
       max_deletions_percent:
-        description: Block the plan when this policy would remove more than this percentage of a repository's tags and untagged manifests.
+        description:
+          - Block the plan when this policy would remove more than this percentage of a repository's tags and untagged
+            manifests; with O(policies.on_limit=truncate), truncate it there.
         type: float
+      on_limit:
+        description:
+          - What O(policies.max_deletions) and O(policies.max_deletions_percent) do when the plan goes past them.
+          - V(block) blocks the whole plan (RV(_value.blocked)).
+          - V(truncate) applies the oldest part of the plan up to the limit (oldest by the policy's age basis, ties by
+            tag or digest name) and lists the rest in RV(_value.deferred) for the next run; the plan is not blocked.
+            A manifest deletion goes whole, with its children and referrers; one that needs a deferred deletion (an
+            index that lists it, a subject) is deferred too. Needs one of the two limits.
+        type: str
+        choices: [block, truncate]
+        default: block
+        version_added: 0.5.0
       allow_empty_repository:
         description: Unless true, block a plan in which this policy helps remove every tag of a repository.
         type: bool
         default: false
       ignore_referrer_tags:
-        description: Never select cosign/referrers fallback tags such as C(sha256-<hex>.sig).
+        description:
+          - Never select cosign/referrers fallback tags such as C(sha256-<hex>.sig). They still go with their subject
+            (O(policies.referrers)) and with O(policies.delete_orphan_referrers).
+          - With V(false) they can be selected, but one that names a subject that stays is kept all the same
+            (C(referrer_of_kept)), since removing it would take the signature away.
+          - Defaults to false when O(policies.artifact_types) names V(signature), V(sbom) or V(attestation).
         type: bool
         default: true
       delete_untagged:
@@ -207,17 +295,26 @@ _value:
           and C(children_size_bytes) maps each of them to its size.
         - C(leftover) is true for a throwaway manifest of an interrupted tag removal (C(reason) says so); such an
           entry is selected by no policy and counts for no circuit breaker.
+        - C(reason) is V(orphan_referrer) for a referrer selected by C(delete_orphan_referrers), else null (or the
+          leftover's text). C(artifact_type) is the artifact's type (null when the snapshot does not tell).
+        - C(referrers) lists the referrers deleted with the manifest (C(referrers=with_subject)), subjects first,
+          each with C(digest), C(subject), C(artifact_type), C(media_type), C(tags) (they go with it) and C(size_bytes).
       type: list
       elements: dict
       sample: [{"repository": "team/app", "digest": "sha256:...", "media_type": "application/vnd.oci.image.index.v1+json",
-                "tags": ["pr-9"], "size_bytes": 1234, "children": ["sha256:..."],
-                "children_size_bytes": {"sha256:...": 567}, "policy": "ci-builds",
-                "selected_by": ["ci-builds"], "age_basis": "pushed", "age_seconds": 1296000, "leftover": false}]
+                "artifact_type": "index", "tags": ["pr-9"], "size_bytes": 1234, "children": ["sha256:..."],
+                "children_size_bytes": {"sha256:...": 567},
+                "referrers": [{"digest": "sha256:...", "subject": "sha256:...", "artifact_type": "signature",
+                               "media_type": "application/vnd.oci.image.manifest.v1+json",
+                               "tags": ["sha256-....sig"], "size_bytes": 890}],
+                "policy": "ci-builds", "selected_by": ["ci-builds"], "age_basis": "pushed", "age_seconds": 1296000,
+                "leftover": false, "reason": null}]
     kept:
       description:
         - Every tag and untagged manifest in scope that is not removed, with one primary C(reason)
-          (read_error, in_use, latest, keep_tags, keep_semver, keep_last, min_age, index_child, referrer_of_kept,
-          shared_digest, too_new, no_timestamp, not_selected). C(tag) is null for manifest-level entries.
+          (read_error, in_use, latest, keep_tags, keep_semver, keep_last, pulled_within, min_age, index_child,
+          referrer_of_kept, shared_digest, untag_only, deferred, too_new, no_timestamp, not_selected). C(tag) is null
+          for manifest-level entries.
       type: list
       elements: dict
     read_errors:
@@ -226,6 +323,14 @@ _value:
           and every read error of the snapshot that names no artifact (C(digest) may then be null). Each is an error.
       type: list
       elements: dict
+    deferred:
+      description:
+        - What C(on_limit=truncate) left for the next run, oldest first; each is a RV(_value.remove_tags) or
+          RV(_value.delete_digests) entry with C(operation) (V(untag) or V(delete)). Deferred tags and manifests are in
+          RV(_value.kept) with reason C(deferred).
+      type: list
+      elements: dict
+      version_added: 0.5.0
     repositories:
       description:
         - Per repository figures that add up, for the repository's own content (leftover throwaway manifests apart).
@@ -233,8 +338,11 @@ _value:
           with a deleted digest) + C(tags_removed_from_surviving) (tags removed from an image that stays);
           C(kept_by_reason) counts each kept tag once by its primary reason and adds up to C(tags_kept);
           C(tags_after) = C(tags_kept).
-        - C(digests_before) = C(digests_deleted) + C(digests_after) (C(digests_deleted) includes C(children_deleted));
-          C(untagged_kept_by_reason) counts the manifests that stay without a tag, by reason.
+        - C(digests_before) = C(digests_deleted) + C(digests_after) (C(digests_deleted) includes C(children_deleted)
+          and C(referrers_deleted)); C(untagged_kept_by_reason) counts the manifests that stay without a tag, by
+          reason; C(tags_untagged_only) those of them that action untag left untagged.
+        - C(deferred_tags) and C(deferred_digests) count what C(on_limit=truncate) left for the next run (the tags are
+          kept, reason C(deferred)).
         - Also C(bytes_freed), C(bytes_freed_partial), C(leftovers), C(leftover_tags) and C(read_errors).
       type: dict
     totals:
@@ -249,7 +357,7 @@ _value:
       elements: str
     warnings:
       description: Non fatal findings (policy matching no repository, unparsable or pre-1980 timestamps, merged duplicates,
-        read errors, leftover throwaway manifests).
+        read errors, leftover throwaway manifests, deferred operations, pull times, types or platforms the snapshot lacks).
       type: list
       elements: str
     now:

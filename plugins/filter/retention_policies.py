@@ -23,6 +23,10 @@ description:
   - A tag or repository pattern written as a regular expression without the C(re:) prefix (C(^pr-\d+$), C(pr-.*))
     fails with a message that suggests C(re:<pattern>) and, where it can, the glob; a bare number as a duration
     (V(30) for C(older_than)) fails with a message that suggests C(30d) or C(30s).
+  - The keys of 0.5.0 are checked the same way, alone and together. An unknown C(artifact_types) entry fails with the
+    closest type and the list of types; a C(platforms) pattern that is not C(os/arch[/variant]) (C(arm64)) fails with
+    the fix (C(*/arm64)); C(action=untag) with C(tag_state=untagged) or C(delete_orphan_referrers) fails (untag never
+    deletes a manifest), and so does C(on_limit=truncate) without C(max_deletions) or C(max_deletions_percent).
   - The C(regops.registry.cleanup) role runs it as its first task, so bad input fails before any request
     reaches the registry.
   - See C(docs/retention.md) in the collection for the policy vocabulary.
@@ -67,10 +71,16 @@ _value:
       older_than: 14d
       newer_than: null
       age_basis: pushed
-      keep: {latest: true, tags: [], last: null, semver: null, digests: [], min_age: 1h}
+      artifact_types: []
+      platforms: []
+      action: delete
+      keep: {latest: true, tags: [], last: null, semver: null, digests: [], min_age: 1h, pulled_within: null}
       protect_only: false
+      referrers: with_subject
+      delete_orphan_referrers: false
       max_deletions: null
       max_deletions_percent: null
+      on_limit: block
       allow_empty_repository: false
       ignore_referrer_tags: true
       delete_untagged: true

@@ -15,7 +15,10 @@ description:
     C(repo:tag) references for one M(regops.registry.tag) invocation with C(state=absent)
     and C(repo@digest) references for one M(regops.registry.artifact) invocation with C(state=absent).
   - Digests are ordered so that indexes come before their children (index entries first, then other
-    manifests, then children of deleted indexes).
+    manifests, then children of deleted indexes, then the referrers deleted with their subjects).
+  - The referrers a plan deletes with their subject (signatures, SBOMs, attestations, listed under the subject's
+    entry) are in RV(_value.digests) too, each with the tags the plan expects on it (its cosign tags, often) in
+    RV(_value.expected_tags).
   - RV(_value.tag_digests) and RV(_value.expected_tags) carry what the plan saw, so the modules can re-check just
     before they change anything. A tag that moved to another digest, or a digest that gained a tag, is skipped.
   - The filter does not check RV(regops.registry.retention_plan#filter:_value.blocked); the caller must.
@@ -65,7 +68,9 @@ _value:
       type: dict
       sample: {"team/app:pr-12": "sha256:aaa...", "team/app:pr-13": "sha256:bbb..."}
     digests:
-      description: C(repo@digest) for every deleted manifest and every child deleted with it, parents first.
+      description:
+        - C(repo@digest) for every deleted manifest, every child deleted with it (parents first), and every referrer
+          deleted with its subject (last).
       type: list
       elements: str
       sample: ["team/app@sha256:aaa...", "team/app@sha256:bbb..."]
@@ -73,6 +78,8 @@ _value:
       description:
         - For every reference in RV(_value.digests), the tags the plan expects on it (they go with the manifest);
           an empty list for untagged manifests. Lets the module refuse a digest that gained a tag since the snapshot.
+        - A referrer deleted with its subject expects the tags the plan saw on it (C(sha256-<hex>.sig) for a cosign
+          signature).
       type: dict
       sample: {"team/app@sha256:aaa...": ["pr-9"], "team/app@sha256:bbb...": []}
 """
@@ -115,6 +122,12 @@ def retention_refs(plan):
                 if ref not in expected:
                     digests.append(ref)
                     expected[ref] = []
+        for entry in indexes + others:
+            for referrer in entry.get('referrers') or []:
+                ref = '%s@%s' % (entry['repository'], referrer['digest'])
+                if ref not in expected:
+                    digests.append(ref)
+                    expected[ref] = sorted(referrer.get('tags') or [])
     except (KeyError, TypeError, AttributeError) as exc:
         raise AnsibleFilterError('retention_refs: malformed plan: %s' % exc)
     return {'tags': tags, 'tag_digests': tag_digests, 'digests': digests, 'expected_tags': expected}

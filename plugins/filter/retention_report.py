@@ -18,8 +18,14 @@ description:
   - "The numbers reconcile, per repository and in the totals: C(tags_before) = C(tags_kept) + C(tags_removed);
     C(tags_removed) = C(tags_removed_with_digests) (the tags that went with a deleted digest) +
     C(tags_removed_from_surviving) (the tags removed from images that stay); C(kept_by_reason) adds up to
-    C(tags_kept); C(tags_after) = C(tags_kept). So a second run's C(tags_before) is the first run's C(tags_after)
-    (unless something else pushed or removed tags in between)."
+    C(tags_kept); C(tags_after) = C(tags_kept); C(digests_before) = C(digests_deleted) + C(digests_after). So a second
+    run's C(tags_before) is the first run's C(tags_after) (unless something else pushed or removed tags in between)."
+  - The signatures, SBOMs and attestations deleted with their subject count in C(digests_deleted) like any manifest,
+    and apart in C(referrers_deleted); their tags (C(sha256-<hex>.sig)) count in C(tags_removed_with_digests). A
+    referrer that went while its subject stayed (the module skipped the subject) is an error of its repository.
+  - C(tags_untagged_only) counts the digests that C(action=untag) left without a tag (they stay; their tags are in
+    C(tags_removed_from_surviving)). C(deferred_tags) and C(deferred_digests) count what C(on_limit=truncate) left for
+    the next run; those tags are kept, under the reason C(deferred), and listed in C(deferred).
   - A tag or digest the plan meant to remove but that was not removed stays counted as kept, under the reason
     C(skipped) (a re-check found it had moved or gained a tag), C(error) (the module could not remove it),
     C(blocked) (a circuit breaker stopped the run) or C(not_run) (no module result for it).
@@ -97,8 +103,12 @@ _value:
         tags_after: 187
         digests_before: 371
         digests_deleted: 273
+        referrers_deleted: 12
         digests_after: 98
         untagged_kept_by_reason: {index_child: 4}
+        tags_untagged_only: 0
+        deferred_tags: 0
+        deferred_digests: 0
         bytes_freed: 195468
         skipped: 0
         errors: 0
@@ -112,8 +122,14 @@ _value:
       description:
         - Per repository C(tags_before), C(tags_removed), C(tags_removed_with_digests), C(tags_removed_from_surviving),
           C(tags_kept), C(kept_by_reason) (kept tags by reason), C(tags_after), C(digests_before), C(digests_deleted)
-          (children of a deleted index included), C(digests_after), C(untagged_kept_by_reason) (manifests that stay
-          with no tag, by reason), C(bytes_freed) and C(read_errors) (how many artifacts could not be read).
+          (children of a deleted index and referrers deleted with their subject included), C(referrers_deleted),
+          C(digests_after), C(untagged_kept_by_reason) (manifests that stay with no tag, by reason),
+          C(tags_untagged_only) (digests action untag left untagged), C(deferred_tags) and C(deferred_digests) (left
+          for the next run by on_limit truncate), C(bytes_freed) and C(read_errors) (how many artifacts could not be
+          read).
+        - C(deleted_referrers) maps each referrer deleted with its subject to that subject. C(deferred) lists what
+          on_limit truncate deferred, oldest first, as C({operation, digest, tags}) (C(operation) V(untag) or
+          V(delete); a deletion also has C(children) and C(referrers), how many go with it).
         - The lists C(removed_tags) (every tag that went, both kinds), C(removed_from_surviving) (those removed from an
           image that stays), C(deleted_digests), C(deleted_digest_tags) (each deleted digest and the tags that went with
           it), C(skipped), C(errors) and C(leftovers) name every item; the totals count them.
@@ -134,13 +150,19 @@ _value:
           tags_after: 5
           digests_before: 7
           digests_deleted: 2
+          referrers_deleted: 0
           digests_after: 5
           untagged_kept_by_reason: {}
+          tags_untagged_only: 0
+          deferred_tags: 0
+          deferred_digests: 0
           bytes_freed: 1234
           removed_tags: [pr-10, pr-11, pr-12, sha-0a1b2c3]
           removed_from_surviving: [pr-12]
           deleted_digests: ["sha256:0a1b...", "sha256:9f8e..."]
           deleted_digest_tags: {"sha256:0a1b...": [pr-10, sha-0a1b2c3], "sha256:9f8e...": [pr-11]}
+          deleted_referrers: {}
+          deferred: []
           skipped: [{tag: pr-13, reason: moved, msg: "moved: now points at sha256:..., the plan expected sha256:..."}]
           errors: ["digest sha256:... could not be read completely: HTTP 500; kept with its tags v1"]
           leftovers: [{digest: "sha256:...", tags: [pr-9], action: deleted}]
@@ -178,9 +200,10 @@ def _split(ref, separator):
 def _new_summary():
     return {"tags_before": 0, "tags_removed": 0, "tags_removed_with_digests": 0, "tags_removed_from_surviving": 0,
             "tags_kept": 0, "kept_by_reason": {}, "tags_after": 0, "digests_before": 0, "digests_deleted": 0,
-            "digests_after": 0, "untagged_kept_by_reason": {}, "bytes_freed": 0, "read_errors": 0,
+            "referrers_deleted": 0, "digests_after": 0, "untagged_kept_by_reason": {}, "tags_untagged_only": 0,
+            "deferred_tags": 0, "deferred_digests": 0, "bytes_freed": 0, "read_errors": 0,
             "removed_tags": [], "removed_from_surviving": [], "deleted_digests": [], "deleted_digest_tags": {},
-            "skipped": [], "errors": [], "leftovers": []}
+            "deleted_referrers": {}, "deferred": [], "skipped": [], "errors": [], "leftovers": []}
 
 
 def _outcome(kind, blocked, ran):
@@ -266,6 +289,16 @@ def _report(plan, tag_result, artifact_result, check_mode):  # pylint: disable=t
         mine["digests_before"] = summary.get("digests_before", 0)
         mine["untagged_kept_by_reason"] = dict(summary.get("untagged_kept_by_reason") or {})
         mine["read_errors"] = summary.get("read_errors", 0)
+        for key in ("tags_untagged_only", "deferred_tags", "deferred_digests"):
+            mine[key] = summary.get(key, 0)
+
+    for entry in plan.get("deferred") or []:
+        item = {"operation": entry.get("operation"), "digest": entry["digest"]}
+        item["tags"] = [entry["tag"]] if entry.get("tag") else sorted(entry.get("tags") or [])
+        if entry.get("operation") == "delete":
+            item["children"] = len(entry.get("children") or [])
+            item["referrers"] = len(entry.get("referrers") or [])
+        repo(entry["repository"])["deferred"].append(item)
 
     tag_actions = dict((a["ref"], a) for a in _actions(tag_result))
     digest_actions = dict((a["ref"], a) for a in _actions(artifact_result))
@@ -274,6 +307,9 @@ def _report(plan, tag_result, artifact_result, check_mode):  # pylint: disable=t
     def keep(summary, reason, count):
         if count:
             summary["kept_by_reason"][reason] = summary["kept_by_reason"].get(reason, 0) + count
+
+    def keep_untagged(summary, reason):
+        summary["untagged_kept_by_reason"][reason] = summary["untagged_kept_by_reason"].get(reason, 0) + 1
 
     # Tags removed from images that stay.
     for entry in plan["remove_tags"]:
@@ -304,6 +340,7 @@ def _report(plan, tag_result, artifact_result, check_mode):  # pylint: disable=t
             continue
         tags = list(entry.get("tags") or [])
         outcome = _outcome(kind, blocked, digest_ran)
+        outcomes = {entry["digest"]: outcome}
         if outcome == "gone":
             summary["digests_deleted"] += 1
             summary["deleted_digests"].append(entry["digest"])
@@ -315,12 +352,11 @@ def _report(plan, tag_result, artifact_result, check_mode):  # pylint: disable=t
         else:
             keep(summary, outcome, len(tags))
             if not tags:
-                keep_untagged = summary["untagged_kept_by_reason"]
-                keep_untagged[outcome] = keep_untagged.get(outcome, 0) + 1
+                keep_untagged(summary, outcome)
         for child in entry.get("children") or []:
             child_action = digest_actions.get("%s@%s" % (name, child))
             child_kind = child_action.get("action") if child_action else None
-            child_outcome = _outcome(child_kind, blocked, digest_ran)
+            child_outcome = outcomes[child] = _outcome(child_kind, blocked, digest_ran)
             if child_outcome == "gone":
                 summary["digests_deleted"] += 1
                 summary["deleted_digests"].append(child)
@@ -328,8 +364,33 @@ def _report(plan, tag_result, artifact_result, check_mode):  # pylint: disable=t
                 if child_kind == "deleted":
                     summary["bytes_freed"] += (entry.get("children_size_bytes") or {}).get(child) or 0
             else:
-                keep_untagged = summary["untagged_kept_by_reason"]
-                keep_untagged[child_outcome] = keep_untagged.get(child_outcome, 0) + 1
+                keep_untagged(summary, child_outcome)
+        # Signatures, SBOMs and attestations deleted with their subject (referrers: with_subject).
+        for referrer in entry.get("referrers") or []:
+            ref_tags = sorted(referrer.get("tags") or [])
+            ref_action = digest_actions.get("%s@%s" % (name, referrer["digest"]))
+            ref_kind = ref_action.get("action") if ref_action else None
+            ref_outcome = outcomes[referrer["digest"]] = _outcome(ref_kind, blocked, digest_ran)
+            subject = referrer.get("subject") or entry["digest"]
+            if ref_outcome == "gone":
+                summary["digests_deleted"] += 1
+                summary["referrers_deleted"] += 1
+                summary["deleted_digests"].append(referrer["digest"])
+                summary["deleted_digest_tags"][referrer["digest"]] = ref_tags
+                summary["deleted_referrers"][referrer["digest"]] = subject
+                summary["tags_removed_with_digests"] += len(ref_tags)
+                summary["removed_tags"].extend(ref_tags)
+                if ref_kind == "deleted":
+                    summary["bytes_freed"] += referrer.get("size_bytes") or 0
+                if outcomes.get(subject, "gone") != "gone":
+                    # The module deletes the digests side by side: the subject was kept (it gained a tag, say) and its
+                    # signature or SBOM went. The subject stays without it: someone has to look.
+                    summary["errors"].append("referrer %s was deleted but its subject %s was not (%s): the subject stays "
+                                             "without it" % (referrer["digest"], subject, outcomes[subject]))
+            else:
+                keep(summary, ref_outcome, len(ref_tags))
+                if not ref_tags:
+                    keep_untagged(summary, ref_outcome)
 
     for entry in plan.get("read_errors") or []:
         tags = entry.get("tags") or []
@@ -385,7 +446,8 @@ def _report(plan, tag_result, artifact_result, check_mode):  # pylint: disable=t
 
 
 _COUNTS = ("tags_before", "tags_removed", "tags_removed_with_digests", "tags_removed_from_surviving", "tags_kept",
-           "tags_after", "digests_before", "digests_deleted", "digests_after", "bytes_freed", "read_errors")
+           "tags_after", "digests_before", "digests_deleted", "referrers_deleted", "digests_after", "tags_untagged_only",
+           "deferred_tags", "deferred_digests", "bytes_freed", "read_errors")
 
 
 def _totals(repositories):
@@ -427,10 +489,17 @@ def _figures(summary, would, lines, indent="  "):
         summary["tags_removed_from_surviving"]))
     lines.append("%skept:    %d tag(s) = %s" % (indent, summary["tags_kept"], _reasons(summary["kept_by_reason"])))
     untagged = summary["untagged_kept_by_reason"]
-    lines.append("%sdigests: %d before - %d %s = %d after%s; %s %s" % (
-        indent, summary["digests_before"], summary["digests_deleted"], deleted, summary["digests_after"],
-        " (%d untagged: %s)" % (sum(untagged.values()), _reasons(untagged)) if untagged else "",
+    lines.append("%sdigests: %d before - %d %s%s = %d after%s; %s %s" % (
+        indent, summary["digests_before"], summary["digests_deleted"], deleted,
+        " (%d referrer(s) with their subjects)" % summary["referrers_deleted"] if summary.get("referrers_deleted") else "",
+        summary["digests_after"], " (%d untagged: %s)" % (sum(untagged.values()), _reasons(untagged)) if untagged else "",
         _mib(summary["bytes_freed"]), freed))
+    if summary.get("tags_untagged_only"):
+        lines.append("%suntag:   %d digest(s) %s untagged and stay (action untag never deletes a manifest)" % (
+            indent, summary["tags_untagged_only"], "would be left" if would else "left"))
+    if summary.get("deferred_tags") or summary.get("deferred_digests"):
+        lines.append("%sdeferred: %d tag(s) and %d digest(s) left for the next run (on_limit truncate); kept now" % (
+            indent, summary["deferred_tags"], summary["deferred_digests"]))
 
 
 def _lines(report):

@@ -16,7 +16,10 @@ description:
     repository, oldest first, so that a reviewer sees every tag that will disappear before anything is changed.
   - "There is one row per tag that disappears: each tag removed from an image that stays (C(untag); the row names the
     tags the image keeps) and each tag that goes with a deleted digest (C(delete)). An untagged manifest that is
-    deleted (an untagged image, or a child of a deleted index) is a row with tag C(-)."
+    deleted (an untagged image, or a child of a deleted index) is a row with tag C(-). A signature, SBOM or
+    attestation deleted with its subject is a row right after the subject's (C(referrer of sha256:...))."
+  - What C(on_limit=truncate) deferred to the next run is counted in the figures (and listed, action C(keep), reason
+    C(deferred), with O(show_kept)).
   - Each repository ends with its figures, which add up (tags before - removed = after, kept by reason); the table
     ends with the totals, the warnings and, when a circuit breaker tripped, why nothing will be deleted.
   - The C(regops.registry.cleanup) role prints RV(_value.lines) in check mode and before a real run
@@ -131,21 +134,28 @@ def retention_table(plan, check_mode=False, show_kept=False):
 
 def _rows(plan, show_kept):
     why = _selection(plan.get("policies"))
-    kept_tags = {}
+    kept_tags, untag_only = {}, set()
     for entry in plan.get("kept") or []:
         if entry.get("tag") is not None:
             kept_tags.setdefault((entry["repository"], entry["digest"]), []).append(entry["tag"])
+        elif entry.get("reason") == "untag_only":
+            untag_only.add((entry["repository"], entry["digest"]))
     rows = []
     for entry in plan["remove_tags"]:
         stays = sorted(kept_tags.get((entry["repository"], entry["digest"]), []))
         rows.append({"repository": entry["repository"], "tag": entry["tag"], "digest": entry["digest"],
                      "age_seconds": entry.get("age_seconds"), "age_basis": entry.get("age_basis"), "action": "untag",
                      "policy": entry.get("policy"), "reason": why.get(entry.get("policy"), "selected"),
-                     "note": ("image stays with %s" % ", ".join(stays)) if stays else "image stays (untagged: a guard keeps it)"})
+                     "note": ("image stays with %s" % ", ".join(stays)) if stays else (
+                         "image stays untagged (action untag)" if (entry["repository"], entry["digest"]) in untag_only
+                         else "image stays (untagged: a guard keeps it)")})
     for entry in plan["delete_digests"]:
         if entry.get("leftover"):
             policy, reason = None, "leftover"
             note = "throwaway manifest of an interrupted tag removal"
+        elif entry.get("reason") == "orphan_referrer":
+            policy, reason = entry.get("policy"), "orphan referrer"
+            note = "its subject is gone"
         else:
             policy, reason = entry.get("policy"), why.get(entry.get("policy"), "selected")
             note = ""
@@ -156,9 +166,14 @@ def _rows(plan, show_kept):
             rows.append(dict(base, tag=tag, note=note or ("with %s" % ", ".join(t for t in tags if t != tag) if len(tags) > 1 else "")))
         if not tags:
             rows.append(dict(base, tag=None, note=note or "untagged manifest"))
-        for child in entry.get("children") or []:
+        # children, then referrers, in the plan's order (parents and subjects first)
+        for seq, child in enumerate(entry.get("children") or []):
             rows.append(dict(base, digest=child, tag=None, note="child of index %s" % short_digest(entry["digest"]),
-                             _group=entry["digest"]))
+                             _group=entry["digest"], _seq=seq))
+        for seq, referrer in enumerate(entry.get("referrers") or [], len(entry.get("children") or [])):
+            note = "%s of %s" % (referrer.get("artifact_type") or "referrer", short_digest(referrer.get("subject") or entry["digest"]))
+            for tag in sorted(referrer.get("tags") or []) or [None]:
+                rows.append(dict(base, digest=referrer["digest"], tag=tag, note=note, _group=entry["digest"], _seq=seq))
     if show_kept:
         for entry in plan.get("kept") or []:
             if entry.get("tag") is None:
@@ -171,9 +186,10 @@ def _rows(plan, show_kept):
     # A child of a deleted index sorts right after the index's own rows.
     rows.sort(key=lambda r: (r["repository"], order[r["action"]],
                              -(r["age_seconds"] if r["age_seconds"] is not None else -1), r.get("_group", r["digest"]),
-                             "_group" in r, r["tag"] is None, r["tag"] or "", r["digest"]))
+                             "_group" in r, r.get("_seq", 0), r["tag"] is None, r["tag"] or "", r["digest"]))
     for row in rows:
         row.pop("_group", None)
+        row.pop("_seq", None)
     return rows
 
 
@@ -194,14 +210,21 @@ def _figures(name, summary, verb):
         summary.get("tags_removed_from_surviving", 0), summary.get("tags_after", 0), summary.get("tags_kept", 0),
         _reasons(summary.get("kept_by_reason")))
     untagged = summary.get("untagged_kept_by_reason") or {}
-    digests = "%s  digests %d before - %d %s = %d after%s; %.2f MiB %s%s%s%s" % (
+    digests = "%s  digests %d before - %d %s%s = %d after%s; %.2f MiB %s%s%s%s" % (
         " " * len(name), summary.get("digests_before", 0), summary.get("digests_deleted", 0), verb["deleted"],
+        " (%d referrer(s) with their subjects)" % summary["referrers_deleted"] if summary.get("referrers_deleted") else "",
         summary.get("digests_after", 0), " (%d untagged: %s)" % (sum(untagged.values()), _reasons(untagged)) if untagged else "",
         summary.get("bytes_freed", 0) / 1048576.0, verb["freed"],
         " (some sizes unknown)" if summary.get("bytes_freed_partial") else "",
         "; %d leftover throwaway manifest(s) %s" % (summary["leftovers"], verb["deleted"]) if summary.get("leftovers") else "",
         "; %d read error(s): kept" % summary["read_errors"] if summary.get("read_errors") else "")
-    return [tags, digests]
+    lines = [tags, digests]
+    if summary.get("tags_untagged_only"):
+        lines.append("%s  %d digest(s) left untagged by action untag (they stay)" % (" " * len(name), summary["tags_untagged_only"]))
+    if summary.get("deferred_tags") or summary.get("deferred_digests"):
+        lines.append("%s  deferred to the next run (on_limit truncate): %d tag(s), %d digest(s)" % (
+            " " * len(name), summary.get("deferred_tags", 0), summary.get("deferred_digests", 0)))
+    return lines
 
 
 def _lines(plan, rows, check_mode):

@@ -12,7 +12,9 @@ results.  It performs no I/O.  The same plan is used for check mode and for
 the real run, so a dry run cannot diverge from what is applied.
 
 Evaluation order: selection -> protection (keep always wins) -> guards
-(digest sharing, index children, referrers) -> circuit breakers -> action.
+(digest sharing, index children, referrers) -> action (``delete`` or ``untag``;
+referrers go with a deleted subject) -> limits (``on_limit: truncate`` defers the
+newest part of the plan) -> circuit breakers.
 Outside that order: an artifact with a read error is always kept (``read_error``),
 a timestamp before 1980 is unknown unless a policy trusts it, and a throwaway
 manifest of an interrupted tag removal is always deleted (``leftover``).
@@ -26,7 +28,7 @@ import datetime
 import difflib
 import re
 
-from ansible_collections.regops.registry.plugins.module_utils import timestamps, validate
+from ansible_collections.regops.registry.plugins.module_utils import artifact_types, timestamps, validate
 
 __all__ = [
     'PolicyError',
@@ -52,10 +54,23 @@ class SnapshotError(ValueError):
 # read_error: part of the artifact (its image config, so its created time) could not be read; we do not know
 # enough to delete it, so it outranks everything else.
 INTEGRITY_REASONS = ('read_error',)
-PROTECTION_REASONS = ('in_use', 'latest', 'keep_tags', 'keep_semver', 'keep_last', 'min_age')
+PROTECTION_REASONS = ('in_use', 'latest', 'keep_tags', 'keep_semver', 'keep_last', 'pulled_within', 'min_age')
 GUARD_REASONS = ('index_child', 'referrer_of_kept', 'shared_digest')
+# untag_only: a manifest whose every tag goes under action untag (it stays, untagged).
+ACTION_REASONS = ('untag_only',)
+# deferred: selected and unprotected, but past an on_limit truncate limit: left for the next run.
+LIMIT_REASONS = ('deferred',)
 SELECTION_REASONS = ('too_new', 'no_timestamp', 'not_selected')
-REASONS = INTEGRITY_REASONS + PROTECTION_REASONS + GUARD_REASONS + SELECTION_REASONS
+REASONS = INTEGRITY_REASONS + PROTECTION_REASONS + GUARD_REASONS + ACTION_REASONS + LIMIT_REASONS + SELECTION_REASONS
+
+ACTIONS = ('delete', 'untag')
+ON_LIMIT = ('block', 'truncate')
+ARTIFACT_TYPES = artifact_types.KINDS
+REFERRER_MODES = ('with_subject', 'keep')
+# artifact_types naming one of these makes ignore_referrer_tags default to false: cosign keeps them under referrer tags.
+REFERRER_KINDS = ('signature', 'sbom', 'attestation')
+ORPHAN_REASON = 'orphan_referrer'
+_DOCKER_SCHEMA2 = 'application/vnd.docker.distribution.manifest.v2+json'
 
 TAG_STATES = ('tagged', 'untagged', 'any')
 AGE_BASES = ('pushed', 'pulled', 'created')
@@ -89,13 +104,13 @@ _INDEX_MEDIA_TYPES = (
 )
 
 _POLICY_KEYS = (
-    'name', 'repositories', 'tags', 'tag_state', 'older_than', 'newer_than', 'age_basis', 'keep', 'protect_only',
-    'max_deletions', 'max_deletions_percent', 'allow_empty_repository', 'ignore_referrer_tags', 'delete_untagged',
-    'trust_created_before_1980',
+    'name', 'repositories', 'tags', 'tag_state', 'older_than', 'newer_than', 'age_basis', 'artifact_types', 'platforms',
+    'action', 'keep', 'protect_only', 'referrers', 'delete_orphan_referrers', 'max_deletions', 'max_deletions_percent',
+    'on_limit', 'allow_empty_repository', 'ignore_referrer_tags', 'delete_untagged', 'trust_created_before_1980',
 )
 # A policy that sets none of these selects nothing: it only protects (``protect_only`` defaults to true).
-SELECTION_KEYS = ('tags', 'tag_state', 'older_than', 'newer_than')
-_KEEP_KEYS = ('latest', 'tags', 'last', 'semver', 'digests', 'min_age')
+SELECTION_KEYS = ('tags', 'tag_state', 'older_than', 'newer_than', 'artifact_types', 'platforms')
+_KEEP_KEYS = ('latest', 'tags', 'last', 'semver', 'digests', 'min_age', 'pulled_within')
 _SEMVER_KEYS = ('major', 'minor', 'all')
 _TRUE_STRINGS = ('true', 'yes', 'on', '1', 'y')
 _FALSE_STRINGS = ('false', 'no', 'off', '0', 'n')
@@ -108,6 +123,7 @@ _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 _REGEX_ONLY_CHARS = '\\()|+^${}'
 _TAG_CHARS = frozenset('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-')
 _REPOSITORY_CHARS = _TAG_CHARS | frozenset('/')
+_PLATFORM_CHARS = _REPOSITORY_CHARS
 LEFTOVER_REASON = ('throwaway manifest left by an interrupted tag removal of this collection; '
                    'its tags were being removed, so it is deleted with them')
 
@@ -256,6 +272,33 @@ def glob_to_regex(pattern):
     return '(?:' + ''.join(out) + r')\Z'
 
 
+def platform_glob_to_regex(pattern):
+    """Translate a platform glob (``linux/arm*``) into an anchored regex string.
+
+    Unlike repository globs, ``*`` crosses ``/``: ``linux/arm*`` matches ``linux/arm64`` and ``linux/arm/v7``.
+    ``?`` is one character, ``[...]`` a character class (``[!...]`` negated).
+    """
+    out = []
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == '*':
+            out.append('.*')
+        elif char == '?':
+            out.append('.')
+        elif char == '[' and _bracket_end(pattern, i) != -1:
+            end = _bracket_end(pattern, i)
+            body = pattern[i + 1:end]
+            if body.startswith('!'):
+                body = '^' + body[1:]
+            out.append('[' + body.replace('\\', '\\\\') + ']')
+            i = end
+        else:
+            out.append(re.escape(char))
+        i += 1
+    return '(?:' + ''.join(out) + r')\Z'
+
+
 def _bracket_end(pattern, i):
     """Index of the "]" closing the character class that opens at ``pattern[i]``, or -1 (as ``glob_to_regex``)."""
     return pattern.find(']', i + 2 if pattern.startswith('[!', i) or pattern.startswith('[]', i) else i + 1)
@@ -398,6 +441,13 @@ class _Policy(object):
         self.age_basis = self._enum(raw.get('age_basis'), 'age_basis', AGE_BASES, 'pushed')
         self.older_than = self._duration(raw.get('older_than'), 'older_than')
         self.newer_than = self._duration(raw.get('newer_than'), 'newer_than')
+        self.artifact_types = self._artifact_types(raw.get('artifact_types'))
+        self.platforms = self._str_list(raw.get('platforms'), 'platforms')
+        self._platform_re = [self._platform_pattern(p) for p in self.platforms]
+        self.action = self._enum(raw.get('action'), 'action', ACTIONS, 'delete')
+        self.referrers = self._enum(raw.get('referrers'), 'referrers', REFERRER_MODES, 'with_subject')
+        self.delete_orphan_referrers = self._bool(raw.get('delete_orphan_referrers'), 'delete_orphan_referrers', False)
+        self.on_limit = self._enum(raw.get('on_limit'), 'on_limit', ON_LIMIT, 'block')
 
         keep = raw.get('keep')
         if keep is None:
@@ -413,22 +463,39 @@ class _Policy(object):
         self.keep_digests = self._digests(keep.get('digests'))
         min_age = keep.get('min_age')
         self.min_age = DEFAULT_MIN_AGE if min_age is None else self._duration(min_age, 'keep.min_age')
+        self.pulled_within = self._duration(keep.get('pulled_within'), 'keep.pulled_within')
 
         self.max_deletions = self._int(raw.get('max_deletions'), 'max_deletions', minimum=0)
         self.max_deletions_percent = self._percent(raw.get('max_deletions_percent'))
         self.allow_empty_repository = self._bool(raw.get('allow_empty_repository'), 'allow_empty_repository', False)
-        self.ignore_referrer_tags = self._bool(raw.get('ignore_referrer_tags'), 'ignore_referrer_tags', True)
+        # A policy that asks for signatures, SBOMs or attestations means the cosign tags they live under too.
+        self.ignore_referrer_tags = self._bool(raw.get('ignore_referrer_tags'), 'ignore_referrer_tags',
+                                               not any(k in REFERRER_KINDS for k in self.artifact_types))
         self.delete_untagged = self._bool(raw.get('delete_untagged'), 'delete_untagged', True)
         self.trust_created_before_1980 = self._bool(raw.get('trust_created_before_1980'), 'trust_created_before_1980', False)
 
         # A policy with no selection key only protects: no "tags.include: ['(?!)']" trick needed.
-        selecting = [k for k in SELECTION_KEYS if raw.get(k) is not None]
+        selecting = [k for k in SELECTION_KEYS if raw.get(k) is not None and not (k in ('artifact_types', 'platforms') and not raw[k])]
         self.protect_only = self._bool(raw.get('protect_only'), 'protect_only', not selecting)
         if self.protect_only:
             for key in ('older_than', 'newer_than'):
                 if raw.get(key) is not None:
                     raise self._error(key, 'cannot be set with protect_only true: a protect-only policy selects nothing '
                                            '(remove %s, or protect_only)' % key)
+        self._check_combinations()
+
+    def _check_combinations(self):
+        """Keys that are valid alone but contradict each other."""
+        if self.action == 'untag':
+            if self.tag_state == 'untagged':
+                raise self._error('action', 'is untag, which never deletes a manifest, but tag_state is untagged: the policy '
+                                            'would select nothing (use action delete to delete untagged manifests)')
+            if self.delete_orphan_referrers:
+                raise self._error('action', 'is untag, which never deletes a manifest, but delete_orphan_referrers deletes '
+                                            'manifests (set delete_orphan_referrers in a policy with action delete)')
+        if self.on_limit == 'truncate' and self.max_deletions is None and self.max_deletions_percent is None:
+            raise self._error('on_limit', 'is truncate but neither max_deletions nor max_deletions_percent is set: there '
+                                          'is no limit to truncate the plan at')
 
     # -- validation helpers -------------------------------------------------
     def _error(self, key, message):
@@ -492,8 +559,38 @@ class _Policy(object):
         if value is None:
             return default
         if value not in choices:
-            raise self._error(key, 'must be one of %s, got %r' % (', '.join(choices), value))
+            close = difflib.get_close_matches(value, choices, n=1, cutoff=0.6) if isinstance(value, str) else []
+            raise self._error(key, 'must be one of %s, got %r%s' % (', '.join(choices), value,
+                                                                    ' (did you mean "%s"?)' % close[0] if close else ''))
         return value
+
+    def _artifact_types(self, value):
+        key = 'artifact_types'
+        items = self._str_list(value, key)
+        result = []
+        for item in items:
+            if item not in ARTIFACT_TYPES:
+                close = difflib.get_close_matches(item.lower(), ARTIFACT_TYPES, n=1, cutoff=0.6)
+                raise self._error(key, 'has an unknown artifact type %s%s; allowed: %s' % (
+                    _show(item), ' (did you mean "%s"?)' % close[0] if close else '', ', '.join(ARTIFACT_TYPES)))
+            if item not in result:
+                result.append(item)
+        return result
+
+    def _platform_pattern(self, pattern):
+        """``re:<regex>`` or a platform glob over ``os/arch[/variant]`` (``*`` crosses ``/``)."""
+        key = 'platforms'
+        if pattern.startswith('re:'):
+            if not pattern[3:]:
+                raise self._error(key, 'has an empty regular expression "re:"')
+            return self._regex(pattern[3:], key)
+        problem = glob_problem(pattern, _PLATFORM_CHARS, 'platform')
+        if problem:
+            raise self._error(key, 'pattern %s %s' % (_show(pattern), problem))
+        if '/' not in pattern and pattern.strip('*'):
+            raise self._error(key, 'pattern %s is not a platform: a platform is os/arch[/variant] (linux/amd64, linux/arm/v7); '
+                                   'write %s for every OS' % (_show(pattern), _show('*/' + pattern)))
+        return re.compile(platform_glob_to_regex(pattern))
 
     def _duration(self, value, key):
         try:
@@ -585,6 +682,24 @@ class _Policy(object):
     def keep_tag_matches(self, tag):
         return any(validate.matches(r, tag) for r in self._keep_tags_re)
 
+    def kind_matches(self, art):
+        """``artifact_types``: every artifact when unset; else only those whose type is known and listed."""
+        return not self.artifact_types or art.kind in self.artifact_types
+
+    def platform_matches(self, art):
+        """``platforms``: every artifact when unset; else those with a matching platform (an index: a child's)."""
+        return not self._platform_re or any(validate.matches(r, p) for r in self._platform_re for p in art.platforms)
+
+    def pulled_recently(self, art, now):
+        """``keep.pulled_within``: pulled less than that long ago (an artifact with no pull time is not protected)."""
+        pulled = art.ts['pulled']
+        return self.pulled_within is not None and pulled is not None and (now - pulled).total_seconds() < self.pulled_within
+
+    @property
+    def selects(self):
+        """Whether the policy can remove anything: it selects, or it deletes orphan referrers."""
+        return not self.protect_only or self.delete_orphan_referrers
+
     def digest_in_use(self, repository, digest):
         for repo, kept in self.keep_digests:
             if kept == digest and (repo is None or repo == repository):
@@ -600,6 +715,9 @@ class _Policy(object):
             'older_than': format_duration(self.older_than),
             'newer_than': format_duration(self.newer_than),
             'age_basis': self.age_basis,
+            'artifact_types': list(self.artifact_types),
+            'platforms': list(self.platforms),
+            'action': self.action,
             'keep': {
                 'latest': self.keep_latest,
                 'tags': list(self.keep_tags),
@@ -607,10 +725,14 @@ class _Policy(object):
                 'semver': dict(self.keep_semver) if self.keep_semver else None,
                 'digests': [('%s@%s' % (r, d)) if r else d for r, d in self.keep_digests],
                 'min_age': format_duration(self.min_age),
+                'pulled_within': format_duration(self.pulled_within),
             },
             'protect_only': self.protect_only,
+            'referrers': self.referrers,
+            'delete_orphan_referrers': self.delete_orphan_referrers,
             'max_deletions': self.max_deletions,
             'max_deletions_percent': self.max_deletions_percent,
+            'on_limit': self.on_limit,
             'allow_empty_repository': self.allow_empty_repository,
             'ignore_referrer_tags': self.ignore_referrer_tags,
             'delete_untagged': self.delete_untagged,
@@ -649,7 +771,8 @@ def normalize_policies(policies):
 
 class _Artifact(object):
     __slots__ = ('repository', 'digest', 'media_type', 'size_bytes', 'tags', 'ts', 'ts_trusted', 'children', 'subject',
-                 'created_pre1980', 'untrusted_times', 'read_error', 'read_error_quiet', 'throwaway')
+                 'created_pre1980', 'untrusted_times', 'read_error', 'read_error_quiet', 'throwaway', 'kind', 'platforms',
+                 'subjects')
 
     def __init__(self, repository, digest):
         self.repository = repository
@@ -666,6 +789,9 @@ class _Artifact(object):
         self.read_error = None           # why part of the artifact could not be read (None: read in full)
         self.read_error_quiet = False    # read_error comes from a repository-level error (listed once, not per artifact)
         self.throwaway = False           # a throwaway manifest of an interrupted tag removal
+        self.kind = None                 # one of ARTIFACT_TYPES, None when the snapshot does not tell
+        self.platforms = set()           # os/arch[/variant] of the artifact, of an index's children too
+        self.subjects = []               # what a referrer refers to: its subject and the digests its referrer tags name
 
     @property
     def is_index(self):
@@ -674,6 +800,30 @@ class _Artifact(object):
     def times(self, policy):
         """The timestamps a policy sees: pre-1980 created times only with trust_created_before_1980."""
         return self.ts_trusted if policy is not None and policy.trust_created_before_1980 else self.ts
+
+
+def _entry_kind(entry):
+    """The artifact type of a snapshot entry (``artifact_types.kind_of``), or None when the snapshot does not tell.
+
+    A manifest media type alone does not say what an OCI manifest holds (the artifact type does): ``other`` is only
+    believed when the provider gave a kind or an artifact type. A Docker schema 2 manifest is always an image.
+    """
+    kind = artifact_types.kind_of(entry)
+    data = entry.get('provider_data') if isinstance(entry.get('provider_data'), dict) else {}
+    if kind == 'other' and data.get('kind') not in ARTIFACT_TYPES and not data.get('artifact_type'):
+        media_type = entry.get('media_type')
+        plain = media_type.split(';', 1)[0].strip().lower() if isinstance(media_type, str) else None
+        return 'image' if plain == _DOCKER_SCHEMA2 else None
+    return kind
+
+
+def _platform(value):
+    """``os/arch[/variant]`` from a platform string or an OCI platform dict, or None."""
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, dict) and value.get('os') and value.get('architecture'):
+        return '/'.join(str(value[k]) for k in ('os', 'architecture', 'variant') if value.get(k))
+    return None
 
 
 def _ref_digest(value):
@@ -796,6 +946,20 @@ def _finish_repository(arts):
     for art in arts.values():
         if art.ts['created'] is None and art.created_pre1980 is not None:
             art.ts_trusted = dict(art.ts, created=art.created_pre1980)
+    for digest in sorted(arts):
+        art = arts[digest]
+        if art.is_index:
+            art.kind = 'index'
+            for child in descendants(art):
+                art.platforms.update(child.platforms)
+        subjects = set([art.subject]) if art.subject else set()
+        for tag in art.tags:
+            # cosign's sha256-<hex>.sig/.att/.sbom on any manifest; the referrers tag schema's bare sha256-<hex> on an index
+            named = artifact_types.referrer_tag(tag)
+            if named and (named[1] is not None or art.is_index):
+                subjects.add(named[0])
+        subjects.discard(digest)
+        art.subjects = sorted(subjects)
 
 
 def _load_snapshot(snapshot, warnings):
@@ -861,6 +1025,12 @@ def _load_snapshot(snapshot, warnings):
             if child_digest and child_digest != digest:
                 child_digests.add(child_digest)
         art.children = sorted(child_digests)
+        platforms = entry.get('platforms') if isinstance(entry.get('platforms'), (list, tuple)) else []
+        for value in [c.get('platform') for c in children if isinstance(c, dict)] + list(platforms):
+            if _platform(value):
+                art.platforms.add(_platform(value))
+        if art.kind is None:
+            art.kind = _entry_kind(entry)
         subject = _ref_digest(entry.get('subject'))
         if art.subject is None and subject and subject != digest:
             art.subject = subject
@@ -936,7 +1106,7 @@ def _min_age_protects(policy, art, now):
 def _keep_last_digests(policy, arts):
     if not policy.keep_last:
         return set()
-    ranked = [a for a in arts if any(policy.tag_matches(t) for t in a.tags)]
+    ranked = [a for a in arts if any(policy.tag_matches(t) for t in a.tags) and policy.kind_matches(a) and policy.platform_matches(a)]
     ranked.sort(key=lambda a: _recency_key(a, policy))
     return set(a.digest for a in ranked[:policy.keep_last])
 
@@ -970,7 +1140,7 @@ def _keep_semver_tags(policy, arts):
 
 class _Item(object):
     """Per tag (tag set) or per untagged manifest (tag None) evaluation across policies."""
-    __slots__ = ('art', 'tag', 'selected_by', 'protected_by', 'skip_reasons')
+    __slots__ = ('art', 'tag', 'selected_by', 'protected_by', 'skip_reasons', 'orphan', 'deferred')
 
     def __init__(self, art, tag):
         self.art = art
@@ -978,18 +1148,31 @@ class _Item(object):
         self.selected_by = []      # policy objects, in policy order
         self.protected_by = []     # (reason, policy)
         self.skip_reasons = []     # (reason, policy) when a policy did not select it
+        self.orphan = False        # selected as an orphan referrer (delete_orphan_referrers)
+        self.deferred = False      # past an on_limit truncate limit: kept for the next run
+
+    @property
+    def held(self):
+        """Something keeps it whatever the policies select: protection, a read error, or a truncate limit."""
+        return bool(self.protected_by) or self.deferred or self.art.read_error is not None
 
     @property
     def removable(self):
-        return bool(self.selected_by) and not self.protected_by and self.art.read_error is None
+        return bool(self.selected_by) and not self.held
+
+    @property
+    def deletes(self):
+        """Removable, and some selecting policy has action delete (action untag never deletes a manifest)."""
+        return self.removable and any(p.action == 'delete' for p in self.selected_by)
 
     def protection(self):
         if self.art.read_error is not None:
             return 'read_error', None
-        if not self.protected_by:
-            return None, None
-        reason, policy = min(self.protected_by, key=lambda rp: (PROTECTION_REASONS.index(rp[0]), rp[1].index))
-        return reason, policy
+        if self.protected_by:
+            return min(self.protected_by, key=lambda rp: (PROTECTION_REASONS.index(rp[0]), rp[1].index))
+        if self.deferred:
+            return 'deferred', (self.selected_by[0] if self.selected_by else None)
+        return None, None
 
     def selection_reason(self):
         for wanted in SELECTION_REASONS:
@@ -999,8 +1182,16 @@ class _Item(object):
         return 'not_selected', None
 
 
-def _evaluate_repository(repo, arts, policies, now):
-    """Return per-item evaluation for one repository."""
+def _present_digests(arts):
+    """Every digest the repository holds: its artifacts, and the index children a provider lists only as children."""
+    present = set(a.digest for a in arts)
+    for art in arts:
+        present.update(art.children)
+    return present
+
+
+def _evaluate_repository(repo, arts, policies, now, deferred=None):
+    """Return per-item evaluation for one repository; ``deferred`` marks items an on_limit truncate limit holds back."""
     tag_items = {}
     untagged_items = {}
     for art in arts:
@@ -1008,6 +1199,8 @@ def _evaluate_repository(repo, arts, policies, now):
             tag_items[(art.digest, tag)] = _Item(art, tag)
         if not art.tags:
             untagged_items[art.digest] = _Item(art, None)
+    present = _present_digests(arts)
+    orphans = set(a.digest for a in arts if a.subjects and not any(s in present for s in a.subjects))
 
     for policy in policies:
         last = _keep_last_digests(policy, arts)
@@ -1015,7 +1208,10 @@ def _evaluate_repository(repo, arts, policies, now):
         for art in arts:
             window = _window_reason(policy, art, now)
             young = _min_age_protects(policy, art, now)
+            pulled = policy.pulled_recently(art, now)
             in_use = policy.digest_in_use(repo, art.digest)
+            orphan = policy.delete_orphan_referrers and art.digest in orphans
+            wanted = policy.kind_matches(art) and policy.platform_matches(art)
             for tag in art.tags:
                 item = tag_items[(art.digest, tag)]
                 if in_use:
@@ -1028,9 +1224,14 @@ def _evaluate_repository(repo, arts, policies, now):
                     item.protected_by.append(('keep_semver', policy))
                 if art.digest in last:
                     item.protected_by.append(('keep_last', policy))
+                if pulled:
+                    item.protected_by.append(('pulled_within', policy))
                 if young:
                     item.protected_by.append(('min_age', policy))
-                if policy.protect_only or policy.tag_state == 'untagged' or not policy.tag_matches(tag):
+                if orphan:
+                    item.selected_by.append(policy)
+                    item.orphan = True
+                elif policy.protect_only or policy.tag_state == 'untagged' or not policy.tag_matches(tag) or not wanted:
                     item.skip_reasons.append(('not_selected', policy))
                 elif window is not None:
                     item.skip_reasons.append((window, policy))
@@ -1040,14 +1241,26 @@ def _evaluate_repository(repo, arts, policies, now):
                 item = untagged_items[art.digest]
                 if in_use:
                     item.protected_by.append(('in_use', policy))
+                if pulled:
+                    item.protected_by.append(('pulled_within', policy))
                 if young:
                     item.protected_by.append(('min_age', policy))
-                if policy.protect_only or policy.tag_state == 'tagged' or not policy.delete_untagged:
+                if orphan:
+                    item.selected_by.append(policy)
+                    item.orphan = True
+                elif (policy.protect_only or policy.tag_state == 'tagged' or not policy.delete_untagged or policy.action == 'untag'
+                      or not wanted):
                     item.skip_reasons.append(('not_selected', policy))
                 elif window is not None:
                     item.skip_reasons.append((window, policy))
                 else:
                     item.selected_by.append(policy)
+    for digest, tag in (deferred or {}).get('tags', ()):
+        if (digest, tag) in tag_items:
+            tag_items[(digest, tag)].deferred = True
+    for digest in (deferred or {}).get('digests', ()):
+        if digest in untagged_items:
+            untagged_items[digest].deferred = True
     return tag_items, untagged_items
 
 
@@ -1059,51 +1272,90 @@ def _ordered_policies(policy_lists):
     return [seen[k] for k in sorted(seen)]
 
 
-def _plan_repository(repo, arts_by_digest, policies, now):
+def _plan_repository(repo, arts_by_digest, policies, now, deferred=None):
     arts = [arts_by_digest[d] for d in sorted(arts_by_digest)]
-    tag_items, untagged_items = _evaluate_repository(repo, arts, policies, now)
+    tag_items, untagged_items = _evaluate_repository(repo, arts, policies, now, deferred)
+    # referrers: with_subject unless a policy covering the repository says keep (the cautious choice wins)
+    with_subject = all(p.referrers == 'with_subject' for p in policies)
 
     parents = {}
+    referrers_of = {}
     for art in arts:
         for child in art.children:
             if child in arts_by_digest:
                 parents.setdefault(child, set()).add(art.digest)
+        for subject in art.subjects:
+            if subject in arts_by_digest:
+                referrers_of.setdefault(subject, []).append(art.digest)
 
-    # Own deletion candidates: digests whose every tag is removable, and removable untagged manifests.
-    own = {}
+    def subjects_here(digest):
+        return [s for s in arts_by_digest[digest].subjects if s in arts_by_digest]
+
+    present = _present_digests(arts)
+
+    def names_kept_subject(art, tag):
+        """A referrer tag (sha256-<hex>.sig, ...) naming a subject that stays: removing it would drop the signature."""
+        named = artifact_types.referrer_tag(tag)
+        return bool(named) and named[0] in art.subjects and named[0] in present and named[0] not in deleted
+
+    # Own deletion candidates: digests whose every tag is removable by a policy with action delete, and removable
+    # untagged manifests. A digest whose every tag is removable but some only by action untag stays (untag_only).
+    own, untag_only = {}, set()
     for art in arts:
         if art.tags:
             items = [tag_items[(art.digest, t)] for t in art.tags]
             if all(i.removable for i in items):
-                own[art.digest] = _ordered_policies(i.selected_by for i in items)
+                if all(i.deletes for i in items):
+                    own[art.digest] = _ordered_policies(i.selected_by for i in items)
+                else:
+                    untag_only.add(art.digest)
         elif untagged_items[art.digest].removable:
             own[art.digest] = list(untagged_items[art.digest].selected_by)
 
-    # Children that would go with a deleted index: untagged, unprotected, present in the repository.
+    def goes_with_subject(digest):
+        """A referrer can go with its subject: nothing keeps it, and each tag of its own that is not a referrer tag
+        is one a policy with action delete removes."""
+        art = arts_by_digest[digest]
+        if art.read_error is not None:
+            return False
+        if not art.tags:
+            return not untagged_items[digest].held
+        for tag in art.tags:
+            item = tag_items[(digest, tag)]
+            if item.held or (artifact_types.referrer_tag(tag) is None and not item.deletes):
+                return False
+        return True
+
+    # Children that go with a deleted index (untagged, unprotected, present in the repository) and, with referrers
+    # with_subject, the referrers of a deleted manifest whose every subject here goes too; transitively.
     candidates = set(own)
-    stack = sorted(d for d in own if arts_by_digest[d].is_index)
+    stack = sorted(own, reverse=True)
     while stack:
-        index_digest = stack.pop()
-        for child in arts_by_digest[index_digest].children:
+        digest = stack.pop()
+        for child in arts_by_digest[digest].children:
             child_art = arts_by_digest.get(child)
-            if (child_art is None or child in candidates or child_art.tags or untagged_items[child].protected_by
-                    or child_art.read_error is not None):
+            if (child_art is None or child in candidates or child_art.tags or untagged_items[child].held):
                 continue
             candidates.add(child)
-            if child_art.is_index:
-                stack.append(child)
+            stack.append(child)
+        for referrer in sorted(referrers_of.get(digest, ())) if with_subject else ():
+            if referrer in candidates or not goes_with_subject(referrer):
+                continue
+            if all(s in candidates for s in subjects_here(referrer)):
+                candidates.add(referrer)
+                stack.append(referrer)
 
-    # Greatest fixed point: drop anything referenced by a surviving index or whose subject survives.
+    # Greatest fixed point: drop anything referenced by a surviving index or whose subject survives (the subject its
+    # manifest names, or one its cosign tags name).
     deleted = set(candidates)
     guard = {}
     changed = True
     while changed:
         changed = False
         for digest in sorted(deleted):
-            art = arts_by_digest[digest]
             if any(p not in deleted for p in parents.get(digest, ())):
                 guard[digest] = 'index_child'
-            elif art.subject and art.subject in arts_by_digest and art.subject not in deleted:
+            elif any(s not in deleted for s in subjects_here(digest)):
                 guard[digest] = 'referrer_of_kept'
             else:
                 continue
@@ -1112,29 +1364,40 @@ def _plan_repository(repo, arts_by_digest, policies, now):
     for digest in deleted:
         guard.pop(digest, None)
 
-    # Attach untagged deleted manifests to the deleted index they belong to.
-    owner = {}
-    depth = {}
+    # What each deleted manifest goes with: an untagged one with a deleted index that lists it (a child), a referrer
+    # (with_subject) with its deleted subject; followed up to an entry of its own (the top), which lists them all.
+    def link(digest):
+        art = arts_by_digest[digest]
+        if not art.tags:
+            listing = sorted(p for p in parents.get(digest, ()) if p in deleted)
+            if listing:
+                return listing[0], 'child'
+        subjects = subjects_here(digest)
+        if with_subject and subjects and all(s in deleted for s in subjects):
+            return subjects[0], 'referrer'
+        return None
+
+    links = dict((d, link(d)) for d in sorted(deleted))
     for digest in sorted(deleted):
-        if arts_by_digest[digest].tags:
+        # referrer tags can name each other in a ring: the smallest digest of a ring gets an entry of its own
+        path, current = [], digest
+        while links.get(current) and current not in path:
+            path.append(current)
+            current = links[current][0]
+        if current in path:
+            links[min(path[path.index(current):])] = None
+    top_of, depth, role = {}, {}, {}
+    for digest in sorted(deleted):
+        if links[digest] is None:
             continue
-        current, steps, seen = digest, 0, set([digest])
-        while True:
-            deleted_parents = sorted(p for p in parents.get(current, ()) if p in deleted and p not in seen)
-            if not deleted_parents:
-                break
-            current = deleted_parents[0]
-            seen.add(current)
-            steps += 1
-            if arts_by_digest[current].tags:
-                break
-        if steps:
-            owner[digest] = current
-            depth[digest] = steps
-    tops = sorted(d for d in deleted if d not in owner)
+        current, steps = links[digest][0], 1
+        while links[current] is not None:
+            current, steps = links[current][0], steps + 1
+        top_of[digest], depth[digest], role[digest] = current, steps, links[digest][1]
+    tops = sorted(d for d in deleted if d not in top_of)
     owned = {}
-    for child, parent in owner.items():
-        owned.setdefault(parent, []).append(child)
+    for digest, top in top_of.items():
+        owned.setdefault(top, []).append(digest)
 
     result = {'remove_tags': [], 'delete_digests': [], 'kept': [], 'deleted': deleted}
 
@@ -1145,30 +1408,40 @@ def _plan_repository(repo, arts_by_digest, policies, now):
         ts, dummy = _age_ts(art, policy or policies[0])
         return int((now - ts).total_seconds()) if ts is not None else None
 
+    def is_orphan(digest):
+        art = arts_by_digest[digest]
+        items = [tag_items[(digest, t)] for t in art.tags] if art.tags else [untagged_items[digest]]
+        return any(i.orphan for i in items)
+
     for digest in tops:
         art = arts_by_digest[digest]
-        children = sorted(owned.get(digest, ()), key=lambda d: (depth[d], d))
+        mine = sorted(owned.get(digest, ()), key=lambda d: (depth[d], d))
+        children = [d for d in mine if role[d] == 'child']
         selected = own.get(digest) or []
         result['delete_digests'].append({
             'repository': repo,
             'digest': digest,
             'media_type': art.media_type,
+            'artifact_type': art.kind,
             'tags': list(art.tags),
             'size_bytes': art.size_bytes,
             'children': children,
-            'children_size_bytes': dict((d, arts_by_digest[d].size_bytes) for d in children if d in arts_by_digest),
+            'children_size_bytes': dict((d, arts_by_digest[d].size_bytes) for d in children),
+            'referrers': [_referrer_entry(arts_by_digest[d], links[d][0]) for d in mine if role[d] == 'referrer'],
             'policy': selected[0].name if selected else None,
             'selected_by': [p.name for p in selected],
             'age_basis': basis_for(art, selected[0] if selected else None),
             'age_seconds': age_for(art, selected[0] if selected else None),
             'leftover': False,
+            'reason': ORPHAN_REASON if is_orphan(digest) else None,
         })
 
     for art in arts:
-        removed_here = False
+        removed_here = kept_here = False
         for tag in art.tags:
             item = tag_items[(art.digest, tag)]
-            if item.removable:
+            if (art.digest in deleted and not item.held) or (item.removable and not names_kept_subject(art, tag)):
+                # removable, or a referrer tag that goes with its manifest (the manifest goes with its subject)
                 removed_here = True
                 if art.digest not in deleted:
                     result['remove_tags'].append({
@@ -1179,7 +1452,10 @@ def _plan_repository(repo, arts_by_digest, policies, now):
                         'age_seconds': age_for(art, item.selected_by[0]),
                     })
                 continue
+            kept_here = True
             reason, policy = item.protection()
+            if reason is None and item.removable:
+                reason = 'referrer_of_kept'   # selected, but it names a subject that stays (names_kept_subject)
             if reason is None and not item.selected_by and art.tags and is_referrer_tag(tag):
                 subject = _referrer_tag_subject(tag)
                 if subject in arts_by_digest and subject not in deleted:
@@ -1197,20 +1473,36 @@ def _plan_repository(repo, arts_by_digest, policies, now):
                     reason = guard[art.digest]
                 elif any(p not in deleted for p in parents.get(art.digest, ())):
                     reason = 'index_child'
-                elif art.subject and art.subject in arts_by_digest and art.subject not in deleted:
+                elif any(s in present and s not in deleted for s in art.subjects):
+                    # a subject only an index lists (providers that list children only there) is never deleted here
                     reason = 'referrer_of_kept'
                 else:
                     reason, policy = item.selection_reason()
             result['kept'].append(_kept_entry(repo, art, None, reason, policy, item, basis_for(art, policy), age_for(art, policy)))
         elif removed_here:
-            # Some tags go but the manifest stays: a sibling tag is kept, or a guard keeps the now-untagged manifest.
-            reason = guard.get(art.digest, 'shared_digest')
+            # Some tags go but the manifest stays: a sibling tag is kept, a guard keeps the now-untagged manifest, or
+            # action untag removed every tag (untag never deletes a manifest).
+            reason = guard.get(art.digest) or ('untag_only' if art.digest in untag_only and not kept_here else 'shared_digest')
             result['kept'].append({
                 'repository': repo, 'digest': art.digest, 'tag': None, 'reason': reason, 'policy': None,
-                'selected_by': [p.name for p in own.get(art.digest, [])], 'protected_by': [],
+                'selected_by': [p.name for p in (own.get(art.digest) or (_ordered_policies(
+                    tag_items[(art.digest, t)].selected_by for t in art.tags) if art.digest in untag_only else []))],
+                'protected_by': [],
                 'age_basis': basis_for(art, None), 'age_seconds': age_for(art, None),
             })
     return result
+
+
+def _referrer_entry(art, subject):
+    """A referrer deleted with its subject, as listed under the subject's entry (``delete_digests[].referrers``)."""
+    return {
+        'digest': art.digest,
+        'subject': subject,
+        'artifact_type': art.kind,
+        'media_type': art.media_type,
+        'tags': list(art.tags),
+        'size_bytes': art.size_bytes,
+    }
 
 
 def _kept_entry(repo, art, tag, reason, policy, item, basis, age):
@@ -1292,32 +1584,51 @@ def plan(snapshot, policies, now=None, repositories=None):
         if not policy.protect_only:
             continue
         alone = [r for r in sorted(repos) if policy.covers(r)
-                 and all(p.protect_only for p in policy_objs if p.covers(r))]
+                 and all(not p.selects for p in policy_objs if p.covers(r))]
         if alone:
             warnings.append('policy "%s" only protects (it sets none of tags, tag_state, older_than, newer_than) and no '
                             'policy that selects covers %s: nothing is removed there' % (
                                 policy.name, ', '.join(alone[:10]) + (' ...' if len(alone) > 10 else '')))
 
+    results, repo_policies = {}, {}
+    for repo in sorted(repos):
+        applicable = [p for p in policy_objs if p.covers(repo)]
+        if applicable:
+            repo_policies[repo] = applicable
+            results[repo] = _plan_repository(repo, repos[repo], applicable, now_dt)
+    # on_limit truncate: the newest part of the plan past a limit is deferred; the plan is made again with it held,
+    # so that every guard sees what stays.
+    units, limit_warnings = _truncate(policy_objs, repos, results)
+    deferred_units = [u for u in units if u.deferred]
+    marks = {}
+    for unit in deferred_units:
+        mark = marks.setdefault(unit.repository, {'tags': set(), 'digests': set()})
+        mark['tags'].update(unit.tags)
+        mark['digests'].update(unit.digests)
+    for repo in sorted(marks):
+        results[repo] = _plan_repository(repo, repos[repo], repo_policies[repo], now_dt, deferred=marks[repo])
+
     remove_tags, delete_digests, kept, read_errors = [], [], [], []
     summaries = {}
-    repo_policies = {}
     pre1980 = untrusted = 0
     for repo in sorted(set(repos) | set(leftovers)):
-        applicable = [p for p in policy_objs if p.covers(repo)]
+        applicable = repo_policies.get(repo)
         leftover_entries = [_leftover_entry(repo, a) for a in leftovers.get(repo, [])]
         delete_digests.extend(leftover_entries)
         if not applicable:
             if leftover_entries:
                 summaries[repo] = _summarize({}, _empty_result(), leftover_entries, 0)
             continue
-        repo_policies[repo] = applicable
-        res = _plan_repository(repo, repos[repo], applicable, now_dt)
+        res = results[repo]
         remove_tags.extend(res['remove_tags'])
         delete_digests.extend(res['delete_digests'])
         kept.extend(res['kept'])
         errors = _read_errors(repo, repos[repo], unresolved.get(repo, []))
         read_errors.extend(errors)
-        summaries[repo] = _summarize(repos[repo], res, leftover_entries, len(errors))
+        mine = [u for u in deferred_units if u.repository == repo]
+        summaries[repo] = _summarize(repos[repo], res, leftover_entries, len(errors),
+                                     deferred=(sum(len(u.tags) for u in mine), sum(len(u.digests) for u in mine)))
+        warnings.extend(_selection_warnings(repo, repos[repo], applicable))
         distrusting = any(not p.trust_created_before_1980 for p in applicable)
         for art in repos[repo].values():
             if distrusting and art.ts['created'] is None and art.created_pre1980 is not None:
@@ -1330,6 +1641,7 @@ def plan(snapshot, policies, now=None, repositories=None):
     kept.sort(key=lambda e: (e['repository'], e['digest'], e['tag'] is not None, e['tag'] or ''))
     read_errors.sort(key=lambda e: (e['repository'], e['digest'] or ''))
 
+    warnings.extend(limit_warnings)
     if pre1980:
         warnings.append('%d artifact(s) have an image creation time before 1980 (reproducible builds): treated as unknown; '
                         'set trust_created_before_1980 to use it' % pre1980)
@@ -1354,6 +1666,7 @@ def plan(snapshot, policies, now=None, repositories=None):
         'delete_digests': delete_digests,
         'kept': kept,
         'read_errors': read_errors,
+        'deferred': [dict(e, operation=u.operation) for u in deferred_units for e in u.entries],
         'repositories': summaries,
         'totals': totals,
         'blocked': bool(block_reasons),
@@ -1362,6 +1675,158 @@ def plan(snapshot, policies, now=None, repositories=None):
         'now': format_timestamp(now_dt),
         'policies': [p.normalized() for p in policy_objs],
     }
+
+
+def _names(policies):
+    return ', '.join('"%s"' % p.name for p in policies)
+
+
+def _selection_warnings(repo, arts_by_digest, policies):
+    """What the snapshot of one repository does not say that a policy's rule needs: pull times, types, platforms."""
+    arts = [arts_by_digest[d] for d in sorted(arts_by_digest)]
+    warnings = []
+    if not arts:
+        return warnings
+    pulling = [p for p in policies if p.pulled_within is not None]
+    unpulled = [a for a in arts if a.ts['pulled'] is None]
+    if pulling and unpulled:
+        if len(unpulled) == len(arts):
+            warnings.append('keep.pulled_within (policy %s) protects nothing in %s: the provider records no pull times '
+                            '(no artifact there has one)' % (_names(pulling), repo))
+        else:
+            warnings.append('keep.pulled_within (policy %s) cannot protect %d of %d artifact(s) in %s: the snapshot has no '
+                            'pull time for them (never pulled, or the provider records none)' % (
+                                _names(pulling), len(unpulled), len(arts), repo))
+    for key, unknown, what in (
+            ('artifact_types', [a for a in arts if a.kind is None], 'what they are (no media type or artifact type)'),
+            ('platforms', [a for a in arts if not a.platforms], 'their platform')):
+        using = [p for p in policies if getattr(p, key) and not p.protect_only]
+        if using and unknown:
+            warnings.append('policy %s selects by %s, but the snapshot does not say %s for %d of %d artifact(s) in %s: '
+                            'they are not selected' % (_names(using), key, what, len(unknown), len(arts), repo))
+    return warnings
+
+
+class _Unit(object):
+    """What on_limit truncate applies or defers as a whole: the tag removals of one manifest that stays, or one
+    manifest deletion with the children and referrers that go with it."""
+    __slots__ = ('repository', 'digest', 'operation', 'entries', 'costs', 'age', 'name', 'tags', 'digests', 'deferred')
+
+    def __init__(self, repository, digest, operation, entries, costs, age, name, tags, digests):
+        self.repository = repository
+        self.digest = digest
+        self.operation = operation      # untag | delete
+        self.entries = entries          # the plan's remove_tags entries, or its one delete_digests entry
+        self.costs = costs              # policy name -> (operations, tags and untagged manifests that disappear)
+        self.age = age
+        self.name = name
+        self.tags = tags                # (digest, tag) that go
+        self.digests = digests          # digests deleted
+        self.deferred = False
+
+    def key(self):
+        """Oldest first (unknown ages last), then repository, tag or digest name."""
+        return (self.age is None, -(self.age or 0), self.repository, self.name, self.digest)
+
+
+def _units(results):
+    units = []
+    for repo in sorted(results):
+        res = results[repo]
+        by_digest = {}
+        for entry in res['remove_tags']:
+            by_digest.setdefault(entry['digest'], []).append(entry)
+        for digest in sorted(by_digest):
+            entries = by_digest[digest]
+            costs = {}
+            for entry in entries:
+                for name in entry['selected_by']:
+                    costs[name] = costs.get(name, 0) + 1
+            ages = [e['age_seconds'] for e in entries if e['age_seconds'] is not None]
+            units.append(_Unit(repo, digest, 'untag', entries, dict((n, (c, c)) for n, c in costs.items()),
+                               max(ages) if ages else None, min(e['tag'] for e in entries),
+                               set((digest, e['tag']) for e in entries), set()))
+        for entry in res['delete_digests']:
+            children, referrers = entry['children'], entry['referrers']
+            operations = 1 + len(children) + len(referrers)
+            gone = (len(entry['tags']) or 1) + len(children) + sum(len(r['tags']) or 1 for r in referrers)
+            tags = set((entry['digest'], t) for t in entry['tags']) | set((r['digest'], t) for r in referrers for t in r['tags'])
+            units.append(_Unit(repo, entry['digest'], 'delete', [entry], dict((n, (operations, gone)) for n in entry['selected_by']),
+                               entry['age_seconds'], (sorted(entry['tags']) or [entry['digest']])[0], tags,
+                               set([entry['digest']]) | set(children) | set(r['digest'] for r in referrers)))
+    units.sort(key=_Unit.key)
+    return units
+
+
+def _truncate(policies, repos, results):
+    """Apply on_limit truncate: oldest first, take each unit while it fits every limit of every truncating policy that
+    selected it; from the first unit past a limit, that limit takes nothing more (the rest is deferred). A unit whose
+    deletion needs a deferred one (an index that lists it, a subject it refers to) is deferred too.
+
+    Returns ``(units in order, warnings)``; ``unit.deferred`` says which are left for the next run.
+    """
+    by_name = dict((p.name, p) for p in policies)
+    if not any(p.on_limit == 'truncate' for p in policies):
+        return [], []
+    units = _units(results)
+    population = dict((repo, sum(len(a.tags) or 1 for a in repos[repo].values())) for repo in results)
+    used, closed = {}, []
+    for unit in units:
+        checks = []
+        for name, (operations, gone) in sorted(unit.costs.items()):
+            policy = by_name[name]
+            if policy.on_limit != 'truncate':
+                continue
+            # the same comparisons as _check_breakers, so that a truncated plan never trips the breaker it was cut for
+            if policy.max_deletions is not None:
+                checks.append((('max_deletions', name, None), operations, lambda total, p=policy: total > p.max_deletions))
+            if policy.max_deletions_percent is not None:
+                checks.append((('max_deletions_percent', name, unit.repository), gone,
+                               lambda total, p=policy, n=population[unit.repository]: total * 100.0 / n > p.max_deletions_percent))
+        failed = [key for key, amount, over in checks if key in closed or over(used.get(key, 0) + amount)]
+        if failed:
+            unit.deferred = True
+            closed.extend(k for k in failed if k not in closed)
+        else:
+            for key, amount, dummy in checks:
+                used[key] = used.get(key, 0) + amount
+    # A deletion that needs another (every index listing it, every subject it refers to) goes only with it.
+    owner = {}
+    for unit in units:
+        for digest in unit.digests:
+            owner[(unit.repository, digest)] = unit
+    parents = {}
+    for repo in results:
+        for art in repos[repo].values():
+            for child in art.children:
+                parents.setdefault((repo, child), set()).add(art.digest)
+    changed = True
+    while changed:
+        changed = False
+        for unit in units:
+            if unit.deferred or unit.operation != 'delete':
+                continue
+            needs = set()
+            for digest in unit.digests:
+                needs.update(parents.get((unit.repository, digest), ()))
+                needs.update(repos[unit.repository][digest].subjects)
+            if any(owner.get((unit.repository, d)) not in (None, unit) and owner[(unit.repository, d)].deferred for d in needs):
+                unit.deferred = True
+                changed = True
+    warnings = []
+    deferred = [u for u in units if u.deferred]
+    if deferred:
+        limits = []
+        for kind, name, repo in closed:
+            limit = getattr(by_name[name], kind)
+            limits.append('policy "%s" %s %s%s' % (name, kind, limit, ' in %s' % repo if repo else ''))
+            if not used.get((kind, name, repo)):
+                warnings.append('policy "%s": the oldest item it selects%s needs more than its %s %s allows: nothing of it is '
+                                'applied until the limit is raised' % (name, ' in %s' % repo if repo else '', kind, limit))
+        warnings.insert(0, 'on_limit truncate: %d tag removal(s) and %d manifest deletion(s) deferred to the next run (%s)' % (
+            sum(len(u.entries) for u in deferred if u.operation == 'untag'),
+            sum(len(u.digests) for u in deferred), '; '.join(limits) or 'they need a deferred deletion'))
+    return units, warnings
 
 
 def _empty_result():
@@ -1376,8 +1841,10 @@ def _leftover_entry(repo, art):
         'media_type': art.media_type,
         'tags': list(art.tags),
         'size_bytes': art.size_bytes,
+        'artifact_type': art.kind,
         'children': [],
         'children_size_bytes': {},
+        'referrers': [],
         'policy': None,
         'selected_by': [],
         'age_basis': None,
@@ -1403,19 +1870,22 @@ def _count(counts, key):
     counts[key] = counts.get(key, 0) + 1
 
 
-def _summarize(arts_by_digest, res, leftover_entries=(), read_errors=0):
+def _summarize(arts_by_digest, res, leftover_entries=(), read_errors=0, deferred=(0, 0)):
     """Per repository counts of the repository's own content (throwaway leftovers are counted apart).
 
     Tags: ``tags_before = tags_kept + tags_removed`` and ``tags_removed = tags_removed_with_digests +
-    tags_removed_from_surviving``; ``kept_by_reason`` counts each kept tag once and adds up to ``tags_kept``;
-    ``tags_after = tags_kept``.  Digests: ``digests_before = digests_deleted + digests_after`` (``digests_deleted``
-    counts the children deleted with an index too), and ``untagged_kept_by_reason`` counts each manifest that stays
-    with no tag (untagged before, or left untagged by a guard).
+    tags_removed_from_surviving`` (the tags of deleted referrers go with their digests); ``kept_by_reason`` counts
+    each kept tag once and adds up to ``tags_kept``; ``tags_after = tags_kept``.  Digests: ``digests_before =
+    digests_deleted + digests_after`` (``digests_deleted`` counts the children and referrers deleted with a manifest
+    too: ``children_deleted``, ``referrers_deleted``), and ``untagged_kept_by_reason`` counts each manifest that stays
+    with no tag (untagged before, left untagged by a guard, or by action untag: ``tags_untagged_only``).
+    ``deferred`` is ``(deferred_tags, deferred_digests)``: what on_limit truncate left for the next run, kept here
+    with reason ``deferred``.
     """
     deleted = res['deleted']
     tags_before = sum(len(a.tags) for a in arts_by_digest.values())
     from_surviving = len(res['remove_tags'])
-    with_digests = sum(len(e['tags']) for e in res['delete_digests'])
+    with_digests = sum(len(e['tags']) + sum(len(r['tags']) for r in e['referrers']) for e in res['delete_digests'])
     bytes_freed = 0
     partial = False
     for digest in sorted(deleted):
@@ -1445,8 +1915,12 @@ def _summarize(arts_by_digest, res, leftover_entries=(), read_errors=0):
         'digests_before': len(arts_by_digest),
         'digests_deleted': len(deleted),
         'children_deleted': sum(len(e['children']) for e in res['delete_digests']),
+        'referrers_deleted': sum(len(e['referrers']) for e in res['delete_digests']),
         'digests_after': len(arts_by_digest) - len(deleted),
         'untagged_kept_by_reason': dict(sorted(untagged.items())),
+        'tags_untagged_only': untagged.get('untag_only', 0),
+        'deferred_tags': deferred[0],
+        'deferred_digests': deferred[1],
         'bytes_freed': bytes_freed,
         'bytes_freed_partial': partial,
         'leftovers': len(leftover_entries),
@@ -1471,15 +1945,17 @@ def _add_up(summaries):
     for key in ('kept_by_reason', 'untagged_kept_by_reason'):
         totals[key] = dict(sorted(totals.get(key, {}).items()))
     for key in ('tags_before', 'tags_removed', 'tags_removed_with_digests', 'tags_removed_from_surviving', 'tags_kept',
-                'tags_after', 'digests_before', 'digests_deleted', 'children_deleted', 'digests_after', 'bytes_freed',
-                'leftovers', 'leftover_tags', 'read_errors'):
+                'tags_after', 'digests_before', 'digests_deleted', 'children_deleted', 'referrers_deleted', 'digests_after',
+                'tags_untagged_only', 'deferred_tags', 'deferred_digests', 'bytes_freed', 'leftovers', 'leftover_tags',
+                'read_errors'):
         totals.setdefault(key, 0)
     totals.setdefault('bytes_freed_partial', False)
     return totals
 
 
 def _check_breakers(policies, repo_policies, repos, remove_tags, delete_digests, summaries):
-    """Circuit breakers; each policy counts the operations it selected (``selected_by``).
+    """Circuit breakers; each policy counts the operations it selected (``selected_by``), the children and referrers
+    deleted with a manifest included.  Run on the plan after on_limit truncate, whose limits it then never exceeds.
 
     Throwaway leftovers are selected by no policy and ``repos`` holds no throwaway, so they count nowhere here.
     """
@@ -1487,7 +1963,7 @@ def _check_breakers(policies, repo_policies, repos, remove_tags, delete_digests,
     for policy in policies:
         mine_tags = [e for e in remove_tags if policy.name in e['selected_by']]
         mine_digests = [e for e in delete_digests if policy.name in e['selected_by']]
-        operations = len(mine_tags) + len(mine_digests) + sum(len(e['children']) for e in mine_digests)
+        operations = len(mine_tags) + sum(1 + len(e['children']) + len(e['referrers']) for e in mine_digests)
         if policy.max_deletions is not None and operations > policy.max_deletions:
             reasons.append('policy "%s": %d planned deletions (tags removed + manifests deleted) exceed max_deletions %d' % (
                 policy.name, operations, policy.max_deletions))
@@ -1498,7 +1974,8 @@ def _check_breakers(policies, repo_policies, repos, remove_tags, delete_digests,
             if policy.max_deletions_percent is not None:
                 untagged_before = sum(1 for a in repos[repo].values() if not a.tags)
                 population = summary['tags_before'] + untagged_before
-                gone = len(repo_tags) + sum(len(e['tags']) or 1 for e in repo_digests) + sum(len(e['children']) for e in repo_digests)
+                gone = len(repo_tags) + sum((len(e['tags']) or 1) + len(e['children']) + sum(len(r['tags']) or 1 for r in e['referrers'])
+                                            for e in repo_digests)
                 if population and gone * 100.0 / population > policy.max_deletions_percent:
                     reasons.append('policy "%s": repository %s would lose %d of %d tags and untagged manifests (%.1f%%), '
                                    'more than max_deletions_percent %s' % (
@@ -1509,6 +1986,7 @@ def _check_breakers(policies, repo_policies, repos, remove_tags, delete_digests,
                     if entry['repository'] == repo:
                         deleted.add(entry['digest'])
                         deleted.update(entry['children'])
+                        deleted.update(r['digest'] for r in entry['referrers'])
                 removed = set((e['digest'], e['tag']) for e in remove_tags if e['repository'] == repo)
                 before = [(a.digest, t) for a in repos[repo].values() for t in a.tags if not is_referrer_tag(t)]
                 after = [dt for dt in before if dt[0] not in deleted and dt not in removed]

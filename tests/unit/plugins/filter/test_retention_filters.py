@@ -268,10 +268,20 @@ def _varied(rng):
             if rng.random() < 0.07:
                 entry['provider_data'] = {'throwaway': True}
             arts.append(entry)
+            # referrers: a cosign signature under its tag, an OCI 1.1 SBOM naming its subject
+            if rng.random() < 0.3:
+                arts.append({'repository': repo, 'digest': 'sha256:%064x' % rng.getrandbits(256), 'pushed_at': OLD, 'size_bytes': 2,
+                             'tags': ['sha256-%s.sig' % digest[7:]]})
+            if rng.random() < 0.2:
+                arts.append({'repository': repo, 'digest': 'sha256:%064x' % rng.getrandbits(256), 'pushed_at': OLD, 'size_bytes': 2,
+                             'tags': [], 'subject': digest})
         arts.append({'repository': repo, 'digest': 'sha256:%064x' % rng.getrandbits(256), 'tags': ['latest'], 'pushed_at': NEW})
-    policies = [{'name': 'ci', 'tag_state': rng.choice(('tagged', 'any')), 'older_than': '30d',
-                 'keep': {'tags': ['b1-*'], 'semver': {'major': 1}}}, {'name': 'guard', 'keep': {'last': 1}}]
-    return arts, policies
+    ci = {'name': 'ci', 'tag_state': rng.choice(('tagged', 'any')), 'older_than': '30d', 'keep': {'tags': ['b1-*'], 'semver': {'major': 1}}}
+    if rng.random() < 0.3:
+        ci.update(max_deletions=rng.randint(1, 6), on_limit='truncate')
+    if rng.random() < 0.2:
+        ci['action'] = 'untag'
+    return arts, [ci, {'name': 'guard', 'keep': {'last': 1}}]
 
 
 def _outcomes(rng, result, refs):
@@ -311,7 +321,9 @@ def test_report_figures_add_up_whatever_the_modules_did(seed):
             assert len(summary['removed_tags']) == summary['tags_removed']
             assert len(summary['removed_from_surviving']) == summary['tags_removed_from_surviving']
             assert len(summary['deleted_digests']) == summary['digests_deleted']
+            assert len(summary['deleted_referrers']) == summary['referrers_deleted']
             assert summary['tags_before'] == result['repositories'][name]['tags_before']
+            assert summary['kept_by_reason'].get('deferred', 0) == summary['deferred_tags']
         totals = report['totals']
         assert_report_adds_up(totals)
         assert (totals['removed_tags'], totals['deleted_digests'], totals['kept']) == (
@@ -323,7 +335,7 @@ def test_report_figures_add_up_whatever_the_modules_did(seed):
     for name, summary in result['repositories'].items():
         for key in ('tags_before', 'tags_removed', 'tags_removed_with_digests', 'tags_removed_from_surviving', 'tags_kept',
                     'kept_by_reason', 'tags_after', 'digests_before', 'digests_deleted', 'digests_after',
-                    'untagged_kept_by_reason'):
+                    'untagged_kept_by_reason', 'referrers_deleted', 'tags_untagged_only', 'deferred_tags', 'deferred_digests'):
             assert report['repositories'][name][key] == summary[key], (name, key)
 
 
@@ -416,3 +428,124 @@ def test_table_before_a_real_run_and_when_blocked_and_with_kept_tags():
     assert lines[0].endswith(': 0 tag(s) and 0 digest(s) would go') and 'REPOSITORY' not in lines[1]
     with pytest.raises(AnsibleFilterError, match='must be a plan'):
         table_filter.retention_table({'remove_tags': []})
+
+
+# -- issue 13: referrers, untag, truncate in the filters ------------------------------------------------------
+
+SUBJECT_SIG = 'sha256-%s.sig' % ('a' * 64)
+
+
+def _signed_plan(**policy):
+    snapshot = [artifact('a', ['old']),
+                artifact('s', [SUBJECT_SIG], size_bytes=5),                                   # cosign signature of a
+                artifact('b', [], size_bytes=6, subject=sha('a')),                            # OCI 1.1 SBOM of a
+                artifact('i', ['idx'], media_type='application/vnd.oci.image.index.v1+json', children=[{'digest': sha('c')}]),
+                artifact('c', []),
+                artifact('k', ['latest'], pushed=NEW)]
+    return plan(snapshot, dict({'name': 'ci', 'older_than': '30d'}, **policy), now=NOW)
+
+
+@pytest.mark.parametrize('policies, fragment', [
+    ({'name': 'p', 'action': 'untag', 'tag_state': 'untagged'}, 'policy "p": key "action" is untag, which never deletes a manifest'),
+    ({'name': 'p', 'on_limit': 'truncate'}, 'policy "p": key "on_limit" is truncate but neither max_deletions nor max_deletions_percent'),
+    ({'name': 'p', 'artifact_types': ['helmchart']}, 'policy "p": key "artifact_types" has an unknown artifact type "helmchart" '
+                                                     '(did you mean "helm"?)'),
+    ({'name': 'p', 'platforms': ['amd64']}, 'policy "p": key "platforms" pattern "amd64" is not a platform'),
+    ({'name': 'p', 'keep': {'pulled_within': '7 days'}}, 'policy "p": key "keep.pulled_within" is not a valid duration'),
+    ({'name': 'p', 'referrers': 'with-subject'},
+     'policy "p": key "referrers" must be one of with_subject, keep, got \'with-subject\' (did you mean "with_subject"?)'),
+    ({'name': 'p', 'delete_orphan_referrers': 2}, 'policy "p": key "delete_orphan_referrers" must be a boolean, got 2'),
+])
+def test_retention_policies_checks_the_keys_of_0_5_0(policies, fragment):
+    with pytest.raises(AnsibleFilterError) as exc:
+        policies_filter.retention_policies(policies)
+    assert str(exc.value).startswith('retention_policies: invalid policy: ')
+    assert fragment in str(exc.value)
+
+
+def test_retention_refs_hands_referrers_to_the_artifact_call_with_their_tags():
+    result = _signed_plan()
+    entry = [e for e in result['delete_digests'] if e['digest'] == sha('a')][0]
+    assert [r['digest'] for r in entry['referrers']] == [sha('b'), sha('s')]
+    refs = refs_filter.retention_refs(result)
+    # indexes, then other manifests, then children, then the referrers that go with their subjects
+    assert refs['digests'] == [REPO + '@' + sha('i'), REPO + '@' + sha('a'), REPO + '@' + sha('c'),
+                               REPO + '@' + sha('b'), REPO + '@' + sha('s')]
+    assert refs['expected_tags'][REPO + '@' + sha('s')] == [SUBJECT_SIG]
+    assert refs['expected_tags'][REPO + '@' + sha('b')] == []
+    assert set(refs) == {'tags', 'tag_digests', 'digests', 'expected_tags'}   # the contract the role passes on unchanged
+
+
+def test_report_counts_referrers_deleted_with_their_subject():
+    result = _signed_plan()
+    refs = refs_filter.retention_refs(result)
+    gone = {'actions': [{'ref': ref, 'action': 'deleted'} for ref in refs['digests']]}
+    report = report_filter.retention_report(result, artifact_result=gone)
+    summary = report['repositories'][REPO]
+    assert summary['referrers_deleted'] == 2 and summary['digests_deleted'] == 5 and report['totals']['referrers_deleted'] == 2
+    assert summary['deleted_referrers'] == {sha('s'): sha('a'), sha('b'): sha('a')}
+    assert summary['deleted_digest_tags'][sha('s')] == [SUBJECT_SIG] and SUBJECT_SIG in summary['removed_tags']
+    assert summary['bytes_freed'] == 100 + 100 + 100 + 5 + 6
+    assert '  digests: 6 before - 5 deleted (2 referrer(s) with their subjects) = 1 after; 0.00 MiB freed' in report['lines']
+    assert_report_adds_up(summary)
+    assert summary['errors'] == []
+
+
+def test_report_a_referrer_deleted_while_its_subject_stayed_is_an_error():
+    result = _signed_plan()
+    refs = refs_filter.retention_refs(result)
+    actions = [{'ref': ref, 'action': 'deleted'} for ref in refs['digests'] if not ref.endswith(sha('a'))]
+    actions.append({'ref': REPO + '@' + sha('a'), 'action': 'skipped', 'reason': 'tags_changed', 'msg': 'tag(s) prod now point at it'})
+    report = report_filter.retention_report(result, artifact_result={'actions': actions})
+    summary = report['repositories'][REPO]
+    assert summary['kept_by_reason']['skipped'] == 1 and summary['referrers_deleted'] == 2
+    assert ('referrer %s was deleted but its subject %s was not (skipped): the subject stays without it' % (sha('b'), sha('a'))
+            in summary['errors'])
+    assert report['totals']['errors'] == 2
+    assert_report_adds_up(summary)
+
+
+def test_report_and_table_of_untag_only():
+    from ansible_collections.regops.registry.plugins.filter import retention_table as table_filter
+    result = plan([artifact('a', ['pr-1', 'pr-2']), artifact('k', ['latest'], pushed=NEW)],
+                  {'older_than': '30d', 'action': 'untag'}, now=NOW)
+    assert result['delete_digests'] == [] and result['repositories'][REPO]['tags_untagged_only'] == 1
+    refs = refs_filter.retention_refs(result)
+    assert refs['digests'] == [] and refs['tags'] == [REPO + ':pr-1', REPO + ':pr-2']
+    done = {'actions': [{'ref': ref, 'action': 'deleted'} for ref in refs['tags']]}
+    report = report_filter.retention_report(result, tag_result=done)
+    assert report['totals']['tags_untagged_only'] == 1 and report['totals']['tags_removed_from_surviving'] == 2
+    assert '  untag:   1 digest(s) left untagged and stay (action untag never deletes a manifest)' in report['lines']
+    table = table_filter.retention_table(result, check_mode=True)
+    assert [r['note'] for r in table['rows']] == ['image stays untagged (action untag)'] * 2
+    assert '          1 digest(s) left untagged by action untag (they stay)' in table['lines']
+
+
+def test_report_and_table_of_a_truncated_plan():
+    from ansible_collections.regops.registry.plugins.filter import retention_table as table_filter
+    snapshot = [artifact(c, ['old-' + c], pushed='2024-01-0%dT00:00:00Z' % (i + 1)) for i, c in enumerate('abcd')]
+    snapshot.append(artifact('k', ['latest'], pushed=NEW))
+    result = plan(snapshot, {'older_than': '30d', 'max_deletions': 2, 'on_limit': 'truncate'}, now=NOW)
+    assert result['blocked'] is False and [e['digest'] for e in result['delete_digests']] == [sha('a'), sha('b')]
+    assert [(e['operation'], e['digest']) for e in result['deferred']] == [('delete', sha('c')), ('delete', sha('d'))]
+    refs = refs_filter.retention_refs(result)
+    assert refs['digests'] == [REPO + '@' + sha('a'), REPO + '@' + sha('b')]
+    gone = {'actions': [{'ref': ref, 'action': 'deleted'} for ref in refs['digests']]}
+    report = report_filter.retention_report(result, artifact_result=gone)
+    summary = report['repositories'][REPO]
+    assert summary['deferred_tags'] == 2 and summary['deferred_digests'] == 2 and summary['kept_by_reason']['deferred'] == 2
+    assert summary['deferred'] == [{'operation': 'delete', 'digest': sha('c'), 'tags': ['old-c'], 'children': 0, 'referrers': 0},
+                                   {'operation': 'delete', 'digest': sha('d'), 'tags': ['old-d'], 'children': 0, 'referrers': 0}]
+    assert '  deferred: 2 tag(s) and 2 digest(s) left for the next run (on_limit truncate); kept now' in report['lines']
+    assert_report_adds_up(summary)
+    lines = table_filter.retention_table(result, check_mode=True)['lines']
+    assert '          deferred to the next run (on_limit truncate): 2 tag(s), 2 digest(s)' in lines
+    assert any(line.startswith('warning: on_limit truncate: 0 tag removal(s) and 2 manifest deletion(s) deferred') for line in lines)
+
+
+def test_table_lists_referrers_after_their_subject():
+    from ansible_collections.regops.registry.plugins.filter import retention_table as table_filter
+    rows = table_filter.retention_table(_signed_plan(), check_mode=True)['rows']
+    assert [(r['tag'], r['digest'], r['note']) for r in rows if r['digest'] in (sha('a'), sha('b'), sha('s'))] == [
+        ('old', sha('a'), ''), (None, sha('b'), 'referrer of sha256:aaaaaaaaaaaa'),
+        (SUBJECT_SIG, sha('s'), 'signature of sha256:aaaaaaaaaaaa')]

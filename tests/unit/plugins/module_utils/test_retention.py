@@ -9,10 +9,12 @@ import copy
 import datetime
 import json
 import random
+import re
 
 import pytest
 
 from ansible_collections.regops.registry.plugins.module_utils.retention import (
+    _build_policies,
     PolicyError,
     REASONS,
     SnapshotError,
@@ -23,6 +25,7 @@ from ansible_collections.regops.registry.plugins.module_utils.retention import (
     parse_semver,
     parse_timestamp,
     plan,
+    platform_glob_to_regex,
 )
 
 NOW = '2024-06-01T00:00:00Z'
@@ -81,6 +84,7 @@ def all_deleted(result):
     for entry in result['delete_digests']:
         out.append(entry['digest'])
         out.extend(entry['children'])
+        out.extend(r['digest'] for r in entry['referrers'])
     return sorted(out)
 
 
@@ -629,11 +633,18 @@ def test_referrer_of_kept_subject_is_kept():
 
 def test_referrer_deleted_together_with_its_subject():
     arts = [art(HEX_A, ['old'], pushed=ago(100)), art(HEX_B, [], pushed=ago(100), subject=HEX_A), art(HEX_C, ['new'], pushed=ago(1))]
-    res = run(arts, {'tag_state': 'any', 'older_than': '30d'})
-    assert deleted(res) == [d(HEX_A), d(HEX_B)]
-    # with tag_state tagged only the subject goes; the referrer is not selected
-    res = run(arts, {'older_than': '30d'})
-    assert deleted(res) == [d(HEX_A)]
+    # referrers: with_subject (the default): the referrer goes with its subject and is listed under it, selected or not
+    for policy in ({'tag_state': 'any', 'older_than': '30d'}, {'older_than': '30d'}):
+        res = run(arts, policy)
+        assert deleted(res) == [d(HEX_A)] and all_deleted(res) == [d(HEX_A), d(HEX_B)]
+        assert [r['digest'] for r in res['delete_digests'][0]['referrers']] == [d(HEX_B)]
+        assert res['delete_digests'][0]['referrers'][0]['subject'] == d(HEX_A)
+        assert res['repositories']['team/app']['referrers_deleted'] == 1
+    # referrers: keep: as before 0.5.0, a referrer goes only when a policy selects it (an entry of its own)
+    res = run(arts, {'tag_state': 'any', 'older_than': '30d', 'referrers': 'keep'})
+    assert deleted(res) == [d(HEX_A), d(HEX_B)] and res['delete_digests'][0]['referrers'] == []
+    res = run(arts, {'older_than': '30d', 'referrers': 'keep'})
+    assert deleted(res) == [d(HEX_A)] and all_deleted(res) == [d(HEX_A)]
     assert kept(res)[(d(HEX_B), None)] == 'not_selected'
 
 
@@ -645,9 +656,13 @@ def test_referrer_tags_never_selected_and_kept_for_surviving_subject():
     assert res['delete_digests'] == [] and res['remove_tags'] == []
     assert kept(res)[(d(HEX_B), sig)] == 'referrer_of_kept'
     assert kept(res)[(d(HEX_C), orphan)] == 'not_selected'
-    # opt out: referrer tags become ordinary tags
-    res = run(arts, {'older_than': '30d', 'ignore_referrer_tags': False})
-    assert deleted(res) == [d(HEX_B), d(HEX_C)]
+    # opt out: referrer tags can be selected, but one naming a subject that stays is kept all the same (0.5.0): removing
+    # it would drop the image's signature; the one whose subjects are gone goes
+    for policy in ({'older_than': '30d', 'ignore_referrer_tags': False}, {'older_than': '30d', 'artifact_types': ['signature', 'attestation']}):
+        res = run(arts, policy)
+        assert deleted(res) == [d(HEX_C)] and res['remove_tags'] == []
+        entry = kept_entry(res, HEX_B, sig)
+        assert entry['reason'] == 'referrer_of_kept' and entry['selected_by'] == ['policy-1']
 
 
 def test_tagged_referrer_with_surviving_subject_is_only_untagged():
@@ -766,7 +781,7 @@ def test_output_shape_and_summary():
     arts = [art('a', ['latest', 'v2'], pushed=ago(100), size=10), art('b', ['v1'], pushed=ago(100), size=20),
             art('u', [], pushed=ago(100), size=5)]
     res = run(arts, {'tag_state': 'any', 'older_than': '30d'}, repositories=['team/app', 'team/empty'])
-    assert set(res) == {'remove_tags', 'delete_digests', 'kept', 'read_errors', 'repositories', 'totals', 'blocked',
+    assert set(res) == {'remove_tags', 'delete_digests', 'kept', 'read_errors', 'deferred', 'repositories', 'totals', 'blocked',
                         'block_reasons', 'warnings', 'now', 'policies'}
     assert res['now'] == NOW
     assert set(res['remove_tags'][0]) >= {'repository', 'tag', 'digest', 'policy'}
@@ -778,8 +793,9 @@ def test_output_shape_and_summary():
     assert app == {
         'tags_before': 3, 'tags_removed': 2, 'tags_removed_with_digests': 1, 'tags_removed_from_surviving': 1,
         'tags_kept': 1, 'kept_by_reason': {'latest': 1}, 'tags_after': 1,
-        'digests_before': 3, 'digests_deleted': 2, 'children_deleted': 0, 'digests_after': 1, 'untagged_kept_by_reason': {},
-        'bytes_freed': 25, 'bytes_freed_partial': False, 'leftovers': 0, 'leftover_tags': 0, 'read_errors': 0,
+        'digests_before': 3, 'digests_deleted': 2, 'children_deleted': 0, 'referrers_deleted': 0, 'digests_after': 1,
+        'untagged_kept_by_reason': {}, 'tags_untagged_only': 0, 'deferred_tags': 0, 'deferred_digests': 0, 'bytes_freed': 25,
+        'bytes_freed_partial': False, 'leftovers': 0, 'leftover_tags': 0, 'read_errors': 0,
     }
     assert res['repositories']['team/empty']['tags_before'] == 0
     assert res['totals'] == dict(app, repositories=2)
@@ -925,9 +941,11 @@ def test_normalize_policies_defaults():
         'repositories': {'include': ['team/*'], 'exclude': []},
         'tags': {'include': [], 'exclude': []},
         'tag_state': 'tagged', 'older_than': '1d12h', 'newer_than': None, 'age_basis': 'pushed',
-        'keep': {'latest': False, 'tags': [], 'last': None, 'semver': None, 'digests': ['r/x@' + d(HEX_A)], 'min_age': '1h'},
-        'protect_only': False,
-        'max_deletions': 10, 'max_deletions_percent': None, 'allow_empty_repository': False,
+        'artifact_types': [], 'platforms': [], 'action': 'delete',
+        'keep': {'latest': False, 'tags': [], 'last': None, 'semver': None, 'digests': ['r/x@' + d(HEX_A)], 'min_age': '1h',
+                 'pulled_within': None},
+        'protect_only': False, 'referrers': 'with_subject', 'delete_orphan_referrers': False,
+        'max_deletions': 10, 'max_deletions_percent': None, 'on_limit': 'block', 'allow_empty_repository': False,
         'ignore_referrer_tags': True, 'delete_untagged': True, 'trust_created_before_1980': False,
     }]
     # the normalized form is itself a valid policy that normalizes to itself (the role plans with it)
@@ -1251,8 +1269,8 @@ def test_leftover_throwaway_is_always_deleted_with_its_tags():
     assert res['blocked'] is False, res['block_reasons']
     assert res['remove_tags'] == []
     assert res['delete_digests'] == [{
-        'repository': 'team/app', 'digest': d(t), 'media_type': IMAGE, 'tags': ['latest', 'pr-1'], 'size_bytes': 7,
-        'children': [], 'children_size_bytes': {}, 'policy': None, 'selected_by': [], 'age_basis': None,
+        'repository': 'team/app', 'digest': d(t), 'media_type': IMAGE, 'artifact_type': None, 'tags': ['latest', 'pr-1'],
+        'size_bytes': 7, 'children': [], 'children_size_bytes': {}, 'referrers': [], 'policy': None, 'selected_by': [], 'age_basis': None,
         'age_seconds': None, 'leftover': True, 'reason': res['delete_digests'][0]['reason'],
     }]
     assert 'throwaway' in res['delete_digests'][0]['reason']
@@ -1467,6 +1485,7 @@ def _apply(arts, result):
     for entry in result['delete_digests']:
         gone.add((entry['repository'], entry['digest']))
         gone.update((entry['repository'], c) for c in entry['children'])
+        gone.update((entry['repository'], r['digest']) for r in entry['referrers'])
     after = []
     for entry in arts:
         key = (entry['repository'], entry['digest'])
@@ -1489,8 +1508,9 @@ def test_figures_add_up_on_varied_plans_and_a_rerun_starts_where_the_first_run_e
     for repo, summary in first['repositories'].items():
         own = [e for e in first['delete_digests'] if e['repository'] == repo and not e['leftover']]
         assert summary['tags_removed_from_surviving'] == len([e for e in first['remove_tags'] if e['repository'] == repo])
-        assert summary['tags_removed_with_digests'] == sum(len(e['tags']) for e in own)
-        assert summary['digests_deleted'] == len(own) + sum(len(e['children']) for e in own)
+        assert summary['tags_removed_with_digests'] == sum(len(e['tags']) + sum(len(r['tags']) for r in e['referrers']) for e in own)
+        assert summary['digests_deleted'] == len(own) + sum(len(e['children']) + len(e['referrers']) for e in own)
+        assert summary['referrers_deleted'] == sum(len(e['referrers']) for e in own)
         assert summary['tags_kept'] == len([e for e in first['kept'] if e['repository'] == repo and e['tag'] is not None])
     assert first['totals']['repositories'] == len(first['repositories'])
     totals = first['totals']
@@ -1502,3 +1522,591 @@ def test_figures_add_up_on_varied_plans_and_a_rerun_starts_where_the_first_run_e
         assert summary['tags_before'] == first['repositories'][repo]['tags_after'], repo
         assert summary['digests_before'] == first['repositories'][repo]['digests_after'], repo
     assert second['totals']['tags_before'] == sum(first['repositories'][r]['tags_after'] for r in second['repositories'])
+
+
+# ---------------------------------------------------------------------------
+# Issue 13: action untag, on_limit truncate, artifact_types, platforms, keep.pulled_within, referrers, orphans
+# ---------------------------------------------------------------------------
+
+HELM = 'application/vnd.cncf.helm.config.v1+json'
+IMAGE_CONFIG = 'application/vnd.oci.image.config.v1+json'
+SPDX = 'application/spdx+json'
+DOCKER = 'application/vnd.docker.distribution.manifest.v2+json'
+
+
+def typed(digest, tags=(), artifact_type=None, platforms=None, **kwargs):
+    """An artifact with ``provider_data.artifact_type`` and ``platforms``, as the oci provider reports them."""
+    entry = art(digest, tags, **kwargs)
+    if artifact_type is not None:
+        entry['provider_data'] = {'artifact_type': artifact_type}
+    if platforms is not None:
+        entry['platforms'] = list(platforms)
+    return entry
+
+
+def sig_of(digest, subject, suffix='sig', **kwargs):
+    """A cosign tag-scheme referrer: a manifest tagged sha256-<subject hex>.<suffix>."""
+    return art(digest, ['sha256-%s.%s' % (d(subject)[7:], suffix)], **kwargs)
+
+
+def protected_items(arts, result):
+    """Kept entries whose reason is a keep rule (protection): they must never be removed or deferred."""
+    return [e for e in result['kept'] if e['reason'] in ('in_use', 'latest', 'keep_tags', 'keep_semver', 'keep_last',
+                                                         'pulled_within', 'min_age')]
+
+
+# -- action: untag --------------------------------------------------------------
+
+def test_untag_removes_the_tags_and_never_deletes_a_manifest():
+    arts = [art('a', ['pr-1', 'pr-2'], pushed=ago(100)), art('b', ['pr-3', 'main'], pushed=ago(100)),
+            art('u', [], pushed=ago(100)), art('k', ['latest'], pushed=ago(1))] + _multiarch(['pr-9'], index_pushed=ago(100))
+    res = run(arts, {'name': 'drop', 'tag_state': 'any', 'older_than': '30d', 'action': 'untag', 'keep': {'tags': ['main']}})
+    assert res['delete_digests'] == []
+    assert removed_tags(res) == [('team/app', 'pr-1'), ('team/app', 'pr-2'), ('team/app', 'pr-3'), ('team/app', 'pr-9')]
+    assert kept(res)[(d('a'), None)] == 'untag_only' and kept(res)[(d('idx'), None)] == 'untag_only'
+    assert kept(res)[(d('b'), None)] == 'shared_digest' and kept(res)[(d('b'), 'main')] == 'keep_tags'
+    # untagged manifests are never selected; the children of an index that stays stay
+    assert kept(res)[(d('u'), None)] == 'not_selected'
+    assert kept(res)[(d('c1'), None)] == kept(res)[(d('c2'), None)] == 'index_child'
+    summary = res['repositories']['team/app']
+    assert summary['tags_untagged_only'] == 2 and summary['untagged_kept_by_reason']['untag_only'] == 2
+    assert summary['digests_deleted'] == 0 and summary['tags_removed_from_surviving'] == 4
+    assert_figures_add_up(summary)
+    assert res['policies'][0]['action'] == 'untag'
+
+
+def test_a_manifest_goes_only_when_each_tag_is_selected_by_a_delete_policy():
+    arts = [art('a', ['pr-1', 'build-1'], pushed=ago(100)), art('b', ['pr-2'], pushed=ago(100)), art('k', ['latest'], pushed=ago(1))]
+    policies = [{'name': 'builds', 'tags': {'include': ['build-*']}, 'older_than': '30d'},
+                {'name': 'prs', 'tags': {'include': ['pr-*']}, 'older_than': '30d', 'action': 'untag'}]
+    res = run(arts, policies)
+    # pr-1 is selected only by the untag policy: a keeps its manifest; b's only tag too
+    assert res['delete_digests'] == []
+    assert removed_tags(res) == [('team/app', 'build-1'), ('team/app', 'pr-1'), ('team/app', 'pr-2')]
+    assert kept(res)[(d('a'), None)] == kept(res)[(d('b'), None)] == 'untag_only'
+    # a tag selected by both goes with its manifest: the delete policy selected it
+    policies[0]['tags'] = {'include': ['build-*', 'pr-*']}
+    res = run(arts, policies)
+    assert deleted(res) == [d('a'), d('b')] and res['remove_tags'] == []
+
+
+def test_untag_keeps_what_keep_protects():
+    arts = [art('a', ['v1.0.0', 'pr-1'], pushed=ago(100)), art('b', ['pr-2'], pushed=ago(100), pulled=ago(1)),
+            art(HEX_C, ['pr-3'], pushed=ago(100))]
+    keep = {'semver': {'all': True}, 'pulled_within': '7d', 'digests': [d(HEX_C)]}
+    res = run(arts, {'older_than': '30d', 'action': 'untag', 'keep': keep})
+    assert removed_tags(res) == [('team/app', 'pr-1')]
+    assert kept(res)[(d('a'), 'v1.0.0')] == 'keep_semver' and kept(res)[(d('b'), 'pr-2')] == 'pulled_within'
+    assert kept(res)[(d(HEX_C), 'pr-3')] == 'in_use'
+
+
+@pytest.mark.parametrize('policy, fragment', [
+    ({'name': 'p', 'action': 'remove'}, 'key "action" must be one of delete, untag, got \'remove\''),
+    ({'name': 'p', 'action': 'untagg'}, '(did you mean "untag"?)'),
+    ({'name': 'p', 'action': 'untag', 'tag_state': 'untagged'},
+     'key "action" is untag, which never deletes a manifest, but tag_state is untagged'),
+    ({'name': 'p', 'action': 'untag', 'delete_orphan_referrers': True}, 'but delete_orphan_referrers deletes manifests'),
+    ({'name': 'p', 'on_limit': 'truncate'}, 'key "on_limit" is truncate but neither max_deletions nor max_deletions_percent is set'),
+    ({'name': 'p', 'on_limit': 'drain', 'max_deletions': 5}, 'key "on_limit" must be one of block, truncate'),
+    ({'name': 'p', 'artifact_types': ['chart']}, 'key "artifact_types" has an unknown artifact type "chart"; allowed: image, '
+                                                 'index, helm, signature, sbom, attestation, other'),
+    ({'name': 'p', 'artifact_types': ['signatures']}, 'unknown artifact type "signatures" (did you mean "signature"?)'),
+    ({'name': 'p', 'artifact_types': 'image, helm'}, 'unknown artifact type "image, helm"'),
+    ({'name': 'p', 'artifact_types': [3]}, 'key "artifact_types" must be a list of non-empty strings'),
+    ({'name': 'p', 'platforms': ['arm64']}, 'key "platforms" pattern "arm64" is not a platform: a platform is os/arch[/variant] '
+                                            '(linux/amd64, linux/arm/v7); write "*/arm64" for every OS'),
+    ({'name': 'p', 'platforms': ['linux/(arm|arm64)']}, 'key "platforms" pattern "linux/(arm|arm64)" looks like a regular expression'),
+    ({'name': 'p', 'platforms': ['re:linux/(']}, 'key "platforms" has an invalid regular expression "linux/("'),
+    ({'name': 'p', 'platforms': {'linux': 'amd64'}}, 'key "platforms" must be a list of strings'),
+    ({'name': 'p', 'keep': {'pulled_within': 7}}, 'key "keep.pulled_within" is not a valid duration: invalid duration 7: a number has no unit'),
+    ({'name': 'p', 'keep': {'pulled_within': 'a week'}}, 'key "keep.pulled_within" is not a valid duration'),
+    ({'name': 'p', 'keep': {'pulled_withn': '7d'}}, '"keep.pulled_withn" (did you mean "keep.pulled_within"?)'),
+    ({'name': 'p', 'referrers': 'delete'}, 'key "referrers" must be one of with_subject, keep, got \'delete\''),
+    ({'name': 'p', 'delete_orphan_referrers': 'sometimes'}, 'key "delete_orphan_referrers" must be a boolean'),
+    ({'name': 'p', 'artifact_type': ['helm']}, '"artifact_type" (did you mean "artifact_types"?)'),
+])
+def test_new_keys_are_validated_with_clear_messages(policy, fragment):
+    with pytest.raises(PolicyError) as exc:
+        normalize_policies(policy)
+    assert fragment in str(exc.value)
+
+
+def test_new_keys_normalize_and_round_trip():
+    raw = {'name': 'n', 'artifact_types': ['helm', 'signature', 'helm'], 'platforms': ['linux/arm*', 're:windows/.*'],
+           'action': 'delete', 'keep': {'pulled_within': '168h'}, 'referrers': 'keep', 'delete_orphan_referrers': 'yes',
+           'max_deletions_percent': 10, 'on_limit': 'truncate'}
+    normalized = normalize_policies(raw)
+    policy = normalized[0]
+    assert policy['artifact_types'] == ['helm', 'signature'] and policy['platforms'] == ['linux/arm*', 're:windows/.*']
+    assert policy['keep']['pulled_within'] == '7d' and policy['referrers'] == 'keep' and policy['delete_orphan_referrers'] is True
+    assert policy['on_limit'] == 'truncate' and policy['protect_only'] is False
+    # artifact_types naming a referrer kind: cosign's referrer tags are selectable unless said otherwise
+    assert policy['ignore_referrer_tags'] is False
+    assert normalize_policies(dict(raw, ignore_referrer_tags=True))[0]['ignore_referrer_tags'] is True
+    assert normalize_policies({'artifact_types': ['helm']})[0]['ignore_referrer_tags'] is True
+    assert normalize_policies(normalized) == normalized
+    # empty lists select nothing more: such a policy still only protects
+    assert normalize_policies({'artifact_types': [], 'platforms': [], 'keep': {'last': 1}})[0]['protect_only'] is True
+    assert normalize_policies({'platforms': ['*']})[0]['protect_only'] is False
+
+
+# -- artifact_types ---------------------------------------------------------------
+
+def _typed_repository():
+    return [
+        typed('i1', ['img-1'], IMAGE_CONFIG, pushed=ago(100)),
+        typed('h1', ['chart-1'], HELM, pushed=ago(100)),
+        typed('h2', ['chart-2'], HELM, pushed=ago(90)),
+        typed('h3', ['chart-3'], HELM, pushed=ago(80)),
+        typed('s1', ['sbom-1'], SPDX, pushed=ago(100)),
+        typed('a1', ['att-1'], 'application/vnd.dsse.envelope.v1+json', pushed=ago(100)),
+        typed('o1', ['wasm-1'], 'application/vnd.wasm.config.v1+json', pushed=ago(100)),
+        typed('x1', ['mystery-1'], None, pushed=ago(100), media_type='application/vnd.oci.image.manifest.v1+json'),
+        typed('dk', ['docker-1'], None, pushed=ago(100), media_type=DOCKER),
+        sig_of('g1', HEX_A, pushed=ago(100)),
+        art('idx', ['multi-1'], pushed=ago(100), children=['c1']),
+        art('c1', [], pushed=ago(100)),
+        art('k', ['latest'], pushed=ago(1)),
+    ]
+
+
+@pytest.mark.parametrize('types, expected', [
+    (['helm'], ['h1', 'h2', 'h3']),
+    (['image'], ['dk', 'i1']),
+    (['index'], ['idx']),
+    (['sbom', 'attestation'], ['a1', 's1']),
+    (['signature'], ['g1']),        # the cosign tag is selectable: ignore_referrer_tags defaults to false
+    (['other'], ['o1']),
+])
+def test_artifact_types_select_only_those_types(types, expected):
+    res = run(_typed_repository(), {'name': 't', 'older_than': '30d', 'artifact_types': types})
+    assert deleted(res) == sorted(d(x) for x in expected)
+    assert all(e['artifact_type'] in types for e in res['delete_digests'])
+    if 'index' in types:
+        assert res['delete_digests'][0]['children'] == [d('c1')]
+    # the artifact whose type nobody knows is never selected by artifact_types, and the plan says so once
+    assert kept(res)[(d('x1'), 'mystery-1')] == 'not_selected'
+    warned = [w for w in res['warnings'] if 'selects by artifact_types' in w]
+    assert len(warned) == 1 and 'for 3 of 13 artifact(s) in team/app' in warned[0]   # x1, c1 and k: a bare OCI manifest type
+
+
+def test_keep_last_ranks_within_the_artifact_types():
+    res = run(_typed_repository(), {'name': 't', 'older_than': '30d', 'artifact_types': ['helm'], 'keep': {'last': 2}})
+    # the two newest charts stay, whatever is newer among the images
+    assert deleted(res) == [d('h1')]
+    assert kept(res)[(d('h2'), 'chart-2')] == kept(res)[(d('h3'), 'chart-3')] == 'keep_last'
+
+
+def test_the_provider_kind_is_believed_and_a_bare_manifest_type_is_unknown():
+    entry = art('p', ['x'], pushed=ago(100))
+    entry['provider_data'] = {'kind': 'helm'}
+    unknown = art('q', ['y'], pushed=ago(100), media_type='application/vnd.oci.image.manifest.v1+json')
+    res = run([entry, unknown, art('k', ['latest'], pushed=ago(1))], {'older_than': '30d', 'artifact_types': ['helm', 'other']})
+    assert deleted(res) == [d('p')] and res['delete_digests'][0]['artifact_type'] == 'helm'
+
+
+# -- platforms --------------------------------------------------------------------
+
+def test_platforms_select_by_glob_and_an_index_matches_through_a_child():
+    arts = [
+        typed('amd', ['amd-1'], IMAGE_CONFIG, ['linux/amd64'], pushed=ago(100)),
+        typed('arm', ['arm-1'], IMAGE_CONFIG, ['linux/arm/v7'], pushed=ago(100)),
+        typed('win', ['win-1'], IMAGE_CONFIG, ['windows/amd64'], pushed=ago(100)),
+        art('idx', ['multi-1'], pushed=ago(100), children=['c1', 'c2']),
+        typed('c1', [], IMAGE_CONFIG, ['linux/amd64'], pushed=ago(100)),
+        typed('c2', [], IMAGE_CONFIG, ['linux/arm64'], pushed=ago(100)),
+        art('none', ['unknown-1'], pushed=ago(100)),
+        art('k', ['latest'], pushed=ago(1)),
+    ]
+    # the snapshot's children list their platform too (art() says linux/amd64 for every child): use the artifacts'
+    arts[3]['children'] = [{'digest': d('c1'), 'platform': 'linux/amd64'}, {'digest': d('c2'), 'platform': 'linux/arm64'}]
+    res = run(arts, {'older_than': '30d', 'platforms': ['linux/arm*']})
+    assert deleted(res) == [d('arm'), d('idx')]
+    assert res['delete_digests'][1]['children'] == [d('c1'), d('c2')]   # the whole index goes, amd64 too
+    res = run(arts, {'older_than': '30d', 'platforms': ['*/amd64'], 'tag_state': 'any'})
+    assert deleted(res) == [d('amd'), d('idx'), d('win')]
+    res = run(arts, {'older_than': '30d', 'platforms': ['re:linux/arm(64)?']})
+    assert deleted(res) == [d('idx')]
+    warned = [w for w in res['warnings'] if 'selects by platforms' in w]
+    assert len(warned) == 1 and 'their platform for 2 of 8 artifact(s) in team/app' in warned[0]
+    assert kept(res)[(d('none'), 'unknown-1')] == 'not_selected'
+
+
+@pytest.mark.parametrize('pattern, platform, expected', [
+    ('linux/arm*', 'linux/arm64', True), ('linux/arm*', 'linux/arm/v7', True), ('linux/arm*', 'linux/amd64', False),
+    ('linux/*', 'linux/s390x', True), ('*/arm64', 'linux/arm64', True), ('linux/arm64', 'linux/arm64/v8', False),
+    ('linux/arm64*', 'linux/arm64/v8', True), ('linux/[ab]*', 'linux/amd64', True), ('linux/[!a]*', 'linux/amd64', False),
+    ('linux/???64', 'linux/arm64', True),
+])
+def test_platform_globs(pattern, platform, expected):
+    assert bool(re.fullmatch(platform_glob_to_regex(pattern), platform)) is expected
+
+
+# -- keep.pulled_within -------------------------------------------------------------
+
+def test_pulled_within_keeps_what_was_pulled_recently():
+    arts = [art('a', ['x'], pushed=ago(100), pulled=ago(2)), art('b', ['y'], pushed=ago(100), pulled=ago(10)),
+            art('u', [], pushed=ago(100), pulled=ago(1)), art('k', ['latest'], pushed=ago(1), pulled=ago(1))]
+    res = run(arts, {'name': 'p', 'tag_state': 'any', 'older_than': '30d', 'keep': {'pulled_within': '7d'}})
+    assert deleted(res) == [d('b')]
+    entry = kept_entry(res, 'a', 'x')
+    assert entry['reason'] == 'pulled_within' and entry['protected_by'] == ['p']
+    assert kept(res)[(d('u'), None)] == 'pulled_within'
+    assert not [w for w in res['warnings'] if 'pulled_within' in w]
+
+
+def test_pulled_within_warns_once_per_repository_where_the_snapshot_has_no_pull_times():
+    arts = [art('a', ['x'], pushed=ago(100)), art('b', ['y'], pushed=ago(100)), art('k', ['latest'], pushed=ago(1)),
+            art('c', ['z'], repo='team/web', pushed=ago(100), pulled=ago(1)), art('e', ['w'], repo='team/web', pushed=ago(100))]
+    policies = [{'name': 'p', 'older_than': '30d', 'keep': {'pulled_within': '7d'}, 'allow_empty_repository': True},
+                {'name': 'q', 'keep': {'pulled_within': '1d'}}]
+    res = run(arts, policies)
+    warned = [w for w in res['warnings'] if 'pulled_within' in w]
+    assert warned == [
+        'keep.pulled_within (policy "p", "q") protects nothing in team/app: the provider records no pull times '
+        '(no artifact there has one)',
+        'keep.pulled_within (policy "p", "q") cannot protect 1 of 2 artifact(s) in team/web: the snapshot has no pull time '
+        'for them (never pulled, or the provider records none)',
+    ]
+    assert deleted(res) == [d('a'), d('b'), d('e')]
+    assert kept(res)[(d('c'), 'z')] == 'pulled_within'
+    # a pull time before 1980 is no pull time
+    res = run([art('a', ['x'], pushed=ago(100), pulled='1970-01-01T00:00:00Z')], policies)
+    assert deleted(res) == [d('a')] and [w for w in res['warnings'] if 'protects nothing in team/app' in w]
+
+
+# -- referrers --------------------------------------------------------------------
+
+def _signed(subject_tags=('old',), pushed=None):
+    """A subject with a cosign signature (tag scheme), an OCI 1.1 SBOM (subject), and a signature of that SBOM."""
+    return [
+        art(HEX_A, list(subject_tags), pushed=pushed or ago(100)),
+        sig_of('5' * 64, HEX_A, pushed=ago(100)),
+        typed('6' * 64, [], SPDX, pushed=ago(100), subject=HEX_A),
+        sig_of('7' * 64, '6' * 64, pushed=ago(100)),
+        art(HEX_C, ['new'], pushed=ago(1)),
+    ]
+
+
+def test_referrers_go_with_their_subject_listed_under_it():
+    res = run(_signed(), {'name': 'p', 'older_than': '30d'})
+    assert deleted(res) == [d(HEX_A)]
+    entry = res['delete_digests'][0]
+    assert [(r['digest'], r['subject'], r['artifact_type'], r['tags']) for r in entry['referrers']] == [
+        (d('5' * 64), d(HEX_A), 'signature', ['sha256-%s.sig' % HEX_A]),
+        (d('6' * 64), d(HEX_A), 'sbom', []),
+        (d('7' * 64), d('6' * 64), 'signature', ['sha256-%s.sig' % ('6' * 64)]),   # the SBOM's signature, after the SBOM
+    ]
+    summary = res['repositories']['team/app']
+    assert summary['referrers_deleted'] == 3 and summary['digests_deleted'] == 4
+    assert summary['tags_removed_with_digests'] == 3 and summary['bytes_freed'] == 400
+    assert_figures_add_up(summary)
+    # they count for the policy that selected the subject
+    assert run(_signed(), {'older_than': '30d', 'max_deletions': 3})['blocked'] is True
+    assert run(_signed(), {'older_than': '30d', 'max_deletions': 4})['blocked'] is False
+
+
+def test_a_kept_subject_keeps_its_referrers():
+    res = run(_signed(subject_tags=('old', 'stable')), {'older_than': '30d', 'keep': {'tags': ['stable']}, 'tag_state': 'any'})
+    assert res['delete_digests'] == [] and removed_tags(res) == [('team/app', 'old')]
+    assert kept(res)[(d('5' * 64), 'sha256-%s.sig' % HEX_A)] == 'referrer_of_kept'
+    assert kept(res)[(d('6' * 64), None)] == 'referrer_of_kept'
+    assert kept(res)[(d('7' * 64), 'sha256-%s.sig' % ('6' * 64))] == 'referrer_of_kept'
+
+
+def test_referrers_keep_leaves_them_when_any_covering_policy_says_so():
+    policies = [{'name': 'p', 'older_than': '30d'}, {'name': 'sigs', 'referrers': 'keep', 'keep': {'last': 0}}]
+    res = run(_signed(), policies)
+    assert all_deleted(res) == [d(HEX_A)]
+    assert kept(res)[(d('6' * 64), None)] == 'not_selected'
+    assert kept(res)[(d('5' * 64), 'sha256-%s.sig' % HEX_A)] == 'not_selected'
+
+
+def test_keep_wins_over_a_referrer_going_with_its_subject():
+    # the SBOM is in use; the signature was pushed a minute ago (min_age): both stay, the SBOM keeps its own signature
+    arts = _signed()
+    arts[1]['pushed_at'] = ago(minutes=1)
+    res = run(arts, {'older_than': '30d', 'keep': {'digests': [d('6' * 64)]}})
+    assert all_deleted(res) == [d(HEX_A)]
+    assert kept(res)[(d('6' * 64), None)] == 'in_use' and kept(res)[(d('5' * 64), 'sha256-%s.sig' % HEX_A)] == 'min_age'
+    assert kept(res)[(d('7' * 64), 'sha256-%s.sig' % ('6' * 64))] == 'referrer_of_kept'
+    assert_figures_add_up(res['repositories']['team/app'])
+
+
+def test_a_referrer_with_a_tag_of_its_own_goes_only_when_that_tag_is_removed():
+    arts = [art(HEX_A, ['old'], pushed=ago(100)), art(HEX_B, ['sbom-latest'], pushed=ago(1), subject=HEX_A),
+            art(HEX_C, ['new'], pushed=ago(1))]
+    res = run(arts, {'older_than': '30d', 'keep': {'min_age': 0}})
+    assert all_deleted(res) == [d(HEX_A)] and kept(res)[(d(HEX_B), 'sbom-latest')] == 'too_new'
+    res = run(arts, {'tags': {'include': ['old', 'sbom-*']}, 'keep': {'min_age': 0}})
+    assert deleted(res) == [d(HEX_A)] and [r['digest'] for r in res['delete_digests'][0]['referrers']] == [d(HEX_B)]
+
+
+def test_referrers_of_index_children_go_with_the_index():
+    c1, c2 = '1' * 64, '2' * 64
+    arts = [art('idx', ['v1'], pushed=ago(100), children=[c1, c2]), art(c1, [], pushed=ago(100)), art(c2, [], pushed=ago(100)),
+            art('9' * 64, [], pushed=ago(100), subject=c1), sig_of('8' * 64, c2, pushed=ago(100)), art('k', ['latest'], pushed=ago(1))]
+    res = run(arts, {'older_than': '30d'})
+    assert deleted(res) == [d('idx')]
+    entry = res['delete_digests'][0]
+    assert entry['children'] == [d(c1), d(c2)]
+    assert [(r['digest'], r['subject']) for r in entry['referrers']] == [(d('8' * 64), d(c2)), (d('9' * 64), d(c1))]
+    assert res['repositories']['team/app']['children_deleted'] == 2 and res['repositories']['team/app']['referrers_deleted'] == 2
+
+
+def test_a_kept_index_keeps_its_children_and_their_referrers():
+    arts = _multiarch(['v1', 'stable'], index_pushed=ago(100)) + [
+        art('9' * 64, [], pushed=ago(100), subject='c1'), art('8' * 64, [], pushed=ago(100), subject='idx'),
+        art('k', ['latest'], pushed=ago(1))]
+    res = run(arts, {'tag_state': 'any', 'older_than': '30d', 'keep': {'tags': ['stable']}, 'delete_orphan_referrers': True})
+    assert res['delete_digests'] == [] and removed_tags(res) == [('team/app', 'v1')]
+    assert kept(res)[(d('c1'), None)] == kept(res)[(d('c2'), None)] == 'index_child'
+    assert kept(res)[(d('9' * 64), None)] == kept(res)[(d('8' * 64), None)] == 'referrer_of_kept'
+
+
+def test_a_referrer_of_two_subjects_goes_only_with_both():
+    arts = [art(HEX_A, ['old'], pushed=ago(100)), art(HEX_B, ['new'], pushed=ago(1)),
+            art('5' * 64, ['sha256-%s.sig' % HEX_B], pushed=ago(100), subject=HEX_A)]
+    res = run(arts, {'older_than': '30d'})
+    assert all_deleted(res) == [d(HEX_A)] and kept(res)[(d('5' * 64), 'sha256-%s.sig' % HEX_B)] == 'referrer_of_kept'
+
+
+def test_referrer_tag_rings_still_give_every_deleted_digest_an_entry():
+    arts = [art(HEX_A, ['old', 'sha256-%s.sig' % HEX_B], pushed=ago(100)), art(HEX_B, ['sha256-%s.sig' % HEX_A], pushed=ago(100)),
+            art(HEX_C, ['new'], pushed=ago(1))]
+    res = run(arts, {'older_than': '30d', 'ignore_referrer_tags': False})
+    assert all_deleted(res) == [d(HEX_A), d(HEX_B)]
+    assert_figures_add_up(res['repositories']['team/app'])
+
+
+# -- delete_orphan_referrers ----------------------------------------------------------
+
+def test_orphan_referrers_are_selected_whatever_else_the_policy_says():
+    gone = 'f' * 64
+    arts = [sig_of('5' * 64, gone, pushed=ago(100)), art('6' * 64, [], pushed=ago(100), subject=gone),
+            sig_of('7' * 64, gone, suffix='att', pushed=ago(minutes=5)), sig_of('8' * 64, HEX_A, pushed=ago(100)),
+            art(HEX_A, ['v1'], pushed=ago(100)), art('9' * 64, [], pushed=ago(100), subject='c9'),
+            art('ix', ['multi'], pushed=ago(1), children=['c9'])]
+    # a protect-only policy that deletes orphans: nothing else is selected
+    res = run(arts, {'name': 'orphans', 'delete_orphan_referrers': True})
+    assert deleted(res) == [d('5' * 64), d('6' * 64)]
+    assert all(e['reason'] == 'orphan_referrer' and e['policy'] == 'orphans' for e in res['delete_digests'])
+    # the young one is protected by min_age; a subject listed only as an index child is there
+    assert kept(res)[(d('7' * 64), 'sha256-%s.att' % gone)] == 'min_age'
+    assert kept(res)[(d('9' * 64), None)] == 'referrer_of_kept'   # its subject is there, listed by ix only
+    assert kept(res)[(d('8' * 64), 'sha256-%s.sig' % HEX_A)] == 'referrer_of_kept'
+    assert not [w for w in res['warnings'] if 'only protects' in w]
+    # without the key orphans are not selected (an untagged one still is by tag_state untagged, as before)
+    res = run(arts, {'name': 'plain', 'older_than': '30d'})
+    assert deleted(res) == [d(HEX_A)] and [r['digest'] for r in res['delete_digests'][0]['referrers']] == [d('8' * 64)]
+    assert res['delete_digests'][0]['reason'] is None and kept(res)[(d('5' * 64), 'sha256-%s.sig' % gone)] == 'not_selected'
+    res = run(arts, {'name': 'plain', 'tag_state': 'untagged', 'older_than': '30d'})
+    assert d('6' * 64) in deleted(res) and res['delete_digests'][0]['reason'] is None
+
+
+def test_orphan_referrer_of_an_index_child_not_listed_as_an_artifact_is_not_an_orphan():
+    # gitlab and ncloud list an index's children only in the index
+    index = art('ix', ['multi'], pushed=ago(1), children=['c9'])
+    res = run([index, sig_of('5' * 64, 'c9', pushed=ago(100))], {'delete_orphan_referrers': True})
+    assert res['delete_digests'] == []
+
+
+# -- on_limit: truncate -------------------------------------------------------------
+
+def test_truncate_applies_the_oldest_part_and_defers_the_rest():
+    arts = _many(6) + [art('sh', ['s1', 's2'], pushed=ago(300))]
+    res = run(arts, {'name': 'drain', 'older_than': '30d', 'max_deletions': 3, 'on_limit': 'truncate', 'keep': {'tags': ['s2']}})
+    assert res['blocked'] is False and res['block_reasons'] == []
+    # oldest first: the untag of s1 (300d), then m005 (105d), m004; then the limit
+    assert removed_tags(res) == [('team/app', 's1')] and deleted(res) == [d('m004'), d('m005')]
+    assert [(e['operation'], e['digest']) for e in res['deferred']] == [
+        ('delete', d('m003')), ('delete', d('m002')), ('delete', d('m001')), ('delete', d('m000'))]
+    summary = res['repositories']['team/app']
+    assert summary['deferred_tags'] == 4 and summary['deferred_digests'] == 4 and summary['kept_by_reason']['deferred'] == 4
+    assert_figures_add_up(summary)
+    assert kept_entry(res, 'm003', 'b003')['policy'] == 'drain'
+    assert res['warnings'][0] == ('on_limit truncate: 0 tag removal(s) and 4 manifest deletion(s) deferred to the next run '
+                                  '(policy "drain" max_deletions 3)')
+    # block, the default, blocks the same plan
+    res = run(arts, {'older_than': '30d', 'max_deletions': 3, 'keep': {'tags': ['s2']}})
+    assert res['blocked'] is True and res['deferred'] == [] and len(res['delete_digests']) == 6
+
+
+def test_truncate_per_repository_percent():
+    arts = _many(4) + _many(2, repo='team/small')
+    res = run(arts, {'older_than': '30d', 'max_deletions_percent': 50, 'on_limit': 'truncate'})
+    # team/app: 5 tags, at most 2.5 -> 2; team/small: 3 tags, at most 1.5 -> 1
+    assert res['blocked'] is False
+    assert res['repositories']['team/app']['digests_deleted'] == 2 and res['repositories']['team/small']['digests_deleted'] == 1
+    assert [(e['repository'], e['digest']) for e in res['delete_digests']] == [
+        ('team/app', d('m002')), ('team/app', d('m003')), ('team/small', d('m001'))]
+    assert res['totals']['deferred_digests'] == 3
+
+
+def test_truncate_keeps_a_deletion_whole_and_never_goes_past_the_limit():
+    arts = _multiarch(['v1'], index_pushed=ago(200)) + _many(2)
+    res = run(arts, {'older_than': '30d', 'max_deletions': 2, 'on_limit': 'truncate'})
+    # the index with its two children needs 3: it is deferred, and the limit stops there (the oldest part only)
+    assert res['delete_digests'] == [] and [e['digest'] for e in res['deferred']] == [d('idx'), d('m001'), d('m000')]
+    assert kept(res)[(d('c1'), None)] == 'deferred'
+    assert any('the oldest item it selects needs more than its max_deletions 2 allows' in w for w in res['warnings'])
+    assert_figures_add_up(res['repositories']['team/app'])
+
+
+def test_truncate_never_deletes_a_child_whose_index_is_deferred():
+    # c is a tagged child of idx: its own entry, older than idx, so first in line; idx does not fit, so c waits too
+    arts = [art('idx', ['v1'], pushed=ago(100), children=['c']), art('c', ['c-tag'], pushed=ago(200)),
+            art('k', ['latest'], pushed=ago(1))]
+    res = run(arts, {'older_than': '30d', 'max_deletions': 1, 'on_limit': 'truncate'})
+    assert res['delete_digests'] == [] and sorted(e['digest'] for e in res['deferred']) == [d('c'), d('idx')]
+    assert kept(res)[(d('c'), 'c-tag')] == 'deferred'
+    assert_figures_add_up(res['repositories']['team/app'])
+
+
+def test_truncate_counts_only_the_truncating_policies_and_others_still_block():
+    arts = _many(4)
+    policies = [{'name': 'drain', 'older_than': '30d', 'max_deletions': 2, 'on_limit': 'truncate'},
+                {'name': 'strict', 'older_than': '30d', 'max_deletions': 1}]
+    res = run(arts, policies)
+    assert len(res['delete_digests']) == 2 and res['blocked'] is True
+    assert 'policy "strict": 2 planned deletions' in res['block_reasons'][0]
+
+
+def test_truncate_never_defers_a_protected_item_and_keep_wins():
+    arts = _many(5) + [art(HEX_A, ['b-in'], pushed=ago(500)), art('t', ['b-kept'], pushed=ago(500))]
+    res = run(arts, {'older_than': '30d', 'max_deletions': 2, 'on_limit': 'truncate',
+                     'keep': {'digests': [d(HEX_A)], 'tags': ['b-kept']}})
+    assert kept(res)[(d(HEX_A), 'b-in')] == 'in_use' and kept(res)[(d('t'), 'b-kept')] == 'keep_tags'
+    assert d(HEX_A) not in [e['digest'] for e in res['deferred']] and d('t') not in [e['digest'] for e in res['deferred']]
+    assert deleted(res) == [d('m003'), d('m004')]
+
+
+# -- properties over varied plans ---------------------------------------------------------
+
+def _random_issue13(rng):
+    arts = _random_snapshot(rng)
+    by_repo = {}
+    for entry in arts:
+        by_repo.setdefault(entry['repository'], []).append(entry)
+    extra = []
+    for repo, entries in sorted(by_repo.items()):
+        for entry in entries:
+            roll = rng.random()
+            if roll < 0.15:
+                extra.append(sig_of('%064x' % rng.getrandbits(256), entry['digest'], repo=repo, pushed=ago(rng.randint(0, 200))))
+            elif roll < 0.2:
+                extra.append(sig_of('%064x' % rng.getrandbits(256), '%064x' % rng.getrandbits(256), repo=repo,
+                                    pushed=ago(rng.randint(0, 200))))
+            if rng.random() < 0.3:
+                entry['pulled_at'] = ago(rng.randint(0, 60))
+            entry['provider_data'] = dict(entry.get('provider_data') or {}, artifact_type=rng.choice((IMAGE_CONFIG, HELM, SPDX, None)))
+            entry['platforms'] = [rng.choice(('linux/amd64', 'linux/arm64', 'linux/arm/v7'))] if rng.random() < 0.7 else []
+    policies = _random_policies(rng)
+    for policy in policies:
+        if policy.get('protect_only') or set(policy) <= {'name', 'keep'}:
+            if rng.random() < 0.3:
+                policy['delete_orphan_referrers'] = True
+            continue
+        if rng.random() < 0.3 and policy.get('tag_state') != 'untagged':
+            policy['action'] = 'untag'
+        elif rng.random() < 0.2:
+            policy['delete_orphan_referrers'] = True
+        if rng.random() < 0.4:
+            policy['max_deletions'] = rng.randint(0, 8)
+            policy['on_limit'] = 'truncate'
+        if rng.random() < 0.2:
+            policy['max_deletions_percent'] = rng.randint(0, 80)
+            policy['on_limit'] = 'truncate'
+        if rng.random() < 0.2:
+            policy['artifact_types'] = rng.sample(['image', 'helm', 'sbom', 'signature', 'index'], 2)
+        if rng.random() < 0.2:
+            policy['platforms'] = [rng.choice(('linux/arm*', '*/amd64'))]
+        if rng.random() < 0.2:
+            policy['referrers'] = 'keep'
+        policy.setdefault('keep', {})
+        if rng.random() < 0.3:
+            policy['keep']['pulled_within'] = '%dd' % rng.randint(1, 30)
+        if rng.random() < 0.3:
+            policy['keep']['digests'] = [e['digest'] for e in rng.sample(arts, min(3, len(arts)))]
+    return arts + extra, policies
+
+
+def _gone(result):
+    """(repository, digest) deleted and (repository, digest, tag) removed by a plan."""
+    digests, tags = set(), set()
+    for entry in result['delete_digests']:
+        digests.add((entry['repository'], entry['digest']))
+        digests.update((entry['repository'], c) for c in entry['children'])
+        for referrer in entry['referrers']:
+            digests.add((entry['repository'], referrer['digest']))
+            tags.update((entry['repository'], referrer['digest'], t) for t in referrer['tags'])
+        tags.update((entry['repository'], entry['digest'], t) for t in entry['tags'])
+    tags.update((e['repository'], e['digest'], e['tag']) for e in result['remove_tags'])
+    return digests, tags
+
+
+@pytest.mark.parametrize('seed', range(80))
+def test_issue13_properties_on_varied_plans(seed):
+    rng = random.Random(1300 + seed)
+    arts, policies = _random_issue13(rng)
+    res = run(arts, policies)
+    for summary in list(res['repositories'].values()) + [res['totals']]:
+        assert_figures_add_up(summary)
+        assert summary['kept_by_reason'].get('deferred', 0) == summary['deferred_tags']
+    digests, tags = _gone(res)
+    by_key = dict(((e['repository'], e['digest']), e) for e in arts)
+    normalized = dict((p['name'], p) for p in res['policies'])
+    # keep wins over everything: no protected item goes, whatever selected it, and the protection is what the plan says
+    for entry in protected_items(arts, res):
+        assert (entry['repository'], entry['digest']) not in digests
+        assert entry['tag'] is None or (entry['repository'], entry['digest'], entry['tag']) not in tags
+    objects = _build_policies(res['policies'])
+    own_digests, own_tags = _gone({'delete_digests': [e for e in res['delete_digests'] if not e['leftover']],
+                                   'remove_tags': res['remove_tags']})   # leftover throwaways go whatever keep says
+    for repo, digest, tag in own_tags | set((r, dg, None) for r, dg in own_digests):
+        entry = by_key[(repo, digest)]
+        for policy in (p for p in objects if p.covers(repo)):
+            assert not policy.digest_in_use(repo, digest)
+            assert tag is None or not (policy.keep_tag_matches(tag) or (policy.keep_latest and tag == 'latest'))
+            if policy.pulled_within and entry.get('pulled_at'):
+                assert (NOW_DT - parse_timestamp(entry['pulled_at'])).total_seconds() >= policy.pulled_within
+    # untag never deletes a manifest: every deleted one (leftovers apart) was selected by a delete policy, or goes with one
+    for entry in res['delete_digests']:
+        if not entry['leftover']:
+            assert any(normalized[name]['action'] == 'delete' for name in entry['selected_by'])
+    # a deleted manifest never leaves a surviving index without a child, nor a surviving subject without its referrer
+    for (repo, digest) in digests:
+        for other in arts:
+            if other['repository'] == repo and (repo, other['digest']) not in digests:
+                assert digest not in [c['digest'] for c in other['children']]
+        entry = by_key.get((repo, digest))
+        if entry and entry.get('subject') and (repo, entry['subject']) in by_key:
+            assert (repo, entry['subject']) in digests
+    # truncate never goes past a limit, and what it deferred plus what it applies is the plan without limits
+    for policy in normalized.values():
+        if policy['on_limit'] == 'truncate' and policy['max_deletions'] is not None:
+            mine = [e for e in res['remove_tags'] if policy['name'] in e['selected_by']]
+            ops = len(mine) + sum(1 + len(e['children']) + len(e['referrers']) for e in res['delete_digests']
+                                  if policy['name'] in e['selected_by'])
+            assert ops <= policy['max_deletions']
+    if any(p['on_limit'] == 'truncate' for p in normalized.values()):
+        unlimited = run(arts, [dict(p, on_limit='block') for p in res['policies']])
+        full_digests, full_tags = _gone(unlimited)
+        assert digests <= full_digests and tags <= full_tags
+        deferred_digests, deferred_tags = set(), set()
+        for entry in res['deferred']:
+            if entry['operation'] == 'untag':
+                deferred_tags.add((entry['repository'], entry['digest'], entry['tag']))
+            else:
+                part_digests, part_tags = _gone({'delete_digests': [entry], 'remove_tags': []})
+                deferred_digests |= part_digests
+                deferred_tags |= part_tags
+        assert digests | deferred_digests == full_digests and not digests & deferred_digests
+        assert tags | deferred_tags == full_tags and not tags & deferred_tags
+        assert not [r for r in res['block_reasons'] if any(
+            '"%s": ' % p['name'] in r and 'max_deletions' in r for p in normalized.values() if p['on_limit'] == 'truncate')]
+    # deterministic whatever the order of the snapshot
+    shuffled = copy.deepcopy(arts)
+    rng.shuffle(shuffled)
+    assert json.dumps(run(shuffled, policies)) == json.dumps(res)
+    json.dumps(res)

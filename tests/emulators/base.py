@@ -803,14 +803,15 @@ def run_standalone(factory: Callable[[argparse.Namespace], EmulatorServer], argv
     args = parser.parse_args(argv)
     emulator = factory(args)
     emulator.host, emulator.port, emulator.verbose = args.host, args.port, args.verbose
-    emulator.start()
-    print(f"{emulator.provider} emulator listening on {emulator.url}", flush=True)
-    for line in (banner(emulator) if banner else []):
-        print(line, flush=True)
-    print(f"control endpoints: {emulator.url}{CONTROL_PREFIX}/{{faults,reset,log,seed,config,state}}; Ctrl-C to stop", flush=True)
-    # SIGTERM stops it as cleanly as Ctrl-C (a process started in the background ignores SIGINT).
+    # SIGTERM stops it as cleanly as Ctrl-C (a process started in the background ignores SIGINT). Installed before the
+    # banner: whoever reads the banner may send it at once.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
+        emulator.start()
+        print(f"{emulator.provider} emulator listening on {emulator.url}", flush=True)
+        for line in (banner(emulator) if banner else []):
+            print(line, flush=True)
+        print(f"control endpoints: {emulator.url}{CONTROL_PREFIX}/{{faults,reset,log,seed,config,state}}; Ctrl-C to stop", flush=True)
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:

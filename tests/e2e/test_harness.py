@@ -241,3 +241,28 @@ def test_zipimport_cache_reuses_bytecode_and_names_the_real_file(tmp_path):
     assert (cache / stored[0]).stat().st_mtime_ns == written  # read, not compiled and written again
     third = import_from_zip("third.zip", source.replace("'one'", "'two'"))
     assert third[1] == "two" and len(list(cache.iterdir())) == 2
+
+
+def test_runs_of_one_test_process_build_a_module_payload_once(tmp_path, monkeypatch):
+    """The harness's shared AnsiballZ cache (tests/support/zipimport_cache/sitecustomize.py): the first run of a module
+    builds its payload into the process's directory, the next run reads it from there (the file is not written again),
+    and a run without the harness's cache builds its own as ansible-playbook does."""
+    monkeypatch.setenv("REGOPS_ZIPIMPORT_CACHE", str(tmp_path / "bytecode"))
+    shared = Path(ansible_runner.collections_dir(), "ansiballz", "ansiballz_cache")
+    task = {"regops.registry.tag_info": {"provider": "oci", "api_url": "http://127.0.0.1:9", "repository": "BAD NAME"},
+            "ignore_errors": True}
+
+    def payloads():
+        return dict((p.name, p.stat().st_mtime_ns) for p in shared.glob("*tag_info*") if not p.name.endswith(".lock"))
+
+    first = ansible_runner.run_tasks([task])
+    assert "is not valid" in first[0]["msg"], first.output
+    built = payloads()
+    assert len(built) == 1, sorted(built)
+    time.sleep(0.01)
+    second = ansible_runner.run_tasks([task])
+    assert second[0]["msg"] == first[0]["msg"] and payloads() == built
+
+    monkeypatch.setenv("REGOPS_ZIPIMPORT_CACHE", "")
+    env = ansible_runner.ansible_env(str(tmp_path))
+    assert "REGOPS_ANSIBALLZ_DIR" not in env and "PYTHONPATH" not in env

@@ -72,6 +72,8 @@ def ansible_env(workdir, env=None):
     result.pop("PYTHONPATH", None)
     if result.get("REGOPS_ZIPIMPORT_CACHE"):
         result["PYTHONPATH"] = ZIPIMPORT_CACHE_DIR
+        # every run of this process builds a module's AnsiballZ payload once (see the sitecustomize's docstring)
+        result["REGOPS_ANSIBALLZ_DIR"] = os.path.join(collections_dir(), "ansiballz")
     if env:
         result.update(env)
     return result

@@ -51,7 +51,8 @@ NEVER_RETRIED_5XX = frozenset((501, 505))
 # did not act (429, 503) or the connection was never made.
 NOT_ACTED_STATUSES = frozenset((429, 503))
 IDEMPOTENT_METHODS = frozenset(("GET", "HEAD", "PUT", "DELETE", "OPTIONS"))
-USER_AGENT = "regops.registry/0.1.0 (Ansible collection)"
+# The released version of the collection (galaxy.yml; a unit test keeps them equal).
+USER_AGENT = "regops.registry/0.4.0 (Ansible collection)"
 # GitHub: "If you receive a secondary rate limit error without retry-after ... wait for at least one minute".
 SECONDARY_LIMIT_WAIT = 60.0
 
@@ -272,6 +273,35 @@ class NoAuth:
         return False
 
 
+# The headers a redirect to another origin keeps: content negotiation and the transfer. Everything else, whatever a
+# provider's auth put there (Authorization, PRIVATE-TOKEN, JOB-TOKEN, x-ncp-iam-access-key and signature, ...), is dropped,
+# so a credential never reaches a host it was not meant for (a registry's blob redirect to object storage, for one).
+CROSS_ORIGIN_HEADERS = frozenset(("user-agent", "accept", "accept-encoding", "connection", "range", "content-type",
+                                  "content-length", "transfer-encoding"))
+
+
+def origin(url):
+    """``(scheme, host, port)`` of ``url``, with the scheme's default port filled in."""
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port
+
+
+if HAS_REQUESTS:
+    class OriginBoundSession(requests.Session):
+        """A session whose redirects carry credentials only within the origin they were sent to.
+
+        requests itself drops only ``Authorization``, and keeps it from http to https on the same host.
+        """
+
+        def rebuild_auth(self, prepared_request, response):
+            if origin(response.request.url) != origin(prepared_request.url):
+                for name in list(prepared_request.headers):
+                    if name.lower() not in CROSS_ORIGIN_HEADERS:
+                        del prepared_request.headers[name]
+            super(OriginBoundSession, self).rebuild_auth(prepared_request, response)
+
+
 class ApiClient:
     """One keep-alive session, shared by every worker of a module run."""
 
@@ -289,7 +319,7 @@ class ApiClient:
         self.requests_sent = 0
         self.retried = 0
         self._count_lock = threading.Lock()
-        self.session = requests.Session()
+        self.session = OriginBoundSession()
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(10, self.concurrency * 2), max_retries=0)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
@@ -307,8 +337,7 @@ class ApiClient:
         return urljoin(self.base_url, path.lstrip("/"))
 
     def same_origin(self, url):
-        a, b = urlsplit(self.base_url), urlsplit(url)
-        return (a.scheme, a.netloc) == (b.scheme, b.netloc)
+        return origin(self.base_url) == origin(url)
 
     # -- requests -----------------------------------------------------------
     def request(self, method, path, params=None, json=None, data=None, headers=None, expected=None,

@@ -8,11 +8,13 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import email.utils
+import os
 import threading
 import time
 
 import pytest
 import requests
+import yaml
 
 from ansible_collections.regops.registry.plugins.module_utils.api import (
     ApiClient,
@@ -20,6 +22,7 @@ from ansible_collections.regops.registry.plugins.module_utils.api import (
     AuthError,
     BasicAuth,
     ConflictError,
+    USER_AGENT,
     HeaderAuth,
     NotFoundError,
     UnsupportedError,
@@ -783,3 +786,10 @@ def test_a_plain_403_is_not_a_rate_limit(server, harness):
         client.get("/items")
     assert harness.sleeps == []
     assert len(server.calls("GET", "/items")) == 1
+
+
+def test_the_user_agent_names_the_released_version():
+    galaxy = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "galaxy.yml")
+    with open(galaxy) as handle:
+        version = yaml.safe_load(handle)["version"]
+    assert USER_AGENT == "regops.registry/%s (Ansible collection)" % version

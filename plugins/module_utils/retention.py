@@ -1364,17 +1364,18 @@ def _plan_repository(repo, arts_by_digest, policies, now, deferred=None):
     for digest in deleted:
         guard.pop(digest, None)
 
-    # What each deleted manifest goes with: an untagged one with a deleted index that lists it (a child), a referrer
-    # (with_subject) with its deleted subject; followed up to an entry of its own (the top), which lists them all.
+    # What each deleted manifest goes with: a referrer (with_subject) with its deleted subject, else an untagged one
+    # with a deleted index that lists it (a child); followed up to an entry of its own (the top), which lists them all.
+    # The subject comes first: a referrer listed by a referrers-tag-schema index is that subject's referrer, not the
+    # index's child.
     def link(digest):
-        art = arts_by_digest[digest]
-        if not art.tags:
-            listing = sorted(p for p in parents.get(digest, ()) if p in deleted)
-            if listing:
-                return listing[0], 'child'
         subjects = subjects_here(digest)
         if with_subject and subjects and all(s in deleted for s in subjects):
             return subjects[0], 'referrer'
+        if not arts_by_digest[digest].tags:
+            listing = sorted(p for p in parents.get(digest, ()) if p in deleted)
+            if listing:
+                return listing[0], 'child'
         return None
 
     links = dict((d, link(d)) for d in sorted(deleted))

@@ -1854,6 +1854,22 @@ def test_referrers_of_index_children_go_with_the_index():
     assert res['repositories']['team/app']['children_deleted'] == 2 and res['repositories']['team/app']['referrers_deleted'] == 2
 
 
+def test_a_referrer_listed_by_a_referrers_tag_schema_index_goes_as_its_subjects_referrer():
+    # the registry has no referrers API: the index tagged sha256-<hex> lists the SBOM, which names the image as subject
+    index = typed('4' * 64, ['sha256-%s' % HEX_A], 'application/vnd.oci.image.index.v1+json', pushed=ago(100),
+                  children=['6' * 64])
+    arts = [art(HEX_A, ['old'], pushed=ago(100)), index, typed('6' * 64, [], SPDX, pushed=ago(100), subject=HEX_A),
+            art(HEX_C, ['new'], pushed=ago(1))]
+    res = run(arts, {'older_than': '30d'})
+    assert deleted(res) == [d(HEX_A)]
+    entry = res['delete_digests'][0]
+    assert entry['children'] == []
+    assert sorted((r['digest'], r['subject']) for r in entry['referrers']) == [(d('4' * 64), d(HEX_A)), (d('6' * 64), d(HEX_A))]
+    summary = res['repositories']['team/app']
+    assert summary['referrers_deleted'] == 2 and summary['children_deleted'] == 0
+    assert_figures_add_up(summary)
+
+
 def test_a_kept_index_keeps_its_children_and_their_referrers():
     arts = _multiarch(['v1', 'stable'], index_pushed=ago(100)) + [
         art('9' * 64, [], pushed=ago(100), subject='c1'), art('8' * 64, [], pushed=ago(100), subject='idx'),

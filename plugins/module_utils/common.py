@@ -57,12 +57,13 @@ PROVIDER_CONNECTION_OPTIONS = ("access_key", "secret_key", "region")
 def split_refs(values, repository, separator, what, registry=None):
     """Items from ``name``/``digest`` values that may be qualified as ``repo:tag`` or ``repo@digest``.
 
-    A plain value needs ``repository``; a qualified one names its own.
+    A plain value needs ``repository``; a qualified one names its own. Values are taken as written: a trailing newline
+    or a space (a YAML ``|`` block adds one) is refused by the validators, not trimmed away.
     """
     items = []
     for value in values:
-        value = (value or "").strip()
-        if not value:
+        value = value or ""
+        if not value.strip():
             raise ValueError("an empty %s was given" % what)
         repo, name = repository, value
         if separator == ":" and ":" in value:
@@ -71,7 +72,7 @@ def split_refs(values, repository, separator, what, registry=None):
             repo, name = value.split("@", 1)
         if not repo:
             raise ValueError("%s '%s' names no repository: set 'repository' or write it as 'repository%s%s'" % (what, value, separator, value))
-        item = {"repository": repo.strip("/"), ("name" if separator == ":" else "digest"): name}
+        item = {"repository": repo, ("name" if separator == ":" else "digest"): name}
         if registry:
             item["registry"] = registry
         items.append(item)
@@ -103,8 +104,10 @@ class RegistryModule:
             self.module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
         if not 1 <= self.params["concurrency"] <= 64:
             self.module.fail_json(msg="concurrency must be between 1 and 64, got %s" % self.params["concurrency"])
-        if self.params["retries"] < 0 or self.params["timeout"] <= 0:
-            self.module.fail_json(msg="retries must be 0 or more and timeout more than 0")
+        if self.params["retries"] < 0:
+            self.module.fail_json(msg="retries must be 0 or more, got %s" % self.params["retries"])
+        if self.params["timeout"] <= 0:
+            self.module.fail_json(msg="timeout must be more than 0 seconds, got %s" % self.params["timeout"])
         self.provider = None
 
     def set_away_from_default(self, *names):

@@ -492,7 +492,7 @@ def storage_record_main(runner):
         runner.fail("storage_record needs registry: the organization that owns the artifact metadata")
     record, state = params["storage_record"], params["state"]
     items = []
-    for digest in dict.fromkeys(d.strip() for d in params["digest"]):
+    for digest in dict.fromkeys(params["digest"]):
         item = {"registry": params["registry"], "digest": digest, "name": record["name"], "registry_url": record["registry_url"]}
         if record["repository"] is not None:
             item["record_repository"] = record["repository"]

@@ -43,7 +43,7 @@ except ImportError:  # pragma: no cover
 from ansible_collections.regops.registry.plugins.module_utils import timestamps, validate
 from ansible_collections.regops.registry.plugins.module_utils.api import ApiClient, ApiError, AuthError, HeaderAuth, NotFoundError, UnsupportedError
 from ansible_collections.regops.registry.plugins.module_utils.providers.base import Capability, Provider
-from ansible_collections.regops.registry.plugins.module_utils.providers.gitlab_access import ACCESS_CAPABILITIES, GitLabAccess
+from ansible_collections.regops.registry.plugins.module_utils.providers.gitlab_access import ACCESS_CAPABILITIES, GitLabAccess, check_regex
 from ansible_collections.regops.registry.plugins.module_utils.providers.listing import HostedListing
 
 GROUP_PREFIX = "group:"
@@ -87,8 +87,6 @@ DURATION_UNITS = {
     "mo": 2592000, "month": 2592000, "months": 2592000,
     "y": 31536000, "year": 31536000, "years": 31536000,
 }
-# What RE2 (GitLab's UntrustedRegexp) refuses and Python accepts: lookarounds and backreferences.
-RE2_UNSUPPORTED = re.compile(r"\(\?(?:[=!]|<[=!])|\\[1-9]|\(\?P=")
 
 CORE_CAPABILITIES = {
     "registry": Capability(states=("present",), info=True, options=("access_level", "cleanup_policy"),
@@ -138,20 +136,6 @@ def duration_seconds(text):
     if match is None or match.group(2) not in DURATION_UNITS:
         return None
     return int(match.group(1)) * DURATION_UNITS[match.group(2)]
-
-
-def check_regex(option, pattern):
-    """``pattern`` compiled with Python's ``re`` (close to RE2 for what tag rules use); ValueError naming ``option``."""
-    if not isinstance(pattern, str):
-        raise ValueError("%s must be a regular expression (a string), got %r" % (option, pattern))
-    bad = RE2_UNSUPPORTED.search(pattern)
-    if bad:
-        raise ValueError("%s %s is not a regular expression GitLab accepts (RE2 has no %s: no lookarounds, no backreferences)"
-                         % (option, validate.shown(pattern), bad.group(0)))
-    try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise ValueError("%s %s is not a valid regular expression: %s" % (option, validate.shown(pattern), exc))
 
 
 def given_keys(option, value, allowed):

@@ -141,6 +141,24 @@ def _words(value):
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
+# What RE2 (GitLab's UntrustedRegexp) refuses and Python accepts: lookarounds and backreferences.
+RE2_UNSUPPORTED = re.compile(r"\(\?(?:[=!]|<[=!])|\\[1-9]|\(\?P=")
+
+
+def check_regex(option, pattern):
+    """``pattern`` compiled with Python's ``re`` (close to RE2 for what tag rules use); ValueError naming ``option``."""
+    if not isinstance(pattern, str):
+        raise ValueError("%s must be a regular expression (a string), got %r" % (option, pattern))
+    bad = RE2_UNSUPPORTED.search(pattern)
+    if bad:
+        raise ValueError("%s %s is not a regular expression GitLab accepts (RE2 has no %s: no lookarounds, no backreferences)"
+                         % (option, validate.shown(pattern), bad.group(0)))
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise ValueError("%s %s is not a valid regular expression: %s" % (option, validate.shown(pattern), exc))
+
+
 class GitLabAccess:
     """Deploy tokens and protection rules of a GitLab project or group."""
 
@@ -354,9 +372,11 @@ class GitLabAccess:
             if not project.isdigit() and not pattern.lower().startswith(project.lower()):
                 raise ValueError("repository pattern %s must start with the project's full path %s (for example %s/*)" % (
                     validate.shown(pattern), project, project))
-        elif len(pattern) > TAG_PATTERN_MAX or re.search(r"\s", pattern):
-            raise ValueError("tag pattern %s is not valid: a RE2 regular expression of at most %d characters, without spaces or "
-                             "line breaks" % (validate.shown(pattern), TAG_PATTERN_MAX))
+        else:
+            if len(pattern) > TAG_PATTERN_MAX or re.search(r"\s", pattern):
+                raise ValueError("tag pattern %s is not valid: a RE2 regular expression of at most %d characters, without spaces or "
+                                 "line breaks" % (validate.shown(pattern), TAG_PATTERN_MAX))
+            check_regex("tag pattern", pattern)
 
     # -- protection rules: reading ---------------------------------------------------------------
     def _rules_path(self, registry, kind, *rest):

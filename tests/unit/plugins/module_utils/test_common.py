@@ -30,7 +30,7 @@ ENV_NAMES = ("GCORE_API_TOKEN", "GCORE_TOKEN", "GCORE_PROJECT_ID", "GCORE_API_UR
 
 
 def test_split_refs_tags():
-    assert split_refs(["team/app:v1", "v2", " other:v3 "], "team/app", ":", "tag") == [
+    assert split_refs(["team/app:v1", "v2", "other:v3"], "team/app", ":", "tag") == [
         {"repository": "team/app", "name": "v1"},
         {"repository": "team/app", "name": "v2"},
         {"repository": "other", "name": "v3"},
@@ -44,9 +44,16 @@ def test_split_refs_digests():
     ]
 
 
-def test_split_refs_qualified_wins_over_repository_and_strips_slashes():
-    assert split_refs(["/team/app/:v1"], "ignored", ":", "tag") == [{"repository": "team/app", "name": "v1"}]
-    assert split_refs(["v1"], "/team/app/", ":", "tag") == [{"repository": "team/app", "name": "v1"}]
+def test_split_refs_qualified_wins_over_repository():
+    assert split_refs(["team/app:v1"], "ignored", ":", "tag") == [{"repository": "team/app", "name": "v1"}]
+
+
+def test_split_refs_takes_values_as_written_for_the_validators_to_judge():
+    """Nothing is trimmed: a newline from a YAML block or a stray slash reaches the validators, which refuse it."""
+    assert split_refs([" other:v3\n"], None, ":", "tag") == [{"repository": " other", "name": "v3\n"}]
+    assert split_refs(["v1"], "/team/app/", ":", "tag") == [{"repository": "/team/app/", "name": "v1"}]
+    with pytest.raises(ValueError, match="an empty tag was given"):
+        split_refs([" \n"], "team/app", ":", "tag")
 
 
 def test_split_refs_registry_host_with_port_keeps_last_colon():
@@ -256,8 +263,8 @@ def test_open_validation_error(capsys):
 @pytest.mark.parametrize("args, message", [
     ({"concurrency": 0}, "concurrency must be between 1 and 64, got 0"),
     ({"concurrency": 65}, "concurrency must be between 1 and 64, got 65"),
-    ({"retries": -1}, "retries must be 0 or more"),
-    ({"timeout": 0}, "timeout more than 0"),
+    ({"retries": -1}, "retries must be 0 or more, got -1"),
+    ({"timeout": 0}, "timeout must be more than 0 seconds, got 0"),
 ])
 def test_connection_option_bounds(capsys, args, message):
     args = dict(args, provider="gcore")

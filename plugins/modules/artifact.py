@@ -468,7 +468,7 @@ def main():
     if params["version_id"]:
         try:
             named = set((item["repository"], item["digest"]) for item in items)
-            for item in provider.resolve_version_ids(params["registry"], params["repository"].strip("/"), params["version_id"]):
+            for item in provider.resolve_version_ids(params["registry"], params["repository"], params["version_id"]):
                 if (item["repository"], item["digest"]) not in named:
                     named.add((item["repository"], item["digest"]))
                     items.append(item)

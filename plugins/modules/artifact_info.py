@@ -242,7 +242,7 @@ def main():
     digests = []
     if params["digest"] and params["records"] and not repositories:
         # the records of digests, whatever package (if any) they are in
-        digests = [{"registry": params["registry"], "repository": None, "digest": (d or "").strip().rsplit("@", 1)[-1]} for d in params["digest"]]
+        digests = [{"registry": params["registry"], "repository": None, "digest": (d or "").rsplit("@", 1)[-1]} for d in params["digest"]]
     elif params["digest"]:
         try:
             digests = split_refs(params["digest"], (repositories or [None])[0] if len(repositories or []) == 1 else None, "@", "digest",

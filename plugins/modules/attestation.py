@@ -155,7 +155,7 @@ def main():
         ),
     )
     params = runner.params
-    items = [{"registry": params["registry"], "digest": digest.strip()} for digest in dict.fromkeys(params["digest"])]
+    items = [{"registry": params["registry"], "digest": digest} for digest in dict.fromkeys(params["digest"])]
     runner.open("attestation", state=params["state"], validate=lambda p: p.validate("attestation", items))
     runner.ensure("attestation", items, params["state"])
 

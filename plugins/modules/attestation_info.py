@@ -116,7 +116,7 @@ def main():
         ),
     )
     params = runner.params
-    digests = [digest.strip() for digest in dict.fromkeys(params["digest"])]
+    digests = list(dict.fromkeys(params["digest"]))
     items = [{"registry": params["registry"], "digest": digest} for digest in digests]
     runner.open("attestation", info=True, validate=lambda p: p.validate("attestation", items, {"predicate_type": params["predicate_type"]}))
     runner.info("attestation", {"registry": params["registry"], "digest": digests, "predicate_type": params["predicate_type"],

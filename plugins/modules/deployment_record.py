@@ -364,7 +364,7 @@ def main():
         items = [dict(key, registry=params["registry"], digest=entry["digest"], deployment_name=entry["deployment_name"], listed=True,
                       entry=dict((k, entry[k]) for k in VALUES if entry.get(k) is not None)) for entry in params["deployments"]]
     else:
-        digests = [d.strip() for d in params["digest"]]
+        digests = list(params["digest"])
         if state == "present" and len(set(digests)) > 1:
             runner.fail("digest: state=present records one deployment, which holds one digest; give one digest, or use deployments "
                         "(each with its digest and deployment_name) for several")

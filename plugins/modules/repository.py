@@ -268,7 +268,7 @@ def main():
         ),
     )
     params = runner.params
-    item = {"name": params["name"].strip("/")}
+    item = {"name": params["name"]}
     if params["registry"]:
         item["registry"] = params["registry"]
     desired = {"description": params["description"], "full_description": params["full_description"]}

@@ -160,7 +160,7 @@ def main():
         ),
     )
     params = runner.params
-    names = [n.strip("/") for n in params["name"] or []]
+    names = list(params["name"] or [])
     runner.open("repository", info=True, validate=lambda p: p.validate("repository", [{"name": n, "registry": params["registry"]} for n in names]))
     runner.info("repository", {"name": names, "registry": params["registry"]}, "repositories")
 

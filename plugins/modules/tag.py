@@ -430,7 +430,7 @@ def main():
         runner.fail("bulk only applies to state=absent")
     if state == "present" and not (params["digest"] or params["source"]):
         runner.fail("state is present but any of the following are missing: digest, source")
-    repositories = [r.strip("/") for r in params["repository"] or []]
+    repositories = list(params["repository"] or [])
     waiting = runner.set_away_from_default("wait", "wait_timeout")
     if params["expected_digests"] is not None and state != "absent":
         runner.fail("expected_digests only applies to state=absent")

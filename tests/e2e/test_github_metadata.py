@@ -35,12 +35,9 @@ def emulator():
         yield emu
 
 
-@pytest.fixture
-def emu(emulator):
-    """The emulator with the organization acme and the user octocat, its default settings, and the records below."""
-    emulator.configure(clock=CLOCK, **SETTINGS)
-    emulator.reset()
-    emulator.seed({
+def seed_records(emu):
+    """The organization acme and the user octocat with the storage records, deployments and attestations below."""
+    emu.seed({
         "orgs": [{"login": "acme",
                   "storage_records": [
                       {"name": "app", "digest": D1, "registry_url": GHCR, "repository": "acme/app"},
@@ -55,6 +52,14 @@ def emu(emulator):
                   "attestations": [{"subject_digest": D3, "predicate_type": "provenance"}, {"subject_digest": D3, "predicate_type": "sbom"},
                                    {"subject_digest": D5, "predicate_type": "provenance"}, {"subject_digest": D7, "predicate_type": "release"}]}],
         "users": [{"login": "octocat", "attestations": [{"subject_digest": D6, "repository": "dotfiles"}]}]})
+
+
+@pytest.fixture
+def emu(emulator):
+    """The emulator with the organization acme and the user octocat, its default settings, and ``seed_records``."""
+    emulator.configure(clock=CLOCK, **SETTINGS)
+    emulator.reset()
+    seed_records(emulator)
     emulator.log.clear()
     yield emulator
     emulator.reset()

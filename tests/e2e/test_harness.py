@@ -266,3 +266,19 @@ def test_runs_of_one_test_process_build_a_module_payload_once(tmp_path, monkeypa
     monkeypatch.setenv("REGOPS_ZIPIMPORT_CACHE", "")
     env = ansible_runner.ansible_env(str(tmp_path))
     assert "REGOPS_ANSIBALLZ_DIR" not in env and "PYTHONPATH" not in env
+
+
+def test_module_runner_runs_a_module_as_its_own_process(registry, seed, prefix):
+    """tests/support/module_runner.py: the module's result as it printed it, check mode passed as the executor passes it,
+    and a failing module's message and exit status."""
+    from tests.support.module_runner import run_module
+
+    digest = seed.push_image(prefix + "/app", tags=["v1", "v2"])
+    args = dict(registry.oci_args(), name=[prefix + "/app:v1"], state="absent")
+    checked = run_module("tag", args, check=True)
+    assert checked["changed"] is True and checked["rc"] == 0 and seed.tag_map(prefix + "/app") == {"v1": digest, "v2": digest}
+    done = run_module("tag", args)
+    assert done["changed"] is True and seed.tag_map(prefix + "/app") == {"v2": digest}
+    assert run_module("tag", args)["changed"] is False
+    failed = run_module("tag_info", dict(registry.oci_args(), repository=["BAD NAME"]))
+    assert failed["failed"] is True and failed["rc"] == 1 and "is not valid" in failed["msg"]

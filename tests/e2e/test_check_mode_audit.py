@@ -1,12 +1,14 @@
 """Check-mode audit: every module x provider x state, one task at a time, against a recording emulator.
 
 For each task of each cloud provider's lifecycle (the same tasks the provider's end-to-end test runs through
-ansible-playbook), from a freshly seeded emulator:
+ansible-playbook), from a freshly seeded emulator, and for the ``oci`` provider on the real registry (its access log
+records the requests):
 
 1. check mode sends no mutating request and changes nothing in the emulator's state;
 2. the real run reports the same ``changed``, the same ``actions`` and the same diff ``before`` as check mode predicted;
 3. a second real run reports ``changed: false`` and sends no mutating request (idempotence), except for the tasks that
-   change by design every time (``refresh_secret``).
+   change by design every time (``refresh_secret``, minted credentials, a recreated deploy token);
+4. no result, check mode or real, carries a connection secret (``api_token``, ``api_password``, ``secret_key``).
 
 Info modules run in check mode too and must answer exactly what they answer in a real run. The modules run in-process
 (``tests/support/module_runner.py``: a forked child per run, as ansible's module processes are), so the whole matrix
@@ -17,6 +19,8 @@ declares (``Provider.capabilities``), and every info module, is audited.
 
 # pylint: disable=redefined-outer-name
 import contextlib
+import json
+import uuid
 
 import pytest
 
@@ -35,6 +39,8 @@ from ansible_collections.regops.registry.plugins.module_utils import providers
 PREFIX = "regops.registry."
 # Results that depend on when a run happens or on what only the real run learns, never predicted by check mode.
 VOLATILE = ("invocation", "rc", "warnings", "deprecations")
+# The connection options whose values must never come back in a result (no_log).
+SECRET_OPTIONS = ("api_token", "api_password", "secret_key")
 
 
 class Part:
@@ -135,7 +141,7 @@ def _ncloud_main(emu, _registry):
 
 
 @contextlib.contextmanager
-def _github_with_ghcr():
+def _github_with_ghcr(_registry):
     with GitHubEmulator(clock=test_github.CLOCK) as emu:
         backend = ghcr_backend(emu)
         try:
@@ -148,18 +154,75 @@ def _ncloud_defaults(emu):
     return test_ncloud.defaults(emu, access_key=DEFAULT_ACCESS_KEY, secret_key=DEFAULT_SECRET_KEY)
 
 
+class RegistrySite:
+    """The real registry as the audit sees an emulator: its access log records, a fresh repository per preparation."""
+
+    def __init__(self, registry):
+        self.registry = registry
+        self.seed = SeedClient.for_registry(registry)
+        self.mark = registry.mark()
+        self.prefix = None
+        self.count = 0
+        self.log = self
+
+    def clear(self):
+        self.mark = self.registry.mark()
+
+
+@contextlib.contextmanager
+def _oci_site(registry):
+    yield RegistrySite(registry)
+
+
+def _oci_prepare(site, _registry):
+    """A repository with a release, a build sharing nothing, and a base image to copy from."""
+    site.count += 1
+    site.prefix = "audit%d-%s" % (site.count, uuid.uuid4().hex[:6])
+    app, base = site.prefix + "/app", site.prefix + "/base"
+    release = site.seed.push_image(app, tags=["v1", "latest"])
+    build = site.seed.push_image(app, tags=["build-1"])
+    site.seed.push_image(base, tags=["3.20"])
+    site.seed.push_image(site.prefix + "/old", tags=["x"])
+    return [
+        task("repository_info", name=[app]),
+        task("artifact_info", repository=[app]),
+        task("tag_info", repository=[app]),
+        task("tag", name=[app + ":stable"], digest=release, diff=True),
+        task("tag", name=[app + ":3.20"], source=base + ":3.20", diff=True),
+        task("tag", name=[app + ":latest"], state="absent", diff=True),
+        task("artifact", repository=app, digest=[build], state="absent", diff=True),
+        task("artifact", repository=app, digest=[release], diff=True),
+        task("repository", name=site.prefix + "/old", state="absent", diff=True),
+    ]
+
+
+def _oci_defaults(site):
+    return {"group/regops.registry.all": site.registry.oci_args()}
+
+
+def _oci_mutations(site):
+    return [(e.method, e.path) for e in site.registry.mutations_since(site.mark)]
+
+
+def _oci_state(site):
+    return dict((repository, site.seed.tag_map(repository)) for repository in site.seed.catalog()
+                if repository.startswith(site.prefix + "/"))
+
+
 def _dump(emu):
     return emu.dump_state()
 
 
 PROVIDERS = {
-    "gcore": (GcoreEmulator, [Part(_gcore_main, test_gcore.defaults, test_gcore.mutations, _dump,
-                                   always_changes=lambda module, args: bool(args.get("refresh_secret")))]),
-    "vultr": (VultrEmulator, [
+    "oci": (_oci_site, [Part(_oci_prepare, _oci_defaults, _oci_mutations, _oci_state)]),
+    "gcore": (lambda _registry: GcoreEmulator(), [
+        Part(_gcore_main, test_gcore.defaults, test_gcore.mutations, _dump,
+             always_changes=lambda module, args: bool(args.get("refresh_secret")))]),
+    "vultr": (lambda _registry: VultrEmulator(), [
         Part(_vultr_main, test_vultr.defaults, test_vultr.mutations, test_vultr.snapshot),
         Part(_vultr_more, test_vultr.defaults, test_vultr.mutations, test_vultr.snapshot,
              always_changes=lambda module, args: module == "registry_credentials")]),
-    "gitlab": (lambda: GitLabEmulator(**test_gitlab.SETTINGS), [
+    "gitlab": (lambda _registry: GitLabEmulator(**test_gitlab.SETTINGS), [
         Part(_gitlab_main, test_gitlab.defaults, test_gitlab.mutations, test_gitlab.snapshot),
         Part(_gitlab_access, test_gitlab_access.defaults, test_gitlab_access.mutations, test_gitlab_access.snapshot,
              always_changes=lambda module, args: bool(args.get("recreate")))]),
@@ -167,7 +230,7 @@ PROVIDERS = {
         Part(_github_main, test_github.defaults, test_github.mutations, test_github.snapshot),
         Part(_github_metadata, test_github_metadata.defaults, test_github_metadata.mutations, test_github_metadata.snapshot),
         Part(_github_ghcr, test_github.defaults, test_github.mutations, test_github.snapshot)]),
-    "ncloud": (lambda: NcloudEmulator(clock=lambda: test_ncloud.CLOCK), [
+    "ncloud": (lambda _registry: NcloudEmulator(clock=lambda: test_ncloud.CLOCK), [
         Part(_ncloud_main, _ncloud_defaults, test_ncloud.mutations, test_ncloud.snapshot)]),
 }
 
@@ -190,6 +253,12 @@ def comparable(result):
     return dict((key, value) for key, value in result.items() if key not in VOLATILE)
 
 
+def leaked(result, args):
+    """The connection secrets (``no_log`` options) that appear anywhere in a module's result."""
+    text = json.dumps(result)
+    return [name for name in SECRET_OPTIONS if args.get(name) and str(args[name]) in text]
+
+
 def audit(provider, part, emu, registry):
     """The failures of every task of ``part``, each from a freshly prepared emulator."""
     failures = []
@@ -205,6 +274,9 @@ def audit(provider, part, emu, registry):
         if part.mutations(emu) or part.state(emu) != before:
             failures.append("%s: check mode changed something: %s" % (what, part.mutations(emu)))
         real = run_module(module, args, diff=diff)
+        for run, result in (("check mode", check), ("the real run", real)):
+            if leaked(result, args):
+                failures.append("%s: %s returned the secret(s) %s" % (what, run, leaked(result, args)))
         if module.endswith("_info"):
             if comparable(check) != comparable(real):
                 failures.append("%s: check mode answered %s, the real run %s" % (what, comparable(check), comparable(real)))
@@ -230,7 +302,7 @@ def audit(provider, part, emu, registry):
 def test_every_task_check_mode_predicts_the_real_run_and_the_rerun_changes_nothing(provider, registry):
     make, parts = PROVIDERS[provider]
     failures = []
-    with make() as emu:
+    with make(registry) as emu:
         for part in parts:
             failures += audit(provider, part, emu, registry)
     assert not failures, "\n".join(failures)
@@ -250,7 +322,7 @@ def required(provider):
 def test_the_audit_covers_every_module_and_state_the_provider_has(provider, registry):
     make, parts = PROVIDERS[provider]
     covered = set()
-    with make() as emu:
+    with make(registry) as emu:
         for part in parts:
             covered.update(label(item) for item in part.prepare(emu, registry))
     missing = sorted(required(provider) - covered)

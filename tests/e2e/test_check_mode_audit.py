@@ -8,7 +8,9 @@ records the requests):
 2. the real run reports the same ``changed``, the same ``actions`` and the same diff ``before`` as check mode predicted;
 3. a second real run reports ``changed: false`` and sends no mutating request (idempotence), except for the tasks that
    change by design every time (``refresh_secret``, minted credentials, a recreated deploy token);
-4. no result, check mode or real, carries a connection secret (``api_token``, ``api_password``, ``secret_key``).
+4. no result, check mode or real, carries a connection secret (``api_token``, ``api_password``, ``secret_key``), check
+   mode returns no secret at all, and a secret the real run created (a user's secret, a deploy token) is not returned
+   again by the re-run.
 
 Info modules run in check mode too and must answer exactly what they answer in a real run. The modules run in-process
 (``tests/support/module_runner.py``: a forked child per run, as ansible's module processes are), so the whole matrix
@@ -41,6 +43,8 @@ PREFIX = "regops.registry."
 VOLATILE = ("invocation", "rc", "warnings", "deprecations")
 # The connection options whose values must never come back in a result (no_log).
 SECRET_OPTIONS = ("api_token", "api_password", "secret_key")
+# Result keys that carry a secret the provider shows once: returned by the run that created or refreshed it, never again.
+ONCE_KEYS = ("secret", "token", "password", "docker_config", "kubernetes_secret")
 
 
 class Part:
@@ -259,6 +263,23 @@ def leaked(result, args):
     return [name for name in SECRET_OPTIONS if args.get(name) and str(args[name]) in text]
 
 
+def secrets_returned(result):
+    """The values a result hands over once (a user's secret, a deploy token, minted docker credentials)."""
+    found = []
+
+    def walk(value, key=None):
+        if isinstance(value, dict):
+            for name, item in value.items():
+                walk(item, name)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item, key)
+        elif isinstance(value, str) and key in ONCE_KEYS and len(value) >= 8 and "*" not in value:
+            found.append(value)
+    walk(result)
+    return found
+
+
 def audit(provider, part, emu, registry):
     """The failures of every task of ``part``, each from a freshly prepared emulator."""
     failures = []
@@ -294,6 +315,10 @@ def audit(provider, part, emu, registry):
         again = run_module(module, args, diff=diff)
         if again.get("changed") or part.mutations(emu):
             failures.append("%s: the re-run changed=%s and sent %s" % (what, again.get("changed"), part.mutations(emu)))
+        shown_again = [value for value in secrets_returned(real) if value in json.dumps(again)]
+        if shown_again or secrets_returned(check):
+            failures.append("%s: a secret shown once came back (check mode %d, the re-run %d)" % (
+                what, len(secrets_returned(check)), len(shown_again)))
     return failures
 
 

@@ -10,111 +10,21 @@ artifacts itself. Per provider: one check-mode run (no mutating request, the sam
 # pylint: disable=redefined-outer-name
 import contextlib
 import json
-from datetime import datetime, timezone
 
 import pytest
 
-from tests.emulators import gcore, ncloud, vultr
 from tests.support.ansible_runner import REPO_ROOT, run_playbook
-from tests.support.seed import SeedClient, referrers_tag
+from tests.support.role_sites import gcore_site, ncloud_site, vultr_site
+from tests.support.seed import referrers_tag
 
 PLAYBOOK = REPO_ROOT / "tests" / "playbooks" / "cleanup.yml"
 NOW = "2026-11-01T00:00:00Z"
 PUSHED = "2026-03-01T00:00:00Z"  # every image but latest: eight months old
 PULLS = {"recent": "2026-10-25T00:00:00Z", "stale": "2026-05-01T00:00:00Z", "never": None}
-MUTATING = ("POST", "PUT", "PATCH", "DELETE", "OPTIONS")  # OPTIONS: Vultr mints docker credentials with it
 POLICY = {"name": "stale", "older_than": "30d", "keep": {"latest": True, "pulled_within": "30d", "min_age": "1h"}}
 FIGURES = ("tags_before", "tags_removed", "kept_by_reason", "digests_deleted", "referrers_deleted", "deleted_digests",
            "deleted_referrers", "removed_tags")
-
-
-def clock():
-    """The emulators' pinned time: NOW."""
-    return datetime(2026, 11, 1, tzinfo=timezone.utc)
-
-
-class Site:
-    """One provider's emulator with repository ``app`` seeded: the role's variables, and its state read back."""
-
-    def __init__(self, emu, role_vars, tags_of, real=None):
-        self.emu, self.role_vars, self.tags_of, self.real = emu, role_vars, tags_of, real
-        self.digests = {}
-
-    def state(self):
-        """``(emulator's {tag: digest} of app, the real registry's, or None)``."""
-        return self.tags_of(), (self.real[0].tag_map(self.real[1]) if self.real else None)
-
-    def sent(self):
-        """The mutating requests the emulator saw since the last ``clear``."""
-        return [(r.method, r.path) for r in self.emu.log.records if r.method in MUTATING]
-
-
-def dumped_tags(emu, registry, repository):
-    """``{tag: digest}`` of a Harbor-like emulator's repository (Vultr names it ``<registry>/<image>``, Gcore ``<image>``)."""
-    reg = next(r for r in emu.dump_state()["registries"] if r["name"] == registry)
-    return {t["name"]: a["digest"] for repo in reg["repositories"] if repository in (repo["name"], repo.get("image"))
-            for a in repo["artifacts"] for t in a["tags"]}
-
-
-def vultr_site(stack, registry, name):
-    """Vultr's emulator backed by the real registry; the images pushed there, their push and pull times told to Vultr."""
-    emu = stack.enter_context(vultr.VultrEmulator(registry_host=registry.host, clock=clock,
-                                                  docker_credentials={"username": registry.username, "password": registry.password}))
-    emu.add_registry(name, region="sjc", plan="business")
-    client = SeedClient.for_registry(registry)
-    site = Site(emu, {"cleanup_provider": "vultr", "cleanup_api_url": emu.url, "cleanup_api_token": vultr.DEFAULT_API_KEY,
-                      "cleanup_registry": name}, lambda: dumped_tags(emu, name, "app"), real=(client, f"{name}/app"))
-
-    def push(key, tags, pushed, pulled=None, subject=None):
-        digest = client.push_cosign(f"{name}/app", subject, "sig") if subject else client.push_image(f"{name}/app", tags=tags)
-        tags = tags or [referrers_tag(subject, "sig")]
-        emu.add_artifact(name, "app", digest=digest, push_time=pushed, pull_time=pulled,
-                         tags=[{"name": t, "push_time": pushed, "pull_time": pulled} for t in tags])
-        site.digests[key] = digest
-    return site, push
-
-
-def gcore_site(stack, _registry, _name):
-    """Gcore's emulator, which holds the artifacts itself (a never pulled artifact shows its push time as pull time)."""
-    emu = stack.enter_context(gcore.GcoreEmulator(clock=clock))
-    emu.add_registry("shop")
-    site = Site(emu, {"cleanup_provider": "gcore", "cleanup_api_url": emu.url, "cleanup_api_token": gcore.DEFAULT_API_KEY,
-                      "cleanup_project_id": gcore.DEFAULT_PROJECT_ID, "cleanup_region_id": gcore.DEFAULT_REGION_ID,
-                      "cleanup_registry": "shop"}, lambda: dumped_tags(emu, "shop", "app"))
-
-    def push(key, tags, pushed, pulled=None, subject=None):
-        digest = "sha256:%064x" % (len(site.digests) + 1)
-        emu.add_artifact("shop", "app", digest=digest, size=100, pushed_at=pushed, pulled_at=pulled,
-                         tags=tags or [referrers_tag(subject, "sig")])
-        site.digests[key] = digest
-    return site, push
-
-
-def ncloud_site(stack, _registry, _name):
-    """Naver Cloud's emulator with a real registry behind its ``/v2/`` front: images pushed through the front, their push
-    and pull times set in NCR's records (the emulator records no pull of its own: the role's reads must not count)."""
-    emu = stack.enter_context(ncloud.NcloudEmulator(clock=clock))
-    stack.enter_context(ncloud.ncr_backend(emu))
-    emu.configure(record_pulls=False)
-    emu.add_registry("acme", bucket="acme-images")
-    client = SeedClient(emu.front_url("acme"), ncloud.DEFAULT_ACCESS_KEY, ncloud.DEFAULT_SECRET_KEY)
-
-    def tags_of():
-        reg = next(r for r in emu.dump_state()["regions"]["kr"] if r["name"] == "acme")
-        return {t["name"]: t["digest"] for i in reg["images"] if i["name"] == "app" for t in i["tags"]}
-    site = Site(emu, {"cleanup_provider": "ncloud", "cleanup_api_url": emu.api_url("kr"), "cleanup_access_key": ncloud.DEFAULT_ACCESS_KEY,
-                      "cleanup_secret_key": ncloud.DEFAULT_SECRET_KEY, "cleanup_registry": "acme"}, tags_of, real=(client, "app"))
-
-    def push(key, tags, pushed, pulled=None, subject=None):
-        digest = client.push_cosign("app", subject, "sig") if subject else client.push_image("app", tags=tags, created=pushed)
-        for tag in tags or [referrers_tag(subject, "sig")]:
-            emu.set_pushed("acme", "app", tag, pushed)
-        if pulled:
-            emu.set_pulled("acme", "app", digest, pulled)
-        site.digests[key] = digest
-    return site, push
-
-
+# the providers that record pull times (tests/support/role_sites.py builds their sites)
 SITES = {"vultr": vultr_site, "gcore": gcore_site, "ncloud": ncloud_site}
 
 

@@ -47,6 +47,13 @@ class HeldBack(ApiError):
     reason = "parent_kept"
 
 
+class AlreadyGone(ApiError):
+    """An item found at the read and gone at the delete (another run, or a person, deleted it in between): reported
+    ``absent``, not ``deleted``, so that a report never counts what this run did not do (the bytes it freed)."""
+
+    outcome = "absent"
+
+
 class Capability:
     """What a provider can do with one resource."""
 
@@ -233,7 +240,7 @@ class Provider:
             run = [a for a in ready if key(a.item) not in done]
             for action, result, error in self._apply_each(resource, run):
                 done[key(action.item)] = (action, result, error)
-                if error is not None:
+                if error is not None and not isinstance(error, AlreadyGone):
                     kept.add(key(action.item))
             pending = [a for a in pending if key(a.item) not in done]
         return [done[key(a.item)] for a in actions]

@@ -24,7 +24,7 @@ from ansible_collections.regops.registry.plugins.module_utils.oci import (
     OciAuth,
     OciRegistry,
 )
-from ansible_collections.regops.registry.plugins.module_utils.providers.base import Action, Capability, Provider
+from ansible_collections.regops.registry.plugins.module_utils.providers.base import Action, AlreadyGone, Capability, Provider
 
 DOCKER_HUB_KEYS = ("https://index.docker.io/v1/", "index.docker.io", "docker.io", "registry-1.docker.io")
 
@@ -397,7 +397,8 @@ class OciProvider(Provider):
         return parents
 
     def delete_artifact(self, item, current):
-        self.registry.delete_manifest(item["repository"], item["digest"])
+        if not self.registry.delete_manifest(item["repository"], item["digest"]):
+            raise AlreadyGone("already gone: deleted since it was read (by another run, or by hand)")
         return current
 
     # -- tags -----------------------------------------------------------------

@@ -280,6 +280,18 @@ def test_artifact_absent_check_mode_and_real(fake, server, capsys):
     assert ("team/app", digest) not in fake.manifests
 
 
+def test_an_artifact_gone_since_it_was_read_is_reported_absent_not_deleted(fake, server, capsys):
+    """Another run deleted it between the read and the DELETE (404): absent, unchanged; a report must not count it as
+    freed by this run."""
+    digest = fake.add_image("team/app", tags=["v1"])
+    server.route("DELETE", "/v2/team/app/manifests/" + digest,
+                 Reply(404, {"errors": [{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown"}]}))
+    code, result = run(artifact, capsys, **oci(server, digest=["team/app@" + digest], state="absent"))
+    assert code == 0 and result["changed"] is False
+    assert result["actions"] == [{"ref": "team/app@" + digest, "action": "absent",
+                                  "msg": "already gone: deleted since it was read (by another run, or by hand)"}]
+
+
 def test_api_token_is_not_logged_and_sent_as_bearer(fake, server, capsys):
     fake.add_image("team/app", tags=["v1"])
     code, result = run(tag_info, capsys, **oci(server, repository=["team/app"], api_token="tok-secret"))

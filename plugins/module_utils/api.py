@@ -69,6 +69,9 @@ class ApiError(Exception):
         self.code = code
         self.body = body
         self.request_id = request_id
+        # How many times the request was sent: an answer to a repeated request may be about the first one (a 404 to a
+        # DELETE repeated after a connection reset: the first one went through).
+        self.attempts = 1
 
     def __str__(self):
         where = ""
@@ -389,7 +392,9 @@ class ApiClient:
                 continue
             ok = (status in expected) if expected else (200 <= status < 300)
             if not ok:
-                raise self.error(method, url, response)
+                error = self.error(method, url, response)
+                error.attempts = attempt + 1
+                raise error
             return response
 
     def _rate_limited(self, response):

@@ -447,13 +447,16 @@ class OciRegistry:
         return manifest
 
     def delete_manifest(self, repository, digest):
-        """Delete a manifest by digest: True when deleted, False when it was already gone (also after a retried DELETE)."""
+        """Delete a manifest by digest: True when this call deleted it, False when it was gone already.
+
+        A 404 to a DELETE sent again after a connection reset or a 5xx means the first one went through: deleted by
+        this call. A 404 to the first DELETE means someone else deleted it since it was read."""
         if self.manifest_deleter is not None:
             return self.manifest_deleter(repository, digest)
         try:
             self.client.request("DELETE", self.path(repository, "manifests", digest), expected=(200, 202, 204))
-        except NotFoundError:
-            return False
+        except NotFoundError as exc:
+            return exc.attempts > 1
         except ApiError as exc:
             raise self._explain_delete(exc)
         return True

@@ -292,6 +292,17 @@ def test_an_artifact_gone_since_it_was_read_is_reported_absent_not_deleted(fake,
                                   "msg": "already gone: deleted since it was read (by another run, or by hand)"}]
 
 
+def test_a_404_to_a_delete_sent_again_after_a_reset_means_this_run_deleted_it(fake, server, capsys):
+    """The first DELETE went through but its answer was lost (a reset): the one sent again answers 404, which is done."""
+    digest = fake.add_image("team/app", tags=["v1"])
+    server.route("DELETE", "/v2/team/app/manifests/" + digest, Reply(reset=True),
+                 Reply(404, {"errors": [{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown"}]}))
+    code, result = run(artifact, capsys, **dict(oci(server, digest=["team/app@" + digest], state="absent"), retries=2))
+    assert code == 0 and result["changed"] is True, result
+    assert result["actions"] == [{"ref": "team/app@" + digest, "action": "deleted"}]
+    assert [r.method for r in server.requests if r.method == "DELETE"] == ["DELETE", "DELETE"]
+
+
 def test_api_token_is_not_logged_and_sent_as_bearer(fake, server, capsys):
     fake.add_image("team/app", tags=["v1"])
     code, result = run(tag_info, capsys, **oci(server, repository=["team/app"], api_token="tok-secret"))

@@ -52,7 +52,7 @@ NEVER_RETRIED_5XX = frozenset((501, 505))
 NOT_ACTED_STATUSES = frozenset((429, 503))
 IDEMPOTENT_METHODS = frozenset(("GET", "HEAD", "PUT", "DELETE", "OPTIONS"))
 # The released version of the collection (galaxy.yml; a unit test keeps them equal).
-USER_AGENT = "regops.registry/0.4.0 (Ansible collection)"
+USER_AGENT = "regops.registry/0.5.0 (Ansible collection)"
 # GitHub: "If you receive a secondary rate limit error without retry-after ... wait for at least one minute".
 SECONDARY_LIMIT_WAIT = 60.0
 

@@ -523,7 +523,7 @@ def measure(provider, operation, count, opts, workroot):
     runs = {}
     for latency in (opts.latency, 0.0):
         samples = []
-        for _ in range(opts.repeat):
+        for _attempt in range(opts.repeat):
             res = run_once(provider, operation, count, latency, opts, workroot)
             if res is None:
                 return None

@@ -297,7 +297,9 @@ def test_a_404_to_a_delete_sent_again_after_a_reset_means_this_run_deleted_it(fa
     digest = fake.add_image("team/app", tags=["v1"])
     server.route("DELETE", "/v2/team/app/manifests/" + digest, Reply(reset=True),
                  Reply(404, {"errors": [{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown"}]}))
-    code, result = run(artifact, capsys, **dict(oci(server, digest=["team/app@" + digest], state="absent"), retries=2))
+    args = oci(server, digest=["team/app@" + digest], state="absent")
+    args["retries"] = 2
+    code, result = run(artifact, capsys, **args)
     assert code == 0 and result["changed"] is True, result
     assert result["actions"] == [{"ref": "team/app@" + digest, "action": "deleted"}]
     assert [r.method for r in server.requests if r.method == "DELETE"] == ["DELETE", "DELETE"]

@@ -322,7 +322,6 @@ def audit(provider, part, emu, registry):
     return failures
 
 
-@pytest.mark.compat
 @pytest.mark.parametrize("provider", sorted(PROVIDERS))
 def test_every_task_check_mode_predicts_the_real_run_and_the_rerun_changes_nothing(provider, registry):
     make, parts = PROVIDERS[provider]

@@ -133,7 +133,6 @@ def assert_summary_adds_up(summary, reports):
     assert summary["totals"]["kept_by_reason"] == kept
 
 
-@pytest.mark.compat
 def test_fleet_check_mode_then_real_run(fleet, tmp_path):
     """Three registries, one playbook run each time: check mode changes nothing anywhere; the real run cleans each
     registry by its group's policies; each host's report has its own files; the summary adds the hosts up."""

@@ -570,6 +570,15 @@ class NcloudProvider(Provider):
             self._images.pop(registry, None)
             self._tags.pop((registry, image), None)
 
+    def _forget_digest(self, registry, image, digest):
+        """After a digest's tags went: drop them from the image's tag list read for this run (``apply_artifact`` read it
+        right before), instead of reading the whole paged list again for the next digest."""
+        with self._lock:
+            self._images.pop(registry, None)
+            tags = self._tags.get((registry, image))
+            if tags is not None:
+                self._tags[(registry, image)] = [raw for raw in tags if raw.get("digest") != digest]
+
     # -- tags and artifacts (tags grouped by digest) ----------------------------------------
     def _raw_tags(self, registry, image, refresh=False):
         """Every tag of an image, or None when the image does not exist."""
@@ -725,10 +734,16 @@ class NcloudProvider(Provider):
         return None if wanted is None else set(str(tag) for tag in wanted)
 
     def apply_artifact(self, actions):
-        """Each image's tags are read again once, right before its digests go (``delete_artifact`` checks them)."""
-        for registry, image in sorted(set((a.item["registry"], a.item["repository"]) for a in actions)):
+        """Each image's tags are read again once, right before its digests go (``delete_artifact`` checks them), and
+        forgotten once they went (the next read is a fresh one)."""
+        images = sorted(set((a.item["registry"], a.item["repository"]) for a in actions))
+        for registry, image in images:
             self._raw_tags(registry, image, refresh=True)
-        return self._apply_in_waves("artifact", actions)
+        try:
+            return self._apply_in_waves("artifact", actions)
+        finally:
+            for registry, image in images:
+                self._forget(registry, image)
 
     def delete_artifact(self, item, current):
         """Every tag on the digest goes through the API (a 404 after the first is the manifest reading: already gone). A tag
@@ -748,7 +763,7 @@ class NcloudProvider(Provider):
                         exc.message, ", ".join(removed), ", ".join(t for t in now if t not in removed))
                 raise
             removed.append(tag)
-        self._forget(item["registry"], item["repository"])
+        self._forget_digest(item["registry"], item["repository"], item["digest"])
         return current
 
     # -- tag removal: the API where only the tag can go, the OCI path where a sibling must stay ----------------

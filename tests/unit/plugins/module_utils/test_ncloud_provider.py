@@ -534,6 +534,20 @@ def test_artifact_absent_deletes_every_tag_and_rechecks(ncr, connect):
     assert ncr.oci.tags["team/app"] == {"d": three, "e": three}
 
 
+@pytest.mark.parametrize("ncr", ["manifest", "tag"], indirect=True)
+def test_deleting_many_digests_reads_the_tag_list_once_before_and_once_for_the_read(ncr, connect):
+    digests = [ncr.oci.add_image("team/app", tags=["t%d" % n], arch="arch%d" % n) for n in range(5)]
+    provider = connect(ncr.api)
+    items = [{"registry": "main", "repository": "team/app", "digest": d} for d in digests]
+    before = len(ncr.api.requests)
+    result = engine.ensure(provider, "artifact", items, "absent", {})
+    assert [a["action"] for a in result["actions"]] == ["deleted"] * 5
+    lists = [r for r in ncr.api.requests[before:] if r.method == "GET" and r.raw_path == TAGS.rstrip("/")]
+    assert len(lists) == 2  # the engine's read, and the re-read right before the deletes; not one per digest
+    # and a read after the run is fresh
+    assert provider.read_artifact([dict(items[0])])[0] is None
+
+
 @pytest.mark.parametrize("ncr", ["manifest"], indirect=True)
 def test_throwaway_not_listed_rolls_back(ncr, connect):
     one = ncr.oci.add_image("team/app", tags=["v1", "keep"])

@@ -256,16 +256,9 @@ def glob_to_regex(pattern):
             out.append('[^/]*')
         elif char == '?':
             out.append('[^/]')
-        elif char == '[':
-            end = pattern.find(']', i + 2 if pattern.startswith('[!', i) or pattern.startswith('[]', i) else i + 1)
-            if end == -1:
-                out.append(re.escape(char))
-            else:
-                body = pattern[i + 1:end]
-                if body.startswith('!'):
-                    body = '^' + body[1:]
-                out.append('[' + body.replace('\\', '\\\\') + ']')
-                i = end
+        elif char == '[' and _bracket_end(pattern, i) != -1:
+            regex, i = _bracket_class(pattern, i)
+            out.append(regex)
         else:
             out.append(re.escape(char))
         i += 1
@@ -287,12 +280,8 @@ def platform_glob_to_regex(pattern):
         elif char == '?':
             out.append('.')
         elif char == '[' and _bracket_end(pattern, i) != -1:
-            end = _bracket_end(pattern, i)
-            body = pattern[i + 1:end]
-            if body.startswith('!'):
-                body = '^' + body[1:]
-            out.append('[' + body.replace('\\', '\\\\') + ']')
-            i = end
+            regex, i = _bracket_class(pattern, i)
+            out.append(regex)
         else:
             out.append(re.escape(char))
         i += 1
@@ -302,6 +291,15 @@ def platform_glob_to_regex(pattern):
 def _bracket_end(pattern, i):
     """Index of the "]" closing the character class that opens at ``pattern[i]``, or -1 (as ``glob_to_regex``)."""
     return pattern.find(']', i + 2 if pattern.startswith('[!', i) or pattern.startswith('[]', i) else i + 1)
+
+
+def _bracket_class(pattern, i):
+    """The regex of the character class that opens at ``pattern[i]`` (``[!...]`` negated), and the index of its "]"."""
+    end = _bracket_end(pattern, i)
+    body = pattern[i + 1:end]
+    if body.startswith('!'):
+        body = '^' + body[1:]
+    return '[' + body.replace('\\', '\\\\') + ']', end
 
 
 def glob_problem(pattern, alphabet=_TAG_CHARS, noun='tag', hint=True):

@@ -22,22 +22,12 @@ import tempfile
 import time
 import traceback
 
+from tests.support.module_args import install
+
+install()
+from ansible.module_utils.testing import patch_module_args  # noqa: E402  pylint: disable=wrong-import-position,wrong-import-order
+
 MODULES = "ansible_collections.regops.registry.plugins.modules."
-
-
-def _patch_module_args():
-    try:
-        from ansible.module_utils.testing import patch_module_args  # pylint: disable=import-outside-toplevel
-        return patch_module_args
-    except ImportError:  # ansible-core 2.18: AnsibleModule reads basic._ANSIBLE_ARGS
-        import contextlib  # pylint: disable=import-outside-toplevel
-        from ansible.module_utils import basic  # pylint: disable=import-outside-toplevel
-
-        @contextlib.contextmanager
-        def patch(args):
-            basic._ANSIBLE_ARGS = json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode("utf-8")  # pylint: disable=protected-access
-            yield
-        return patch
 
 
 def load(name):
@@ -51,7 +41,7 @@ def _child(name, args, write_fd):
     try:
         out = os.fdopen(write_fd, "w")
         sys.stdout = out
-        with _patch_module_args()(args):
+        with patch_module_args(args):
             load(name).main()
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1

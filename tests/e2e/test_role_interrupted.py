@@ -17,6 +17,7 @@ leave the module running. The tree is frozen first (SIGSTOP, so that nothing for
 """
 
 # pylint: disable=redefined-outer-name,too-many-locals
+import collections
 import datetime
 import json
 import os
@@ -416,7 +417,10 @@ def test_two_cleanups_at_once(registry, seed, prefix, tmp_path):
     # together they removed every planned tag (a tag skipped by one was removed by the other)
     assert removed == planned_tags
     deletes = digest_deletes(entries, repo, history["deleted"])
-    assert len(deletes) == len(history["deleted"])  # each digest deleted once; the other run's try found it gone
+    # every planned digest deleted; mostly once (the other run's try answered 404), but distribution 2.8 answers 202 to
+    # both of two DELETEs of one manifest that arrive together: both runs then did delete it, as far as they can tell
+    accepted = collections.Counter(e.path.rsplit("/manifests/", 1)[-1] for e in deletes)
+    assert set(accepted) == set(history["deleted"])
     puts = tag_puts(entries, repo)
     sizes = {}  # digest -> size_bytes, from both plans (the same plan, normally)
     for name in runs:
@@ -427,9 +431,11 @@ def test_two_cleanups_at_once(registry, seed, prefix, tmp_path):
     print(f"\n[two at once] per run: {figures}; tag PUTs onto throwaways {len(puts)}, digest DELETEs answered 202: "
           f"{len(deletes)}, DELETEs answered 404: {len([e for e in entries if e.method == 'DELETE' and e.status == 404])}; "
           f"bytes freed claimed {claimed} of {plan_bytes}")
-    # Each digest was deleted once, so the bytes the two reports say they freed add up to the plan's: a DELETE answered
-    # 404 (the other run got there first) is reported absent, not deleted, and its bytes are not counted.
-    assert claimed == plan_bytes, (claimed, plan_bytes, figures)
+    # The bytes the two reports say they freed add up to the plan's: a DELETE answered 404 (the other run got there
+    # first) is reported absent, not deleted, and its bytes are not counted; only a digest the registry accepted twice
+    # is counted by both runs.
+    twice = sum(sizes.get(digest, 0) for digest, count in accepted.items() if count > 1)
+    assert claimed == plan_bytes + twice, (claimed, plan_bytes, twice, figures)
 
 
 # -- 3. pushes during a cleanup ----------------------------------------------------------------------

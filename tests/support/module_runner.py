@@ -92,3 +92,66 @@ def run_module(name, args, *, check=False, diff=False, env=None, timeout=300):
         raise AssertionError("regops.registry.%s printed no result (exit %s): %r" % (name, status, text[-2000:]))
     result["rc"] = status
     return result
+
+
+# Task keywords run_tasks_in_process understands; anything else (loops, conditions, templating) needs ansible-playbook.
+_TASK_KEYWORDS = {"name", "register", "check_mode", "diff", "ignore_errors"}
+_GROUP_ALL = "group/regops.registry.all"
+
+
+def _module_of(task):
+    """``(short module name, its arguments)`` of a task given as ``{"regops.registry.<module>": {...}, ...}``."""
+    modules = [key for key in task if key.startswith("regops.registry.")]
+    others = set(task) - set(modules) - _TASK_KEYWORDS
+    if len(modules) != 1 or others:
+        raise ValueError("run_tasks_in_process runs one regops.registry module per task with %s; got %s (use "
+                         "ansible_runner.run_tasks)" % (sorted(_TASK_KEYWORDS), sorted(task)))
+    args = task[modules[0]] or {}
+    if "{{" in json.dumps(args):
+        raise ValueError("run_tasks_in_process does not template; use ansible_runner.run_tasks: %r" % (args,))
+    return modules[0][len("regops.registry."):], args
+
+
+def _defaults_for(module, module_defaults):
+    """The ``module_defaults`` that apply to ``module``: the collection's action group, then the module's own entry."""
+    merged = {}
+    for key, values in (module_defaults or {}).items():
+        if key not in (_GROUP_ALL, "regops.registry." + module):
+            if key.startswith("group/") or key.startswith("regops.registry."):
+                continue
+            raise ValueError("run_tasks_in_process: unsupported module_defaults key %r" % key)
+        if key == _GROUP_ALL:
+            merged = dict(values, **merged)
+        else:
+            merged.update(values)
+    return merged
+
+
+def run_tasks_in_process(tasks, *, check=False, diff=False, module_defaults=None, env=None):
+    """:func:`ansible_runner.run_tasks` for plain module tasks, each run by :func:`run_module` (a forked child).
+
+    Same return value (a ``TaskResults``: one registered result per task, ``rc``, ``stdout``), with the executor's part
+    done here as ansible-core does it: ``module_defaults`` (the collection's action group and per-module entries),
+    the task's ``check_mode`` and ``diff`` over the run's, ``failed``/``changed`` set when the module left them out,
+    ``invocation`` left out, the play stopped at the first failed task unless ``ignore_errors``. ``stdout`` holds every
+    result as printed, so tests can search it as they search ansible-playbook's output.
+    """
+    from tests.support.ansible_runner import TaskResults  # pylint: disable=import-outside-toplevel
+
+    plan = [_module_of(task) for task in tasks]  # refuse what it cannot run before running anything
+    results, rc, printed = [], 0, []
+    for task, (module, args) in zip(tasks, plan):
+        if rc:
+            results.append({"not_run": True})
+            continue
+        merged = dict(_defaults_for(module, module_defaults), **args)
+        result = run_module(module, merged, check=task.get("check_mode", check), diff=task.get("diff", diff), env=env)
+        status = result.pop("rc")
+        result.pop("invocation", None)
+        result.setdefault("failed", status != 0)
+        result.setdefault("changed", False)
+        printed.append(json.dumps(result, sort_keys=True))
+        results.append(result)
+        if result["failed"] and not task.get("ignore_errors"):
+            rc = 2
+    return TaskResults(results, rc, "\n".join(printed), "")

@@ -1,5 +1,7 @@
 """Tasks for ``ansible_runner.run_tasks`` and the check on what it returns, shared by the provider e2e tests."""
 
+import re
+
 
 def task(module, check=False, diff=False, ignore=False, no_log=False, **args):
     """A ``regops.registry.<module>`` task; ``check``, ``diff``, ``ignore`` (errors) and ``no_log`` set those keywords."""
@@ -21,3 +23,16 @@ def ok(results):
     for result in results:
         assert not result.get("failed") and not result.get("not_run"), (result, results.output)
     return results
+
+
+def task_outputs(results):
+    """What ansible-playbook printed for each task of a ``run_tasks`` run, in order (split at its ``TASK [`` lines).
+
+    The harness's own last task (it writes the registered results to a file) comes after the tasks given.
+    """
+    return re.split(r"^TASK \[", results.stdout, flags=re.M)[1:]
+
+
+def printed_by(results, value):
+    """Indexes of the tasks whose output shows ``value`` (``-vvv`` prints every result whole)."""
+    return [index for index, text in enumerate(task_outputs(results)) if value in text]

@@ -153,7 +153,7 @@ bench-smoke: deps venv collection-link
 	@mkdir -p $(BUILD)/bench-smoke
 	@cd $(ROOT) && $(PY) bench/run.py --suite oci --quick --output $(BUILD)/bench-smoke/oci.json
 	@cd $(ROOT) && $(PY) bench/run.py --suite growth --quick --output $(BUILD)/bench-smoke/growth.json
-	@cd $(ROOT) && $(PY) bench/run.py --suite providers --quick --providers gcore,gitlab --output $(BUILD)/bench-smoke/providers.json
+	@cd $(ROOT) && $(PY) bench/run.py --suite providers --quick --providers gitlab --output $(BUILD)/bench-smoke/providers.json
 
 demo: deps venv collection-link
 	@cd $(ROOT) && $(PY) scripts/demo.py --provider $(PROVIDER)

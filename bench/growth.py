@@ -183,4 +183,4 @@ def finish_options(opts):
 
 def quick(opts):
     """Small sizes for the smoke run."""
-    opts.growth_sizes = "200,1000"
+    opts.growth_sizes = "100,400"

@@ -1,7 +1,9 @@
 """End to end: every module with ``provider: gcore`` against the Gcore emulator.
 
 Each ``run_tasks`` call is one ansible-playbook run; tasks are batched so the file stays fast. Runs whose subject is the
-module, not ansible-core (the check-mode and re-run phases of a lifecycle), go through ``run_tasks_in_process``.
+module, not ansible-core (the check-mode and re-run phases of a lifecycle, bad input, request bodies, answer shapes,
+pagination), go through ``run_tasks_in_process``; the apply (at ``-vvv``), the faulted runs and the credentials from the
+environment as AWX injects them stay ansible-playbook runs.
 The emulator's request log is cleared between phases, so ``emu.log.mutating()`` is what one phase sent.
 """
 
@@ -249,11 +251,11 @@ def test_auth_header_ids_from_options_and_env(emu):
     emu.add_registry("main")
     wrong_env = {"GCORE_API_KEY": "not-the-key", "GCORE_CLOUD_PROJECT_ID": "999", "GCORE_CLOUD_REGION_ID": "998"}
     # options win over the environment
-    ok(run_tasks([task("registry_info", **connection(emu))], env=wrong_env))
+    ok(run_tasks_in_process([task("registry_info", **connection(emu))], env=wrong_env))
     assert emu.log.records and all(r.headers.get("Authorization") == "APIKey ***" for r in emu.log.records)
     assert calls(emu) == [("GET", emu.base_path())]
 
-    # the environment, as AWX injects it from the custom credential type of meta/awx
+    # the environment, as AWX injects it from the custom credential type of meta/awx, through ansible-playbook
     emu.log.clear()
     env = awx_credential_env({"api_key": DEFAULT_API_KEY, "project_id": str(DEFAULT_PROJECT_ID), "region_id": str(DEFAULT_REGION_ID)})
     assert sorted(env) == ["GCORE_API_KEY", "GCORE_CLOUD_PROJECT_ID", "GCORE_CLOUD_REGION_ID"]
@@ -265,7 +267,7 @@ def test_auth_header_ids_from_options_and_env(emu):
     # another provider's variables are never read; a missing id fails before any request
     emu.log.clear()
     env = {"VULTR_API_KEY": DEFAULT_API_KEY, "GCORE_CLOUD_REGION_ID": str(DEFAULT_REGION_ID)}
-    results = run_tasks([
+    results = run_tasks_in_process([
         task("registry_info", ignore=True, provider="gcore", api_url=emu.url, project_id=DEFAULT_PROJECT_ID),
         task("registry_info", ignore=True, provider="gcore", api_url=emu.url, api_token=DEFAULT_API_KEY),
         task("registry", ignore=True, name="main", provider="gcore", api_url=emu.url, api_token=DEFAULT_API_KEY),
@@ -297,7 +299,7 @@ def test_validation_before_any_request(emu):
         (task("tag", registry="main", repository="team/app", name=["v1"], digest=DIGEST_A), "tag"),
     ]
     emu.log.clear()
-    results = run_tasks([dict(t, ignore_errors=True) for t, _unused in cases], module_defaults=defaults(emu))
+    results = run_tasks_in_process([dict(t, ignore_errors=True) for t, _unused in cases], module_defaults=defaults(emu))
     for (_unused, expected), result in zip(cases, results):
         assert result.get("failed") is True, (expected, result)
         assert expected in result["msg"], (expected, result["msg"])
@@ -323,7 +325,7 @@ def test_user_patch_sends_both_fields_and_group_actions(emu):
         task("registry_user", registry="main", name=["u1", "u2", "u3"], state="absent"),  # group: delete
     ]
     emu.log.clear()
-    results = ok(run_tasks(tasks, module_defaults=defaults(emu)))
+    results = ok(run_tasks_in_process(tasks, module_defaults=defaults(emu)))
     assert [r["changed"] for r in results] == [True] * 4
     base = "%s/%d/users/" % (emu.base_path(), reg["id"])
     sent = mutations(emu)  # one request per user, sent concurrently: compare each module run as a set
@@ -348,7 +350,7 @@ def test_batch_create_answer_shapes(emu, shape):
         task("registry_user_info", registry="main"),
     ]
     emu.log.clear()
-    results = ok(run_tasks(tasks, module_defaults=defaults(emu)))
+    results = ok(run_tasks_in_process(tasks, module_defaults=defaults(emu)))
     assert emu.log.count(method="POST") == 1
     assert [r.path.rsplit("/", 2)[1:] for r in emu.log.mutating()] == [["users", "batch"]]
     users = users_of(emu, "main")
@@ -421,7 +423,7 @@ def test_limit_offset_pagination(emu):
         emu.add_artifact("r1", "team/repo%d" % index, digest="sha256:%064d" % index, tags=["t%d" % index])
         emu.add_artifact("r1", "team/repo0", digest="sha256:%064d" % (index + 10), tags=["x%d" % index])
     emu.log.clear()
-    results = ok(run_tasks([
+    results = ok(run_tasks_in_process([
         task("registry_info"),
         task("registry_user_info", registry="r1"),
         task("repository_info", registry="r1"),

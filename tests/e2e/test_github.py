@@ -1,6 +1,9 @@
-"""End to end: the package modules with ``provider: github``, real ansible-playbook against the GitHub emulator.
+"""End to end: the package modules with ``provider: github`` against the GitHub emulator.
 
-Each ``run_tasks`` call is one ansible-playbook run; tasks are batched so the file stays fast. The emulator's clock is
+Each ``run_tasks`` call is one ansible-playbook run; tasks are batched so the file stays fast. Runs whose subject is the
+module, not ansible-core (check-mode and re-run phases, bad input, clean runs beside faulted ones), go through
+``run_tasks_in_process``; applies (at ``-vvv``), faulted runs and the token from the environment stay ansible-playbook
+runs. The emulator's clock is
 frozen (``CLOCK``), so GitHub's 30-day restore window is exact. The tag removal goes over the emulator's ghcr.io front,
 backed by a real registry (``ghcr_backend``), with images pushed by the tests' own OCI client.
 """
@@ -12,10 +15,12 @@ import pytest
 
 from tests.emulators.github import DEFAULT_INSTALLATION_TOKEN, DEFAULT_TOKEN, GitHubEmulator, ghcr_backend
 from tests.support.ansible_runner import run_tasks
+from tests.support.module_runner import run_tasks_in_process
 from tests.support.seed import SeedClient
 from tests.support.tasks import checked, ok, task
 
 MUTATING = ("POST", "PUT", "PATCH", "DELETE")
+VERBOSE = {"ANSIBLE_VERBOSITY": "3"}
 CLOCK = "2026-05-30T12:00:00Z"
 D1, D2, D3, D4, D5, D6, D7, D8 = ("sha256:" + c * 64 for c in "12345678")
 SETTINGS = {"default_token_kind": "pat", "secondary_rate_limit": None, "error_message_shape": "string", "last_version_rule": "last",
@@ -115,7 +120,8 @@ def test_every_package_module_check_apply_again_diff(emu):
     before = snapshot(emu)
     tasks = lifecycle_tasks(ids)
 
-    # -- check mode: every change predicted, nothing mutating sent
+    # -- check mode: every change predicted, nothing mutating sent (ansible-playbook: a warning is asserted on, and
+    # run_tasks_in_process registers warnings as the module encoded them, not as the strings ansible-playbook registers)
     check_run = ok(run_tasks(info_tasks() + [checked(t) for t in tasks], module_defaults=defaults(emu)))
     info, check = check_run[:7], check_run[7:]
     assert mutations(emu) == []
@@ -142,9 +148,10 @@ def test_every_package_module_check_apply_again_diff(emu):
     assert any("cannot say whether package gone can be restored" in w for w in check[4]["warnings"])
     assert check[5]["deleted_packages"] == ["team/web"]
 
-    # -- apply, in diff mode
+    # -- apply, ansible-playbook at -vvv in diff mode (the token in no output, checked below)
     emu.log.clear()
-    apply = ok(run_tasks(tasks, module_defaults=defaults(emu), diff=True))
+    apply = ok(run_tasks(tasks, module_defaults=defaults(emu), env=VERBOSE, diff=True))
+    assert "EXEC" in apply.stdout
     assert [r["changed"] for r in apply] == [True] * 6
     for predicted, done in zip(check, apply):
         assert predicted["actions"] == done["actions"]
@@ -172,7 +179,7 @@ def test_every_package_module_check_apply_again_diff(emu):
 
     # -- again: nothing changes, nothing mutating is sent
     emu.log.clear()
-    again = ok(run_tasks(tasks, module_defaults=defaults(emu), diff=True))
+    again = ok(run_tasks_in_process(tasks, module_defaults=defaults(emu), diff=True))
     assert [r["changed"] for r in again] == [False] * 6
     assert mutations(emu) == []
     assert snapshot(emu) == after
@@ -183,8 +190,10 @@ def test_last_version_fails_unless_the_package_may_go(emu):
     emu.add_package("org", "acme", "solo", versions=[{"name": D1, "tags": ["v1"]}, {"name": D2}])
     emu.add_package("org", "acme", "other", versions=[D3, D4])
     both = task("artifact", registry="acme", digest=["solo@" + D1, "solo@" + D2, "other@" + D3], state="absent", ignore=True)
-    results = run_tasks([checked(both), both], module_defaults=defaults(emu))
-    check, real = results[0], results[1]
+    check = run_tasks_in_process([checked(both)], module_defaults=defaults(emu))[0]
+    run = run_tasks([both], module_defaults=defaults(emu), env=VERBOSE, diff=True)  # ansible-playbook at -vvv
+    real = run[0]
+    assert "EXEC" in run.stdout and DEFAULT_TOKEN not in run.stdout + run.stderr
     # check mode fails the same digests with the same messages as the real run, and predicts the rest
     assert check["failed"] is True and check["actions"] == real["actions"] and check["msg"] == real["msg"]
     assert real["failed"] is True
@@ -227,7 +236,8 @@ def test_refusals_before_any_request(emu):
     ]
     cases[2] = (task("artifact", registry="acme", repository="app", digest=[D1], state="absent", api_token=""),
                 "provider 'github' needs api_token (or GITHUB_TOKEN in the environment)")
-    results = run_tasks([dict(t, ignore_errors=True) for t, _m in cases], module_defaults=defaults(emu), env={"GITHUB_TOKEN": "", "GH_TOKEN": ""})
+    results = run_tasks_in_process([dict(t, ignore_errors=True) for t, _m in cases], module_defaults=defaults(emu),
+                                   env={"GITHUB_TOKEN": "", "GH_TOKEN": ""})
     for result, (_item, message) in zip(results, cases):
         assert result.get("failed") is True, (message, result)
         assert message in result["msg"], (message, result["msg"])
@@ -261,7 +271,7 @@ def fault_tasks(ids):
 
 def test_faulted_run_ends_in_the_clean_state(emu):
     ids = seed(emu)
-    clean = ok(run_tasks(fault_tasks(ids), module_defaults=defaults(emu)))
+    clean = ok(run_tasks_in_process(fault_tasks(ids), module_defaults=defaults(emu)))
     expected = snapshot(emu)
 
     emu.reset()
@@ -299,16 +309,23 @@ def test_tag_absent_over_ghcr(emu, ghcr):
     solo = pusher.push_image("acme/solo", tags=["only"], created="2026-03-01T00:00:00Z")
     emu.log.clear()
     remove_v1 = task("tag", registry="acme", repository=["app"], name=["v1"], expected_digests={"v1": first}, state="absent", diff=True)
-    results = run_tasks([
-        task("tag_info", registry="acme", repository=["app"]),                                                          # 0
-        checked(remove_v1),                                                                                             # 1
-        remove_v1,                                                                                                      # 2
-        remove_v1,                                                                                                      # 3 again
-        task("tag", registry="acme", name=["app:v2"], expected_digests={"app:v2": first}, state="absent"),              # 4 moved
-        task("tag", registry="acme", repository=["solo"], name=["only"], state="absent", ignore=True),                  # 5 last tagged
-        task("tag_info", registry="acme", repository=["app", "solo"]),                                                  # 6
-    ], module_defaults=defaults(emu))
-    assert [r.get("failed", False) for r in results] == [False] * 5 + [True, False], results.output
+    # the listing and the check in-process; the removal through ansible-playbook at -vvv with --diff; the rest in-process
+    runs = [
+        run_tasks_in_process([
+            task("tag_info", registry="acme", repository=["app"]),                                                      # 0
+            checked(remove_v1),                                                                                         # 1
+        ], module_defaults=defaults(emu)),
+        run_tasks([remove_v1], module_defaults=defaults(emu), env=VERBOSE, diff=True),                                   # 2
+        run_tasks_in_process([
+            remove_v1,                                                                                                  # 3 again
+            task("tag", registry="acme", name=["app:v2"], expected_digests={"app:v2": first}, state="absent"),          # 4 moved
+            task("tag", registry="acme", repository=["solo"], name=["only"], state="absent", ignore=True),              # 5 last tagged
+            task("tag_info", registry="acme", repository=["app", "solo"]),                                              # 6
+        ], module_defaults=defaults(emu)),
+    ]
+    results = [result for run in runs for result in run]
+    assert [r.get("failed", False) for r in results] == [False] * 5 + [True, False], [run.output for run in runs]
+    assert [run.rc for run in runs] == [0, 0, 0] and "EXEC" in runs[1].stdout
     assert [(t["name"], t["digest"]) for t in results[0]["tags"]] == [("v1", first), ("v1-alias", first), ("v2", second)]
     assert results[1]["changed"] is True and results[1]["actions"] == [{"ref": "app:v1", "action": "deleted"}]
     assert results[2]["changed"] is True and results[2]["actions"] == results[1]["actions"]
@@ -327,8 +344,8 @@ def test_tag_absent_over_ghcr(emu, ghcr):
     assert not [r for r in emu.log.records if r.method == "DELETE" and r.path.startswith("/v2/")]
     rest_deletes = [r.path for r in emu.log.records if r.method == "DELETE"]
     assert len(rest_deletes) == 2 and all(p.startswith("/orgs/acme/packages/container/") for p in rest_deletes)
-    versions = {a["digest"]: (a["tags"], a["status"]) for a in run_tasks(
+    versions = {a["digest"]: (a["tags"], a["status"]) for a in run_tasks_in_process(
         [task("artifact_info", registry="acme", repository=["app"], deleted=True)], module_defaults=defaults(emu))[0]["artifacts"]}
     assert versions[first] == (["v1-alias"], "active") and versions[second] == (["v2"], "active")
     assert [tags for d, (tags, status) in versions.items() if status == "deleted"] == [["v1"]]  # the throwaway, deleted with v1
-    assert DEFAULT_TOKEN not in results.stdout + results.stderr
+    assert not [run for run in runs if DEFAULT_TOKEN in run.stdout + run.stderr]

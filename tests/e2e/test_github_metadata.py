@@ -1,7 +1,9 @@
 """End to end: GitHub's artifact metadata and attestations (``artifact`` with ``storage_record``, ``deployment_record``,
-``attestation``, ``attestation_info``, ``artifact_info`` with ``records``), real ansible-playbook against the GitHub emulator.
+``attestation``, ``attestation_info``, ``artifact_info`` with ``records``) against the GitHub emulator.
 
-Each ``run_tasks`` call is one ansible-playbook run; tasks are batched so the file stays fast.
+Each ``run_tasks`` call is one ansible-playbook run; tasks are batched so the file stays fast. Runs whose subject is the
+module, not ansible-core (check-mode and re-run phases, bad input), go through ``run_tasks_in_process``; applies (at
+``-vvv``) and the faulted run stay ansible-playbook runs.
 """
 
 # pylint: disable=redefined-outer-name,too-many-locals,too-many-statements
@@ -11,9 +13,11 @@ import pytest
 
 from tests.emulators.github import DEFAULT_TOKEN, GitHubEmulator
 from tests.support.ansible_runner import run_tasks
+from tests.support.module_runner import run_tasks_in_process
 from tests.support.tasks import checked, ok, task
 
 MUTATING = ("POST", "PUT", "PATCH", "DELETE")
+VERBOSE = {"ANSIBLE_VERBOSITY": "3"}
 CLOCK = "2026-05-30T12:00:00Z"
 D1, D2, D3, D4, D5, D6, D7 = ("sha256:" + c * 64 for c in "1234567")
 GHCR = "https://ghcr.io"
@@ -116,7 +120,7 @@ def test_check_apply_again_diff_and_info(emu):
     before = snapshot(emu)
 
     # -- check mode: every change predicted, nothing mutating sent
-    check_run = ok(run_tasks(INFO + [checked(t) for t in LIFECYCLE], module_defaults=defaults(emu)))
+    check_run = ok(run_tasks_in_process(INFO + [checked(t) for t in LIFECYCLE], module_defaults=defaults(emu)))
     info, check = check_run[:len(INFO)], check_run[len(INFO):]
     assert mutations(emu) == []
     assert snapshot(emu) == before
@@ -131,9 +135,10 @@ def test_check_apply_again_diff_and_info(emu):
     assert [(r["registry_url"], r["status"]) for r in records[D3]["storage_records"]] == [(GHCR, "active"), (MIRROR, "eol")]
     assert sorted((r["deployment_name"], r["status"]) for r in records[D3]["deployment_records"]) == [("old", "deployed"), ("old-web", "deployed")]
 
-    # -- apply with --diff: the same changes
+    # -- apply, ansible-playbook at -vvv with --diff: the same changes; the API token in no output
     emu.log.clear()
-    apply = ok(run_tasks(LIFECYCLE, module_defaults=defaults(emu), diff=True))
+    apply = ok(run_tasks(LIFECYCLE, module_defaults=defaults(emu), env=VERBOSE, diff=True))
+    assert "EXEC" in apply.stdout and DEFAULT_TOKEN not in apply.stdout + apply.stderr
     assert [r["changed"] for r in apply] == [True] * len(LIFECYCLE)
     for predicted, done in zip(check, apply):
         assert predicted["actions"] == done["actions"]
@@ -184,7 +189,7 @@ def test_check_apply_again_diff_and_info(emu):
 
     # -- again: nothing changes, nothing mutating is sent
     emu.log.clear()
-    again = ok(run_tasks(LIFECYCLE, module_defaults=defaults(emu), diff=True))
+    again = ok(run_tasks_in_process(LIFECYCLE, module_defaults=defaults(emu), diff=True))
     assert [r["changed"] for r in again] == [False] * len(LIFECYCLE)
     assert mutations(emu) == []
     assert snapshot(emu) == after
@@ -195,6 +200,8 @@ def test_deployment_records_without_a_status_are_written_every_run(emu):
     """GitHub's documented deployment record has no status: the module writes and says changed, it never guesses unchanged."""
     tasks = [task("deployment_record", registry="acme", digest=D1, name="app", logical_environment="prod", cluster="c1", deployment_name="web"),
              task("deployment_record", registry="acme", digest=D3, cluster="c1", state="absent")]
+    # ansible-playbook for every phase: run_tasks_in_process registers a module's warnings as the module encoded them
+    # ({"__ansible_type": "WarningSummary", ...}), not as the message strings ansible-playbook registers
     first = ok(run_tasks([checked(t) for t in tasks] + tasks + tasks, module_defaults=defaults(emu)))
     assert [r["changed"] for r in first] == [True] * 6
     assert [[a["action"] for a in r["actions"]] for r in first] == [["updated"], ["deleted"]] * 3
@@ -223,7 +230,7 @@ def test_bad_input_fails_before_any_request(emu):
         (task("attestation", registry="acme", digest="sha512:" + "a" * 128), "is not a sha256 digest"),
         (task("attestation_info", registry="acme", digest=D1, provider="gitlab"), "Provider 'gitlab' cannot manage attestation_info"),
     ]
-    results = run_tasks([dict(item, ignore_errors=True) for item, _message in cases], module_defaults=defaults(emu))
+    results = run_tasks_in_process([dict(item, ignore_errors=True) for item, _message in cases], module_defaults=defaults(emu))
     for (_item, expected), result in zip(cases, results):
         assert result.get("failed") is True, (expected, result)
         assert expected in result["msg"], (expected, result["msg"])

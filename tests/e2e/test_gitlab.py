@@ -1,6 +1,9 @@
-"""End to end: every module with ``provider: gitlab``, real ansible-playbook against the GitLab emulator.
+"""End to end: every module with ``provider: gitlab`` against the GitLab emulator.
 
-Each ``run_tasks`` call is one ansible-playbook run; tasks are batched so the file stays fast. The emulator finishes
+Each ``run_tasks`` call is one ansible-playbook run; tasks are batched so the file stays fast. Runs whose subject is the
+module, not ansible-core (check-mode and re-run phases, bad input, the clean run beside the faulted one), go through
+``run_tasks_in_process``; the apply (at ``-vvv``), the faulted run and the CI job's environment stay ansible-playbook
+runs. The emulator finishes
 its asynchronous deletes at the second read of the repository (``async_polls: 2``), so the waits are deterministic.
 """
 
@@ -12,9 +15,11 @@ import pytest
 
 from tests.emulators.gitlab import DEFAULT_JOB_TOKEN, DEFAULT_TOKEN, GitLabEmulator
 from tests.support.ansible_runner import run_tasks
+from tests.support.module_runner import run_tasks_in_process
 from tests.support.tasks import checked, ok, task
 
 MUTATING = ("POST", "PUT", "PATCH", "DELETE")
+VERBOSE = {"ANSIBLE_VERBOSITY": "3"}
 DIGEST_A = "sha256:" + "a" * 64
 DIGEST_B = "sha256:" + "b" * 64
 DIGEST_C = "sha256:" + "c" * 64
@@ -124,7 +129,7 @@ def test_every_module_check_apply_again_diff(emu):
     tasks = lifecycle_tasks()
 
     # -- check mode: every change predicted, nothing mutating sent
-    check_run = ok(run_tasks(info_tasks() + [checked(t) for t in tasks], module_defaults=defaults(emu)))
+    check_run = ok(run_tasks_in_process(info_tasks() + [checked(t) for t in tasks], module_defaults=defaults(emu)))
     info, check = check_run[:6], check_run[6:]
     assert mutations(emu) == []
     assert snapshot(emu) == before
@@ -147,9 +152,10 @@ def test_every_module_check_apply_again_diff(emu):
     assert check[5]["bulk"][0]["predicted"] == ["pr-1", "pr-2"] and check[5]["bulk"][0]["sent"] is False
     assert check[5]["bulk"][0]["kept"] == {"latest": "latest", "main": "no_match", "pr-3": "keep_n"}
 
-    # -- apply, in diff mode
+    # -- apply, ansible-playbook at -vvv in diff mode (the token in no output, checked below)
     emu.log.clear()
-    apply = ok(run_tasks(tasks, module_defaults=defaults(emu), diff=True))
+    apply = ok(run_tasks(tasks, module_defaults=defaults(emu), env=VERBOSE, diff=True))
+    assert "EXEC" in apply.stdout
     assert [r["changed"] for r in apply] == [True] * 6
     for predicted, done in zip(check, apply):
         assert predicted["actions"] == done["actions"]
@@ -186,7 +192,7 @@ def test_every_module_check_apply_again_diff(emu):
 
     # -- again: nothing changes, nothing mutating is sent (the bulk delete has nothing left: no request, no hourly limit used)
     emu.log.clear()
-    again = ok(run_tasks(tasks, module_defaults=defaults(emu), diff=True))
+    again = ok(run_tasks_in_process(tasks, module_defaults=defaults(emu), diff=True))
     assert [r["changed"] for r in again] == [False] * 6
     assert mutations(emu) == []
     assert snapshot(emu)["acme/app"] == after
@@ -221,7 +227,7 @@ def test_refusals_before_any_request(emu):
          "Provider 'oci' does not support the option(s) bulk for tag"),
         (task("repository", name="team/app", state="absent", wait=False, **oci), "Provider 'oci' does not support the option(s) wait for repository"),
     ]
-    results = run_tasks([dict(t, ignore_errors=True) for t, _m in cases], module_defaults=defaults(emu))
+    results = run_tasks_in_process([dict(t, ignore_errors=True) for t, _m in cases], module_defaults=defaults(emu))
     for result, (_item, message) in zip(results, cases):
         assert result.get("failed") is True, (message, result)
         assert message in result["msg"], (message, result["msg"])
@@ -243,7 +249,7 @@ def fault_tasks():
 
 def test_faulted_run_ends_in_the_clean_state(emu):
     seed(emu)
-    clean = ok(run_tasks(fault_tasks(), module_defaults=defaults(emu)))
+    clean = ok(run_tasks_in_process(fault_tasks(), module_defaults=defaults(emu)))
     expected = snapshot(emu)
 
     emu.reset()

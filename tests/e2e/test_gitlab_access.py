@@ -1,7 +1,9 @@
 """End to end: deploy tokens (``registry_user``, ``registry_user_info``) and protection rules (``protection_rule``,
-``protection_rule_info``) with ``provider: gitlab``, real ansible-playbook against the GitLab emulator.
+``protection_rule_info``) with ``provider: gitlab`` against the GitLab emulator.
 
-Each ``run_tasks`` call is one ansible-playbook run; tasks are batched so the file stays fast.
+Each ``run_tasks`` call is one ansible-playbook run; tasks are batched so the file stays fast. Runs whose subject is the
+module, not ansible-core (the check-mode and re-run phases of the lifecycle, bad input and refusals), go through
+``run_tasks_in_process``; the apply (at ``-vvv``, tokens under ``no_log``) and the faulted run stay ansible-playbook runs.
 """
 
 # pylint: disable=redefined-outer-name,too-many-locals,too-many-statements
@@ -11,6 +13,7 @@ import pytest
 
 from tests.emulators.gitlab import DEFAULT_TOKEN, GitLabEmulator
 from tests.support.ansible_runner import run_tasks
+from tests.support.module_runner import run_tasks_in_process
 from tests.support.tasks import ok, task
 
 MASK = "********"
@@ -120,7 +123,7 @@ def test_check_apply_again_diff_and_no_token_in_the_output(emu):
 
     # -- check mode: every change predicted, nothing mutating sent, no token returned
     emu.log.clear()
-    check_run = ok(run_tasks(INFO + [dict(t, check_mode=True) for t in LIFECYCLE], module_defaults=defaults(emu)))
+    check_run = ok(run_tasks_in_process(INFO + [dict(t, check_mode=True) for t in LIFECYCLE], module_defaults=defaults(emu)))
     info, check = check_run[:3], check_run[3:]
     assert mutations(emu) == []
     assert snapshot(emu) == before
@@ -137,9 +140,11 @@ def test_check_apply_again_diff_and_no_token_in_the_output(emu):
         ("repository", "acme/app/keep", False), ("tag", "^old", False), ("tag", "^stable", True)]
     assert not secrets_in(json.dumps(list(check_run)) + check_run.stdout, token_values(emu))
 
-    # -- apply, with -vvv and --diff: the same changes; the new tokens only in the registered results
+    # -- apply, ansible-playbook with -vvv and --diff: the same changes; the new tokens only in the registered results (no_log),
+    # the API token nowhere in the output
     emu.log.clear()
     apply = ok(run_tasks(LIFECYCLE, module_defaults=defaults(emu), env=VERBOSE, diff=True))
+    assert DEFAULT_TOKEN not in apply.stdout + apply.stderr
     assert [r["changed"] for r in apply] == [r["changed"] for r in check]
     for predicted, done in zip(check, apply):
         assert predicted["actions"] == done["actions"]
@@ -193,7 +198,7 @@ def test_check_apply_again_diff_and_no_token_in_the_output(emu):
 
     # -- again: nothing changes, nothing mutating is sent, no token comes back
     emu.log.clear()
-    again_run = ok(run_tasks(LIFECYCLE + INFO, module_defaults=defaults(emu), diff=True))
+    again_run = ok(run_tasks_in_process(LIFECYCLE + INFO, module_defaults=defaults(emu), diff=True))
     again, info = again_run[:len(LIFECYCLE)], again_run[len(LIFECYCLE):]
     assert [r["changed"] for r in again] == [False] * len(LIFECYCLE)
     assert mutations(emu) == []
@@ -236,7 +241,7 @@ def test_bad_input_and_refusals(emu):
     ]
     cases = no_request + no_change
     emu.log.clear()
-    results = run_tasks([dict(item, ignore_errors=True) for item, _message in cases], module_defaults=defaults(emu))
+    results = run_tasks_in_process([dict(item, ignore_errors=True) for item, _message in cases], module_defaults=defaults(emu))
     for (_item, expected), result in zip(cases, results):
         assert result.get("failed") is True, (expected, result)
         assert expected in result["msg"], (expected, result["msg"])

@@ -1,12 +1,14 @@
 """Prove the e2e harness and the distribution 2.8 behaviours the collection relies on."""
 
-import pytest
+import re
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 from tests.support import ansible_runner
+from tests.support.faultproxy import FaultRule
 from tests.support.registry import MUTATING_METHODS
 from tests.support.seed import DOCKER_MANIFEST, MANIFEST_ACCEPT, OCI_INDEX, OCI_MANIFEST, SeedClient, SeedError
 
@@ -284,34 +286,45 @@ def test_module_runner_runs_a_module_as_its_own_process(registry, seed, prefix):
     assert failed["failed"] is True and failed["rc"] == 1 and "is not valid" in failed["msg"]
 
 
-def test_tasks_in_process_register_what_ansible_playbook_registers(registry, seed, prefix):
+def test_tasks_in_process_register_what_ansible_playbook_registers(registry, seed, prefix, fault_proxy):
     """run_tasks_in_process gives what run_tasks gives for the same tasks: module_defaults of the action group, a task's
-    check_mode over the run's, diff, ignore_errors, the play stopping at the first failure; it refuses what it cannot run."""
+    check_mode over the run's, diff, ignore_errors, no_log, warnings, the play stopping at the first failure; it refuses what it
+    cannot run."""
     from tests.support.module_runner import run_tasks_in_process
 
     repo = prefix + "/app"
     digest = seed.push_image(repo, tags=["v1", "v2", "v3"])
-    tasks = [
-        {"name": "check", "regops.registry.tag": {"name": [repo + ":v1"], "state": "absent"}, "check_mode": True},
-        {"regops.registry.tag": {"name": [repo + ":v1"], "state": "absent"}, "diff": True},
-        {"regops.registry.tag_info": {"repository": ["BAD NAME"]}, "ignore_errors": True},
-        {"regops.registry.tag_info": {"repository": [repo]}},
-        {"regops.registry.tag": {"name": [repo + ":v2"], "state": "absent", "api_url": "http://127.0.0.1:9", "retries": 0}},
-        {"regops.registry.tag": {"name": [repo + ":v3"], "state": "absent"}},
-    ]
+
+    def tasks():
+        proxy = fault_proxy(rules=[FaultRule(rate=1.0, kinds=["503"], match=r"^GET /v2/.+/tags/list", max_per_key=1)])
+        return [
+            {"name": "check", "regops.registry.tag": {"name": [repo + ":v1"], "state": "absent"}, "check_mode": True},
+            {"regops.registry.tag": {"name": [repo + ":v1"], "state": "absent"}, "diff": True},
+            {"regops.registry.tag_info": {"repository": ["BAD NAME"]}, "ignore_errors": True},
+            {"regops.registry.tag_info": {"repository": [repo]}, "no_log": True},
+            {"regops.registry.tag_info": {"repository": [repo], "api_url": proxy.url}},  # retried once: a warning
+            {"regops.registry.tag": {"name": [repo + ":v2"], "state": "absent", "api_url": "http://127.0.0.1:9", "retries": 0}},
+            {"regops.registry.tag": {"name": [repo + ":v3"], "state": "absent"}},
+        ]
+
+    def comparable(result):
+        """The result with the proxy's port and the retry delays (jittered) written as 'N'."""
+        return dict(result, warnings=[re.sub(r":\d+/| in [0-9.]+s", "N", w) for w in result.get("warnings", [])])
+
     defaults = {"group/regops.registry.all": registry.oci_args()}
-    real = ansible_runner.run_tasks(tasks, module_defaults=defaults)
+    real = ansible_runner.run_tasks(tasks(), module_defaults=defaults)
     assert seed.tag_map(repo) == {"v2": digest, "v3": digest}
     seed.tag(repo, "v1", digest)
-    forked = run_tasks_in_process(tasks, module_defaults=defaults)
+    forked = run_tasks_in_process(tasks(), module_defaults=defaults)
     assert seed.tag_map(repo) == {"v2": digest, "v3": digest}
     assert (real.rc, forked.rc) == (2, 2)
-    assert [r.get("not_run", False) for r in forked] == [False] * 5 + [True] == [r.get("not_run", False) for r in real]
+    assert [r.get("not_run", False) for r in forked] == [False] * 6 + [True] == [r.get("not_run", False) for r in real]
     assert [r["changed"] for r in forked[:2]] == [True, True] and "diff" in forked[1] and "diff" not in forked[0]
-    for ours, theirs in zip(forked[:4], real[:4]):
-        assert ours == {key: value for key, value in theirs.items() if key != "exception"}
-    assert forked[4]["failed"] is True and real[4]["failed"] is True
-    assert '"changed": true' in forked.stdout
+    for ours, theirs in zip(forked[:5], real[:5]):
+        assert comparable(ours) == comparable({key: value for key, value in theirs.items() if key != "exception"})
+    assert [w for w in forked[4]["warnings"] if "answered 503; retry 1 of" in w] and forked[4]["tags"] == forked[3]["tags"]
+    assert forked[5]["failed"] is True and real[5]["failed"] is True
+    assert '"changed": true' in forked.stdout and forked.stdout.count("censored") == 1 and forked[3]["tags"]
     with pytest.raises(ValueError, match="does not template"):
         run_tasks_in_process([{"regops.registry.tag_info": {"repository": ["{{ name }}"]}}])
     with pytest.raises(ValueError, match="loop"):

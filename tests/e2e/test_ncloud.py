@@ -1,6 +1,9 @@
-"""End to end: every module with ``provider: ncloud``, real ansible-playbook against the Naver Cloud (NCR) emulator.
+"""End to end: every module with ``provider: ncloud`` against the Naver Cloud (NCR) emulator.
 
-Each ``run_tasks`` call is one ansible-playbook run; tasks are batched so the file stays fast. The emulator checks every
+Each ``run_tasks`` call is one ansible-playbook run; tasks are batched so the file stays fast. Runs whose subject is the
+module, not ansible-core (check-mode and re-run phases, bad input and refusals, clean runs beside faulted ones), go
+through ``run_tasks_in_process``; applies at ``-vvv``, faulted runs and the 401 answers stay ansible-playbook runs, with
+the keys from the environment. The emulator checks every
 request's API Gateway signature as the gateway does. Where tags that share a digest are removed, the emulator is backed
 by a real registry (``ncr_backend``): each NCR registry's ``end_point`` is a ``/v2/`` front on it, so the OCI path runs for
 real, under both readings of NCR's tag DELETE (``tag_delete_semantics``), and the real registry is checked with
@@ -15,6 +18,7 @@ import pytest
 
 from tests.emulators.ncloud import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, NcloudEmulator, ncr_backend
 from tests.support.ansible_runner import run_tasks
+from tests.support.module_runner import run_tasks_in_process
 from tests.support.seed import SeedClient
 from tests.support.tasks import checked, ok, task
 
@@ -132,8 +136,8 @@ def test_every_module_check_apply_again_diff(emu):
     before = snapshot(emu)
     tasks = lifecycle_tasks()
 
-    # -- check mode: every change predicted, nothing mutating sent; keys from the environment, masked at -vvv
-    check_run = ok(run_tasks(info_tasks() + [checked(t) for t in tasks], module_defaults=defaults(emu), env=dict(KEYS, **VERBOSE)))
+    # -- check mode: every change predicted, nothing mutating sent; keys from the environment, in no result
+    check_run = ok(run_tasks_in_process(info_tasks() + [checked(t) for t in tasks], module_defaults=defaults(emu), env=KEYS))
     info, check = check_run[:7], check_run[7:]
     assert mutations(emu) == []
     assert snapshot(emu) == before
@@ -160,7 +164,7 @@ def test_every_module_check_apply_again_diff(emu):
     assert check[0]["registry"]["provider_data"]["bucket"] == "fresh-bucket" and check[1]["registry"]["provider_data"]["storage_type"] == "ncloudStorage"
     assert check[3]["repository"]["description"] == "The API"
 
-    # -- apply, in diff mode (keys from module_defaults)
+    # -- apply, ansible-playbook at -vvv in diff mode (keys from module_defaults): neither key in its output
     emu.log.clear()
     apply = ok(run_tasks(tasks, module_defaults=defaults(emu, access_key=DEFAULT_ACCESS_KEY, secret_key=DEFAULT_SECRET_KEY),
                          env=dict(NO_KEYS, **VERBOSE), diff=True))
@@ -194,7 +198,7 @@ def test_every_module_check_apply_again_diff(emu):
 
     # -- again: nothing changes, nothing mutating is sent
     emu.log.clear()
-    again = ok(run_tasks(tasks, module_defaults=defaults(emu), env=KEYS, diff=True))
+    again = ok(run_tasks_in_process(tasks, module_defaults=defaults(emu), env=KEYS, diff=True))
     assert [r["changed"] for r in again] == [False] * 7
     assert mutations(emu) == []
     assert snapshot(emu) == after
@@ -208,7 +212,7 @@ def test_every_module_check_apply_again_diff(emu):
 def test_regions_pick_the_stage_prefix(emu):
     emu.add_registry("seoul", bucket="seoul-bucket")
     emu.add_registry("sing", region="sgn", bucket="sing-bucket")
-    results = ok(run_tasks([
+    results = ok(run_tasks_in_process([
         task("registry_info"),                                                                       # kr, api_url without a path
         task("registry_info", region="sgn"),                                                         # sgn, the prefix added
         task("registry_info", region="sgn", api_url=emu.api_url("sgn")),                             # sgn, api_url with the prefix
@@ -254,14 +258,14 @@ def test_bad_input_fails_before_any_request(emu):
         (task("repository_info", provider="oci", access_key=DEFAULT_ACCESS_KEY, secret_key=DEFAULT_SECRET_KEY),
          "Provider 'oci' does not support the option(s) access_key, secret_key for repository"),
     ]
-    results = run_tasks([dict(t, ignore_errors=True) for t, _m in cases], module_defaults=defaults(emu), env=KEYS)
+    results = run_tasks_in_process([dict(t, ignore_errors=True) for t, _m in cases], module_defaults=defaults(emu), env=KEYS)
     for result, (_item, message) in zip(results, cases):
         assert result.get("failed") is True, (message, result)
         assert message in result["msg"], (message, result["msg"])
     assert DEFAULT_SECRET_KEY not in results.stdout + results.stderr
     # no keys in the task nor in the environment (only NCLOUD_*: another provider's variables are never read)
-    keyless = run_tasks([task("registry_info", ignore=True), task("registry_info", access_key=DEFAULT_ACCESS_KEY, ignore=True)],
-                        module_defaults=defaults(emu), env=dict(NO_KEYS, VULTR_API_KEY="vultr-key-123"))
+    keyless = run_tasks_in_process([task("registry_info", ignore=True), task("registry_info", access_key=DEFAULT_ACCESS_KEY, ignore=True)],
+                                   module_defaults=defaults(emu), env=dict(NO_KEYS, VULTR_API_KEY="vultr-key-123"))
     assert [r["msg"] for r in keyless] == [
         "provider ncloud needs access_key and secret_key (or NCLOUD_ACCESS_KEY and NCLOUD_SECRET_KEY in the environment): an API "
         "authentication key of the NCP account or of a sub account (missing: %s)" % missing for missing in ("access_key, secret_key", "secret_key")]
@@ -280,7 +284,7 @@ def test_what_ncr_cannot_do_fails_clearly_and_changes_nothing(emu):
     ]
     tasks[-1]["ignore_errors"] = True
     for check in (True, False):
-        results = run_tasks([checked(t) if check else t for t in tasks], module_defaults=defaults(emu), env=KEYS)
+        results = run_tasks_in_process([checked(t) if check else t for t in tasks], module_defaults=defaults(emu), env=KEYS)
         messages = [r.get("msg", "") for r in results]
         assert all(r.get("failed") for r in results), results.output
         assert ("registry main has storage_type objectStorage and bucket 'main-bucket'; the task asks for storage_type objectStorage and "
@@ -322,7 +326,7 @@ FAULT_TASKS = [
 
 def test_faulted_run_ends_in_the_clean_state(emu):
     seed(emu)
-    clean = ok(run_tasks(FAULT_TASKS, module_defaults=defaults(emu), env=KEYS))
+    clean = ok(run_tasks_in_process(FAULT_TASKS, module_defaults=defaults(emu), env=KEYS))
     expected = snapshot(emu)
 
     emu.reset()
@@ -364,17 +368,23 @@ def test_shared_digest_tags_over_the_oci_path(backed):
     backed.log.clear()
     remove = task("tag", registry="main", repository=["team/app"], name=["v1", "solo"], expected_digests={"v1": first, "solo": second},
                   state="absent", diff=True)
-    results = ok(run_tasks([
-        task("tag_info", registry="main", repository=["team/app"]),                                                     # 0
-        checked(remove),                                                                                                # 1
-        remove,                                                                                                         # 2
-        remove,                                                                                                         # 3 again
-        task("tag", registry="main", name=["team/app:keep"], expected_digests={"team/app:keep": second}, state="absent"),  # 4 moved
-        task("tag", registry="main", name=["team/app:gone-a", "team/app:gone-b"], state="absent"),                      # 5 both: the API
-        task("artifact", registry="main", repository="team/app", digest=[first], expected_tags={first: ["v1-alias", "keep"]},
-             state="absent"),                                                                                           # 6
-        task("tag_info", registry="main", repository=["team/app"]),                                                     # 7
-    ], module_defaults=defaults(backed), env=KEYS))
+    # the listing and the check in-process; the removal through ansible-playbook at -vvv with --diff; the rest in-process
+    runs = [
+        ok(run_tasks_in_process([
+            task("tag_info", registry="main", repository=["team/app"]),                                                 # 0
+            checked(remove),                                                                                            # 1
+        ], module_defaults=defaults(backed), env=KEYS)),
+        ok(run_tasks([remove], module_defaults=defaults(backed), env=dict(KEYS, **VERBOSE), diff=True)),                 # 2
+        ok(run_tasks_in_process([
+            remove,                                                                                                     # 3 again
+            task("tag", registry="main", name=["team/app:keep"], expected_digests={"team/app:keep": second}, state="absent"),  # 4 moved
+            task("tag", registry="main", name=["team/app:gone-a", "team/app:gone-b"], state="absent"),                  # 5 both: the API
+            task("artifact", registry="main", repository="team/app", digest=[first], expected_tags={first: ["v1-alias", "keep"]},
+                 state="absent"),                                                                                       # 6
+            task("tag_info", registry="main", repository=["team/app"]),                                                 # 7
+        ], module_defaults=defaults(backed), env=KEYS)),
+    ]
+    results = [result for run in runs for result in run]
     assert [(t["name"], t["digest"]) for t in results[0]["tags"]] == [
         ("gone-a", third), ("gone-b", third), ("keep", first), ("solo", second), ("v1", first), ("v1-alias", first)]
     assert results[0]["tags"][2]["provider_data"]["created_at"] == "2026-03-01T00:00:00Z"
@@ -396,7 +406,8 @@ def test_shared_digest_tags_over_the_oci_path(backed):
     # v1-alias and keep survived the removal of v1 (the artifact delete found them on its digest); the registry agrees
     assert pusher.tag_map("team/app") == {}
     assert pusher.manifest_exists("team/app", second) is (backed.tag_delete_semantics == "tag")
-    assert DEFAULT_SECRET_KEY not in results.stdout + results.stderr
+    assert "EXEC" in runs[1].stdout
+    assert not [run for run in runs if DEFAULT_SECRET_KEY in run.stdout + run.stderr]
 
 
 def test_siblings_survive_and_the_throwaway_goes(backed):
@@ -405,7 +416,7 @@ def test_siblings_survive_and_the_throwaway_goes(backed):
     first = pusher.push_image("team/app", tags=["v1", "v1-alias"])
     index_child = pusher.push_image("team/app", tags=["amd64"], arch="amd64")
     index = pusher.push_index("team/app", tags=["multi"], children=[index_child])
-    results = ok(run_tasks([
+    results = ok(run_tasks_in_process([
         task("tag", registry="main", repository=["team/app"], name=["v1", "amd64"], state="absent"),
         task("tag_info", registry="main", repository=["team/app"]),
         task("artifact_info", registry="main", repository=["team/app"]),

@@ -1,6 +1,9 @@
-"""End to end: every module with ``provider: vultr``, real ansible-playbook against the Vultr emulator.
+"""End to end: every module with ``provider: vultr`` against the Vultr emulator.
 
-Each ``run_tasks`` call is one ansible-playbook run; tasks are batched so the file stays fast. Where tags are
+Each ``run_tasks`` call is one ansible-playbook run; tasks are batched so the file stays fast. Runs whose subject is the
+module, not ansible-core (check-mode and re-run phases, bad input and refusals, step matrices, clean runs beside faulted
+ones), go through ``run_tasks_in_process``; applies at ``-vvv``, faulted runs and credentials from the environment as AWX
+injects them stay ansible-playbook runs. Where tags are
 removed the emulator is backed by a real registry (``LocalRegistry``; the emulator's ``registry_host`` and
 ``docker_credentials``), so the OCI path runs for real and the real registry is checked with ``SeedClient``.
 
@@ -18,6 +21,7 @@ import yaml
 
 from tests.emulators.vultr import DEFAULT_API_KEY, VultrEmulator
 from tests.support.ansible_runner import run_tasks
+from tests.support.module_runner import run_tasks_in_process
 from tests.support.tasks import checked, ok, task
 from tests.support.seed import OCI_MANIFEST, SeedClient, canonical_json
 
@@ -188,7 +192,7 @@ def test_every_module_check_apply_again_diff(emu, backed, prefix):
 
     # -- check mode: every change predicted, nothing mutating sent (no docker credentials minted either)
     emu.log.clear()
-    check_run = ok(run_tasks(info_tasks(name) + [checked(t) for t in tasks], module_defaults=defaults(emu), env=VERBOSE))
+    check_run = ok(run_tasks_in_process(info_tasks(name) + [checked(t) for t in tasks], module_defaults=defaults(emu)))
     info, check = check_run[:6], check_run[6:]
     assert mutations(emu) == []
     assert snapshot(emu) == before
@@ -224,9 +228,11 @@ def test_every_module_check_apply_again_diff(emu, backed, prefix):
     assert info[5]["retention_policies"] == [{"registry": name, "rules": [], "schedule": None,
                                               "provider_data": {"schedule_readable": False}}]
 
-    # -- apply, in diff mode with -vvv: the root passwords and robot secrets never appear
+    # -- apply, ansible-playbook in diff mode with -vvv: the API key, the root passwords, the robot secrets and the minted
+    # docker credentials (the backing registry's password) never appear, not even in the results
     emu.log.clear()
     apply = ok(run_tasks(tasks, module_defaults=defaults(emu), env=VERBOSE, diff=True))
+    assert DEFAULT_API_KEY not in apply.stdout + apply.stderr
     assert [r["changed"] for r in apply] == [r["changed"] for r in check]
     for predicted, done in zip(check, apply):
         assert predicted["actions"] == done["actions"]
@@ -311,7 +317,7 @@ def test_every_module_check_apply_again_diff(emu, backed, prefix):
 
     # -- again: nothing changes, nothing mutating is sent
     emu.log.clear()
-    again_run = ok(run_tasks(tasks + info_tasks(name), module_defaults=defaults(emu), env=VERBOSE, diff=True))
+    again_run = ok(run_tasks_in_process(tasks + info_tasks(name), module_defaults=defaults(emu), diff=True))
     again, info = again_run[:12], again_run[12:]
     assert [r["changed"] for r in again] == [False] * 12
     assert mutations(emu) == []
@@ -360,7 +366,7 @@ def test_registry_and_user_refusals(emu):
     in_check_mode = (0, 3, 6, 8, 9)
     tasks = [dict(checked(cases[i][0]), ignore_errors=True) for i in in_check_mode] + [dict(t, ignore_errors=True) for t, _m in cases]
     emu.log.clear()
-    results = run_tasks(tasks, module_defaults=defaults(emu))
+    results = run_tasks_in_process(tasks, module_defaults=defaults(emu))
     for result, (_item, message) in zip(results, [cases[i] for i in in_check_mode] + cases):
         assert result.get("failed") is True, (message, result)
         assert message in result["msg"], (message, result["msg"])
@@ -399,7 +405,7 @@ def test_validation_before_any_request(emu):
     cases.append((None, "provider vultr needs api_token (or the environment variable VULTR_API_KEY)"))
     tasks.append(task("registry_info", provider="vultr", api_url=emu.url, ignore=True))
     emu.log.clear()
-    results = run_tasks(tasks, env={"VULTR_API_KEY": "", "GCORE_API_KEY": DEFAULT_API_KEY})
+    results = run_tasks_in_process(tasks, env={"VULTR_API_KEY": "", "GCORE_API_KEY": DEFAULT_API_KEY})
     for (_unused, expected), result in zip(cases, results):
         assert result.get("failed") is True, (expected, result)
         assert expected in result["msg"], (expected, result["msg"])
@@ -419,11 +425,12 @@ def awx_credential_env(inputs):
 def test_bearer_auth_from_options_and_env(emu):
     emu.add_registry("main")
     # the option wins over the environment
-    ok(run_tasks([task("registry_info", **connection(emu))], env={"VULTR_API_KEY": "not-the-key"}))
+    ok(run_tasks_in_process([task("registry_info", **connection(emu))], env={"VULTR_API_KEY": "not-the-key"}))
     assert emu.log.records and all(r.headers.get("Authorization") == "Bearer ***" for r in emu.log.records)
     assert [(r.method, r.path, r.query) for r in emu.log.records[:1]] == [("GET", "/v2/registries", {"per_page": "500"})]
 
-    # the environment, as AWX injects it from the custom credential type of meta/awx; api_url with or without /v2
+    # the environment, as AWX injects it from the custom credential type of meta/awx, through ansible-playbook; api_url with
+    # or without /v2
     emu.log.clear()
     env = awx_credential_env({"api_key": DEFAULT_API_KEY})
     assert env == {"VULTR_API_KEY": DEFAULT_API_KEY}
@@ -453,9 +460,13 @@ def test_the_other_documented_shapes(emu):
     first = task("retention_policy", registry="main", rules=[existing, {"rule_type": "latestPulledN", "count": 3}])
     second = task("retention_policy", registry="main", rules=[dict(existing, disabled=True)])
     emu.log.clear()
-    results = ok(run_tasks([checked(update), update, update, task("registry_user_info", registry="main", name=[robot]),
-                            first, first, second, second, task("retention_policy_info", registry="main")],
-                           module_defaults=defaults(emu)))
+    check_run = ok(run_tasks_in_process([checked(update)], module_defaults=defaults(emu)))
+    apply_run = ok(run_tasks([update], module_defaults=defaults(emu), env=VERBOSE, diff=True))  # ansible-playbook, -vvv
+    rest_run = ok(run_tasks_in_process([update, task("registry_user_info", registry="main", name=[robot]),
+                                        first, first, second, second, task("retention_policy_info", registry="main")],
+                                       module_defaults=defaults(emu)))
+    runs = (check_run, apply_run, rest_run)
+    results = [result for run in runs for result in run]
     check, apply, again, info = results[:4]
     assert [r["changed"] for r in (check, apply, again)] == [True, True, False]
     assert check["users"] == apply["users"] and check["diff"] == apply["diff"]
@@ -481,7 +492,8 @@ def test_the_other_documented_shapes(emu):
     assert info["users"][0]["provider_data"] == {"root": False, "description": "CI", "disabled": True, "duration": 3600,
                                                  "permissions": access}
     assert apply["diff"]["before"]["main/" + robot]["provider_data"]["description"] == "old"
-    assert not secrets_in(results.stdout + json.dumps(list(results)), [emu.robot_secret("main", "ci")])
+    assert DEFAULT_API_KEY not in apply_run.stdout + apply_run.stderr
+    assert not [run for run in runs if secrets_in(run.stdout + run.stderr + json.dumps(list(run)), [emu.robot_secret("main", "ci")])]
     assert [r["changed"] for r in results[4:8]] == [True, False, True, False]
     assert results[8]["retention_policies"][0]["rules"] == [dict(existing, id=1, disabled=True)]
     assert "scope_selector" in state["retention"]["rules"][0]
@@ -571,7 +583,7 @@ def test_retention_policy(emu):
             tasks.append(item)
             where.append((index, "again"))
     emu.log.clear()
-    results = ok(run_tasks(tasks, module_defaults=defaults(emu)))
+    results = ok(run_tasks_in_process(tasks, module_defaults=defaults(emu)))
     got = {}
     for (index, phase), result in zip(where, results):
         got.setdefault(index, {})[phase] = result
@@ -652,24 +664,26 @@ def test_tags_over_the_oci_path(emu, backed, prefix):
     # check mode: planned from Vultr's listing; nothing written to the real registry, no credentials minted
     mark = backed.mark()
     emu.log.clear()
-    check = ok(run_tasks([infos, checked(remove)], module_defaults=defaults(emu)))
+    check = ok(run_tasks_in_process([infos, checked(remove)], module_defaults=defaults(emu)))
     assert mutations(emu) == [] and backed.mutations_since(mark) == []
     assert {(t["repository"], t["name"]): t["digest"] for t in check[0]["tags"]} == {
         ("app", "a1"): a, ("app", "a2"): a, ("app", "keep"): a, ("app", "b1"): b, ("app", "moved"): m, ("app", "stuck"): stuck,
         ("team/web", "w1"): w, ("team/web", "w2"): w}
     assert check[1]["changed"] is True and [x["action"] for x in check[1]["actions"]] == ["deleted"] * 3
 
+    # the removal: ansible-playbook at -vvv with --diff; the re-run and the other cases in-process
     emu.log.clear()
-    results = ok(run_tasks([
-        remove, remove,                                                                                       # 0, 1
+    applied = ok(run_tasks([remove], module_defaults=defaults(emu), env=VERBOSE, diff=True))                     # 0
+    rest = ok(run_tasks_in_process([
+        remove,                                                                                               # 1
         task("tag", registry=name, repository="app", name=["moved"], state="absent", expected_digests={"moved": b}),  # 2 moved: kept
         task("tag", registry=name, repository="app", name=["b1"], state="absent"),                             # 3 the only tag of b
         task("tag", registry=name, repository="app", name=["stuck"], state="absent", expected_digests={"stuck": a}),  # 4 not recognised
         task("tag", registry=name, repository="app", name=["stuck"], state="absent"),                          # 5 the documented remedy
         infos,                                                                                                # 6
         task("artifact", registry=name, repository="app", digest=[m], expected_tags={m: []}, state="absent"),   # 7 tagged since
-    ], module_defaults=defaults(emu), env=VERBOSE, diff=True))
-    apply, again, moved, only, leftover, remedy, info, guarded = results
+    ], module_defaults=defaults(emu), diff=True))
+    apply, again, moved, only, leftover, remedy, info, guarded = list(applied) + list(rest)
     assert (apply["changed"], again["changed"]) == (True, False)
     assert check[1]["actions"] == apply["actions"] and check[1]["tags"] == apply["tags"]
     assert [x["action"] for x in again["actions"]] == ["absent"] * 3
@@ -686,7 +700,9 @@ def test_tags_over_the_oci_path(emu, backed, prefix):
     assert all(seed.manifest_exists(repo, d) for repo, d in ((app, a), (app, b), (app, m), (web, w)))
     # one set of docker credentials per module run that removed tags, read/write, expiring after an hour
     assert mutations(emu) == [("OPTIONS", "/v2/registry/%s/docker-credentials?expiry_seconds=3600&read_write=true" % reg_id, None)] * 3
-    assert not secrets_in(results.stdout + results.stderr + json.dumps(list(results)), [backed.password, emu.root_password(name)])
+    assert DEFAULT_API_KEY not in applied.stdout + applied.stderr
+    for run in (applied, rest):
+        assert not secrets_in(run.stdout + run.stderr + json.dumps(list(run)), [backed.password, emu.root_password(name)])
     # Vultr's listing afterwards: b untagged (as Harbor shows it), the rest with their remaining tags
     assert sorted((t["repository"], t["name"], t["digest"]) for t in info["tags"]) == [
         ("app", "keep", a), ("app", "moved", m), ("team/web", "w2", w)]
@@ -711,7 +727,7 @@ def test_every_list_is_read_whole(emu):
         emu.add_retention_rule("r1", count=count, untagged=False)
     oldest = "sha256:%064d" % 10  # listed last (newest push first)
     emu.log.clear()
-    results = ok(run_tasks([
+    results = ok(run_tasks_in_process([
         task("registry_info"),
         task("repository_info", registry="r1"),
         task("artifact_info", registry="r1", repository=["app0"]),
@@ -757,7 +773,7 @@ FAULT_TASKS = [
 
 def test_faulted_run_ends_in_the_clean_state(emu):
     fault_seed(emu)
-    clean = ok(run_tasks(FAULT_TASKS, module_defaults=defaults(emu)))
+    clean = ok(run_tasks_in_process(FAULT_TASKS, module_defaults=defaults(emu)))
     expected = snapshot(emu)
     assert expected["main"]["plan"] == "premium" and expected["main"]["replications"] == ["blr"]
 

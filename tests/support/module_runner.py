@@ -95,7 +95,8 @@ def run_module(name, args, *, check=False, diff=False, env=None, timeout=300):
 
 
 # Task keywords run_tasks_in_process understands; anything else (loops, conditions, templating) needs ansible-playbook.
-_TASK_KEYWORDS = {"name", "register", "check_mode", "diff", "ignore_errors"}
+_TASK_KEYWORDS = {"name", "register", "check_mode", "diff", "ignore_errors", "no_log"}
+_CENSORED = "the output has been hidden due to the fact that 'no_log: true' was specified for this result"
 _GROUP_ALL = "group/regops.registry.all"
 
 
@@ -127,13 +128,22 @@ def _defaults_for(module, module_defaults):
     return merged
 
 
+def _message(warning):
+    """A warning as a registered result holds it: ansible-core 2.19's modules print ``{"__ansible_type": "WarningSummary",
+    "event": {"msg": ...}}``, which the controller decodes and registers as the message; 2.18's print the message."""
+    if isinstance(warning, dict) and isinstance(warning.get("event"), dict):
+        return warning["event"].get("msg")
+    return warning
+
+
 def run_tasks_in_process(tasks, *, check=False, diff=False, module_defaults=None, env=None):
     """:func:`ansible_runner.run_tasks` for plain module tasks, each run by :func:`run_module` (a forked child).
 
     Same return value (a ``TaskResults``: one registered result per task, ``rc``, ``stdout``), with the executor's part
     done here as ansible-core does it: ``module_defaults`` (the collection's action group and per-module entries),
     the task's ``check_mode`` and ``diff`` over the run's, ``failed``/``changed`` set when the module left them out,
-    ``invocation`` left out, the play stopped at the first failed task unless ``ignore_errors``. ``stdout`` holds every
+    ``invocation`` left out, warnings as their messages, a ``no_log`` task's result registered whole but censored in
+    ``stdout``, the play stopped at the first failed task unless ``ignore_errors``. ``stdout`` holds every
     result as printed, so tests can search it as they search ansible-playbook's output.
     """
     from tests.support.ansible_runner import TaskResults  # pylint: disable=import-outside-toplevel
@@ -148,9 +158,12 @@ def run_tasks_in_process(tasks, *, check=False, diff=False, module_defaults=None
         result = run_module(module, merged, check=task.get("check_mode", check), diff=task.get("diff", diff), env=env)
         status = result.pop("rc")
         result.pop("invocation", None)
+        if result.get("warnings"):
+            result["warnings"] = [_message(warning) for warning in result["warnings"]]
         result.setdefault("failed", status != 0)
         result.setdefault("changed", False)
-        printed.append(json.dumps(result, sort_keys=True))
+        shown = {"censored": _CENSORED, "changed": result["changed"]} if task.get("no_log") else result
+        printed.append(json.dumps(shown, sort_keys=True))
         results.append(result)
         if result["failed"] and not task.get("ignore_errors"):
             rc = 2

@@ -96,6 +96,8 @@ class Request:
     json_error: Optional[str] = None
     route: Optional[str] = None
     client_address: Optional[str] = None
+    handled_s: float = 0.0  # seconds its handler held the emulator's lock
+    received: float = 0.0
 
     @property
     def query(self):
@@ -230,7 +232,11 @@ class LogRecord:
     route: Optional[str] = None
     params: Dict[str, Any] = field(default_factory=dict)
     fault: Optional[str] = None
-    timestamp: float = 0.0
+    timestamp: float = 0.0  # when it was answered
+    received: float = 0.0  # when it came in (before a latency fault's wait)
+    # seconds the handler held the emulator's lock: the emulator answers one request at a time, so no client can be
+    # faster than the sum of these (bench/providers.py reports it beside the latency floor)
+    handled_s: float = 0.0
 
     @property
     def mutating(self):
@@ -643,7 +649,11 @@ class EmulatorServer:
             route, params, raw_params = self.resolve(request.method, request.path)
             request.params, request.raw_params, request.route = params, raw_params, route.template
             with self.lock:
-                result = route.handler(request)
+                started = time.perf_counter()
+                try:
+                    result = route.handler(request)
+                finally:
+                    request.handled_s = time.perf_counter() - started
         except ApiError as err:
             return self._error_response(err, request)
         except Exception as exc:  # pylint: disable=broad-except
@@ -657,12 +667,13 @@ class EmulatorServer:
 
     def handle_http(self, handler):
         """Entry point from the HTTP handler thread."""
+        received = time.time()
         target = handler.path
         path, _unused, query_string = target.partition("?")
         length = int(handler.headers.get("Content-Length") or 0)
         raw_body = handler.rfile.read(length) if length > 0 else b""
         request = Request(method=handler.command, target=target, path=path, query_string=query_string,
-                          headers=handler.headers, raw_body=raw_body, client_address=handler.client_address[0])
+                          headers=handler.headers, raw_body=raw_body, client_address=handler.client_address[0], received=received)
         if raw_body.strip():
             try:
                 request.json = json.loads(raw_body.decode("utf-8"))
@@ -700,7 +711,8 @@ class EmulatorServer:
         self.log.append(LogRecord(
             method=request.method, path=request.path, target=target, query=query, headers=headers,
             body=request.json, raw_body=request.raw_body.decode("utf-8", "replace"), status=status, route=request.route,
-            params=dict(request.params), fault=fault_kind, timestamp=time.time()))
+            params=dict(request.params), fault=fault_kind, timestamp=time.time(), received=request.received,
+            handled_s=request.handled_s))
 
     @staticmethod
     def _send(handler, response):

@@ -11,9 +11,8 @@ stay, which on distribution goes through the throwaway manifest) and keeps 23. T
 so that each phase lasts long enough (about 24 tag PUTs, then 23 DELETEs, one after another) for the test to act in
 the middle of it, not before or after it.
 
-A killed run is killed as a process tree: ansible-core's worker processes call ``setsid()``, so the module process
-(grandchild of ``ansible-playbook``) is in a session of its own, and killing the playbook's process group alone would
-leave the module running. The tree is frozen first (SIGSTOP, so that nothing forks in between), then killed (SIGKILL).
+A killed run is killed as a process tree (tests/support/role_run.py: ansible-core's worker processes call ``setsid()``,
+so killing the playbook's process group alone would leave the module running): frozen first, then killed.
 """
 
 # pylint: disable=redefined-outer-name,too-many-locals
@@ -22,16 +21,13 @@ import datetime
 import json
 import os
 import re
-import signal
-import subprocess
-import sys
 import time
 
 import pytest
 
-from tests.e2e.test_role_cleanup import PLAYBOOK, assert_adds_up, image, read_report, role_vars, run_role
-from tests.support.ansible_runner import ANSIBLE_BIN_DIR, ansible_env
+from tests.e2e.test_role_cleanup import assert_adds_up, image, read_report, role_vars, run_role
 from tests.support.registry import MUTATING_METHODS, LoggedRequest
+from tests.support.role_run import RoleRun, wait_until
 
 THROWAWAY_ANNOTATION = "io.regops.registry.throwaway"
 POLICY = {"name": "builds", "older_than": "30d", "age_basis": "created",
@@ -40,33 +36,32 @@ IMAGES = 40
 KEEP_LAST = 5
 ACCESS_RE = re.compile(r'^\S+ \S+ \S+ \[[^\]]+\] "(?P<method>[A-Z]+) (?P<uri>\S+) HTTP/[0-9.]+" (?P<status>\d{3}) ')
 SYNC_PATH = "/v2/?__regops_sync="
-RUN_TIMEOUT = 300
 
 
 # -- the repository --------------------------------------------------------------------
-def seed_builds(seed, repo):
-    """40 images, one every 5 days from 2026-01-01 (all older than 30 days at NOW), each tagged ``build-NN`` and
-    ``sha-<7 hex>``; every third one below 35 also ``stable-NN``; the newest ``latest``.
+def seed_builds(seed, repo, count=IMAGES):
+    """``count`` images (40 by default), one every 5 days from 2026-01-01 (all older than 30 days at NOW), each tagged
+    ``build-NN`` and ``sha-<7 hex>``; every third one below the newest 5 also ``stable-NN``; the newest ``latest``.
 
     What the policy (older_than 30d, keep latest, ``stable-*`` and the last 5) must do, computed here independently of
-    the planner: images 35-39 stay with their tags (keep.last, ``latest``); the 12 ``stable-*`` images stay with only
-    that tag (their ``build-``/``sha-`` tags go: the untag path); the 23 others are deleted with their tags.
+    the planner: of 40, images 35-39 stay with their tags (keep.last, ``latest``); the 12 ``stable-*`` images stay with
+    only that tag (their ``build-``/``sha-`` tags go: the untag path); the 23 others are deleted with their tags.
     """
     images, tags = [], {}
     start = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
-    for i in range(IMAGES):
+    for i in range(count):
         names = [f"build-{i:02d}", f"sha-{i:07x}"]
-        if i % 3 == 0 and i < IMAGES - KEEP_LAST:
+        if i % 3 == 0 and i < count - KEEP_LAST:
             names.append(f"stable-{i:02d}")
-        if i == IMAGES - 1:
+        if i == count - 1:
             names.append("latest")
         created = (start + datetime.timedelta(days=5 * i)).strftime("%Y-%m-%dT%H:%M:%SZ")
         digest = image(seed, repo, names, created)
         images.append(digest)
         tags.update((name, digest) for name in names)
-    stays = {i for i in range(IMAGES) if i >= IMAGES - KEEP_LAST or i % 3 == 0}
-    untag = {tag for i in stays if i < IMAGES - KEEP_LAST for tag in (f"build-{i:02d}", f"sha-{i:07x}")}
-    deleted = {images[i] for i in range(IMAGES) if i not in stays}
+    stays = {i for i in range(count) if i >= count - KEEP_LAST or i % 3 == 0}
+    untag = {tag for i in stays if i < count - KEEP_LAST for tag in (f"build-{i:02d}", f"sha-{i:07x}")}
+    deleted = {images[i] for i in range(count) if i not in stays}
     expected = {tag: digest for tag, digest in tags.items() if tag not in untag and digest not in deleted}
     return {"repo": repo, "images": images, "tags": tags, "untag": untag, "deleted": deleted,
             "expected_tags": expected, "expected_digests": set(images) - deleted}
@@ -129,18 +124,9 @@ class LogTail:
                 self.entries.append(LoggedRequest(match["method"], match["uri"], int(match["status"])))
         return self.entries
 
-    def wait_for(self, predicate, runs, timeout=RUN_TIMEOUT):
+    def wait_for(self, predicate, runs):
         """Poll every few milliseconds until ``predicate(entries)``; fail when a run ended first."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            entries = self.poll()
-            if predicate(entries):
-                return entries
-            for run in runs:
-                if run.proc.poll() is not None:
-                    raise AssertionError("the run ended before the moment the test waited for:\n" + run.output())
-            time.sleep(0.003)
-        raise AssertionError("timed out waiting in the access log:\n" + "\n".join(run.output() for run in runs))
+        return wait_until(self.poll, predicate, runs)
 
 
 def tag_puts(entries, repo):
@@ -160,82 +146,6 @@ def throwaways_deleted(entries, repo, history):
     """The digests of the throwaway manifests the run deleted: a 202 DELETE of a digest that is not one of the images."""
     return sorted({e.path.rsplit("/", 1)[-1] for e in entries if e.method == "DELETE" and e.status == 202
                    and e.path.startswith(f"/v2/{repo}/manifests/sha256:")} - set(history["images"]))
-
-
-# -- ansible-playbook in the background ---------------------------------------------------------
-class RoleRun:
-    """``ansible-playbook tests/playbooks/cleanup.yml`` started with Popen, in a session of its own."""
-
-    def __init__(self, extra_vars, workdir):
-        os.makedirs(workdir / "tmp")
-        inventory = workdir / "inventory.ini"
-        inventory.write_text(f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}\n",
-                             encoding="utf-8")
-        (workdir / "extra_vars.json").write_text(json.dumps(extra_vars), encoding="utf-8")
-        cmd = [str(ANSIBLE_BIN_DIR / "ansible-playbook"), "-i", str(inventory), str(PLAYBOOK),
-               "-e", "@" + str(workdir / "extra_vars.json")]
-        self.stdout_path, self.stderr_path = workdir / "stdout", workdir / "stderr"
-        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
-            # pylint: disable-next=consider-using-with
-            self.proc = subprocess.Popen(cmd, cwd=workdir, env=ansible_env(str(workdir)), stdin=subprocess.DEVNULL,
-                                         stdout=out, stderr=err, start_new_session=True)
-        self.killed = []
-
-    def output(self):
-        return (f"rc={self.proc.returncode}\n--- stdout ---\n{self.stdout_path.read_text(encoding='utf-8', errors='replace')}"
-                f"\n--- stderr ---\n{self.stderr_path.read_text(encoding='utf-8', errors='replace')}")
-
-    def wait(self, timeout=RUN_TIMEOUT):
-        """``(rc, stdout)`` once the run ended."""
-        try:
-            self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            raise
-        return self.proc.returncode, self.stdout_path.read_text(encoding="utf-8", errors="replace")
-
-    def tree(self):
-        """The run's process and every descendant (by parent pid, from /proc), parents first."""
-        children = {}
-        for name in os.listdir("/proc"):
-            if not name.isdigit():
-                continue
-            try:
-                with open(f"/proc/{name}/stat", encoding="utf-8", errors="replace") as handle:
-                    ppid = int(handle.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(name))
-        found = [self.proc.pid]
-        for pid in found:
-            found.extend(children.get(pid, []))
-        return found
-
-    def kill(self):
-        """Freeze the whole tree (SIGSTOP until no new process shows up), then SIGKILL every process of it."""
-        stopped = []
-        while True:
-            fresh = [pid for pid in self.tree() if pid not in stopped]
-            if not fresh:
-                break
-            for pid in fresh:
-                try:
-                    os.kill(pid, signal.SIGSTOP)
-                except ProcessLookupError:
-                    pass
-                stopped.append(pid)
-        for pid in stopped:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.proc.wait(timeout=30)
-        self.killed = stopped
-        return stopped
 
 
 def run_vars(registry, history, tmp_path, name, **extra):

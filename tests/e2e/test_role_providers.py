@@ -13,7 +13,9 @@ alike, under four policies at once:
   (``referrer_of_kept``).
 
 Per provider exactly one check-mode run (no mutating request to the emulator or the registry behind it, the same
-figures as the real run) and one real run, whose effect is read back from the emulator and the real registry.
+figures as the real run) and one real run, whose effect is read back from the emulator and the real registry. Both run
+with ``-vvv`` and ``--diff``, and neither prints a secret the site uses (issue 14: API tokens and keys, the real
+registry's password and docker credentials, registry tokens the emulator issued; ``Site.secrets``).
 """
 
 # pylint: disable=redefined-outer-name
@@ -78,6 +80,17 @@ def site_for(provider, stack, registry, registry_open, prefix, **options):
     return SITES[provider](stack, registry_open if provider == "gitlab" else registry, prefix, **options)
 
 
+VERBOSE = {"ANSIBLE_VERBOSITY": "3"}  # -vvv: module arguments and results printed in full
+
+
+def assert_no_secret(site, out, err):
+    """None of ``site.secrets()`` shows in a run's output (stdout and stderr)."""
+    secrets = site.secrets()
+    assert secrets, site.provider
+    leaked = [secret for secret in secrets if secret in out or secret in err]
+    assert leaked == [], f"{site.provider}: secret(s) {[s[:4] + '...' for s in leaked]} in the output of a -vvv --diff run"
+
+
 @pytest.mark.parametrize("provider", sorted(SITES))
 def test_policies_of_0_5_on_every_provider(provider, registry, registry_open, prefix, tmp_path):
     # pylint: disable=too-many-locals,too-many-statements
@@ -93,8 +106,9 @@ def test_policies_of_0_5_on_every_provider(provider, registry, registry_open, pr
         # 1. check mode: nothing sent that changes anything, neither to the emulator nor to the registry behind it
         site.emu.log.clear()
         mark = site.backend.mark() if site.backend else None
-        rc, out, err = run_playbook(PLAYBOOK, extra_vars=role_vars(site, check_path), check=True)
+        rc, out, err = run_playbook(PLAYBOOK, extra_vars=role_vars(site, check_path), check=True, diff=True, env=VERBOSE)
         assert rc == 0, out + err
+        assert_no_secret(site, out, err)
         assert site.sent() == []
         if site.backend:
             assert site.backend.mutations_since(mark) == []
@@ -105,8 +119,9 @@ def test_policies_of_0_5_on_every_provider(provider, registry, registry_open, pr
 
         # 2. for real
         site.emu.log.clear()
-        rc, out, err = run_playbook(PLAYBOOK, extra_vars=role_vars(site, report_path, plan_path))
+        rc, out, err = run_playbook(PLAYBOOK, extra_vars=role_vars(site, report_path, plan_path), diff=True, env=VERBOSE)
         assert rc == 0, out + err
+        assert_no_secret(site, out, err)
         tags, real = site.keyed_state()
         assert tags == EXPECTED_TAGS
         if site.real:

@@ -9,12 +9,15 @@ Each builder ``<provider>_site(stack, registry, name, api=None)`` enters the emu
   digest as ``site.digests[key]``.
 * ``api``: a function ``url -> url`` through which the provider's API URL is routed (the role's ``cleanup_api_url``
   becomes its answer): :func:`api_through` builds one that puts a proxy (e.g. a ``FaultProxy``) in front of it.
+* ``site.secrets()``: every secret value the site's run uses (API tokens and keys, the real registry's password and its
+  docker credentials, the registry tokens the emulator issued so far), for tests that grep a run's output for them.
 
 Builders: ``vultr`` (Harbor, a real registry behind), ``gcore`` (the emulator holds the artifacts), ``ncloud`` (a real
 registry behind NCR's ``/v2/`` front), ``github`` (organization ``acme``'s packages, images pushed through the ghcr.io
 front, a real registry behind it), ``gitlab`` (project ``<name>/app``, backed by ``registry``).
 """
 
+import base64
 import re
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
@@ -56,15 +59,22 @@ class Site:
 
     ``real`` is ``(SeedClient, repository)`` of the real registry behind the emulator, ``backend`` that registry (a
     ``LocalRegistry``: ``mark``/``mutations_since``), ``reads`` a predicate of the emulator's log records that look
-    mutating but only read (GitHub's bulk list of attestations is a POST).
+    mutating but only read (GitHub's bulk list of attestations is a POST), ``secrets`` a function that returns the secret
+    values the site uses (see :meth:`secrets`).
     """
 
     # pylint: disable=too-many-arguments
-    def __init__(self, emu, role_vars, tags_of, real=None, repo="app", backend=None, reads=None, provider=None):
+    def __init__(self, emu, role_vars, tags_of, real=None, repo="app", backend=None, reads=None, provider=None, secrets=None):
         self.emu, self.role_vars, self.tags_of, self.real = emu, role_vars, tags_of, real
         self.repo, self.backend, self.reads = repo, backend, reads or (lambda record: False)
         self.provider = provider or role_vars.get("cleanup_provider")
         self.digests = {}
+        self._secrets = secrets or (lambda: [])
+
+    def secrets(self):
+        """The secret values the site uses, as of now (tokens an emulator issued during a run included): none may show in
+        a run's output."""
+        return [value for value in self._secrets() if value]
 
     def state(self):
         """``(emulator's {tag: digest} of the repository, the real registry's, or None)``."""
@@ -95,6 +105,17 @@ class Site:
         return self.keyed(tags), (self.keyed(real) if real is not None else None)
 
 
+def basic_auth(username, password):
+    """The ``user:password`` of HTTP Basic as sent (base64): a secret as much as the password."""
+    return base64.b64encode(f"{username}:{password}".encode("utf-8")).decode("ascii")
+
+
+def registry_secrets(registry):
+    """The real registry's password and its docker credentials (the ``auth`` of a docker config)."""
+    password = getattr(registry, "password", None)
+    return [password, basic_auth(registry.username, password)] if password else []
+
+
 def dumped_tags(emu, registry, repository):
     """``{tag: digest}`` of a Harbor-like emulator's repository (Vultr names it ``<registry>/<image>``, Gcore ``<image>``)."""
     reg = next(r for r in emu.dump_state()["registries"] if r["name"] == registry)
@@ -112,7 +133,7 @@ def vultr_site(stack, registry, name, api=direct, registry_host=None):
     client = SeedClient.for_registry(registry)
     site = Site(emu, {"cleanup_provider": "vultr", "cleanup_api_url": api(emu.url), "cleanup_api_token": vultr.DEFAULT_API_KEY,
                       "cleanup_registry": name}, lambda: dumped_tags(emu, name, "app"), real=(client, f"{name}/app"),
-                backend=registry)
+                backend=registry, secrets=lambda: [vultr.DEFAULT_API_KEY] + registry_secrets(registry))
 
     def push(key, tags, pushed, pulled=None, subject=None):
         digest = client.push_cosign(f"{name}/app", subject, "sig") if subject else client.push_image(f"{name}/app", tags=tags)
@@ -129,7 +150,8 @@ def gcore_site(stack, _registry, _name, api=direct):
     emu.add_registry("shop")
     site = Site(emu, {"cleanup_provider": "gcore", "cleanup_api_url": api(emu.url), "cleanup_api_token": gcore.DEFAULT_API_KEY,
                       "cleanup_project_id": gcore.DEFAULT_PROJECT_ID, "cleanup_region_id": gcore.DEFAULT_REGION_ID,
-                      "cleanup_registry": "shop"}, lambda: dumped_tags(emu, "shop", "app"))
+                      "cleanup_registry": "shop"}, lambda: dumped_tags(emu, "shop", "app"),
+                secrets=lambda: [gcore.DEFAULT_API_KEY])
 
     def push(key, tags, pushed, pulled=None, subject=None):
         digest = "sha256:%064x" % (len(site.digests) + 1)
@@ -153,7 +175,9 @@ def ncloud_site(stack, _registry, _name, api=direct):
         return {t["name"]: t["digest"] for i in reg["images"] if i["name"] == "app" for t in i["tags"]}
     site = Site(emu, {"cleanup_provider": "ncloud", "cleanup_api_url": api(emu.api_url("kr")),
                       "cleanup_access_key": ncloud.DEFAULT_ACCESS_KEY, "cleanup_secret_key": ncloud.DEFAULT_SECRET_KEY,
-                      "cleanup_registry": "acme"}, tags_of, real=(client, "app"), backend=backend)
+                      "cleanup_registry": "acme"}, tags_of, real=(client, "app"), backend=backend,
+                secrets=lambda: [ncloud.DEFAULT_ACCESS_KEY, ncloud.DEFAULT_SECRET_KEY,
+                                 basic_auth(ncloud.DEFAULT_ACCESS_KEY, ncloud.DEFAULT_SECRET_KEY)])
 
     def push(key, tags, pushed, pulled=None, subject=None):
         digest = client.push_cosign("app", subject, "sig") if subject else client.push_image("app", tags=tags, created=pushed)
@@ -181,7 +205,8 @@ def github_site(stack, _registry, _name, api=direct):
     site = Site(emu, {"cleanup_provider": "github", "cleanup_api_url": api(emu.url), "cleanup_oci_url": emu.url,
                       "cleanup_api_token": GITHUB_TOKEN, "cleanup_registry": "acme"}, tags_of,
                 real=(SeedClient.for_registry(backend), "acme/app"), backend=backend,
-                reads=lambda record: record.path.endswith("/attestations/bulk-list"))
+                reads=lambda record: record.path.endswith("/attestations/bulk-list"),
+                secrets=lambda: [GITHUB_TOKEN, basic_auth("octocat", GITHUB_TOKEN)] + list(emu.oci_tokens))
 
     def push(key, tags, pushed, pulled=None, subject=None):
         assert pulled is None, "GitHub records no pull times"
@@ -209,7 +234,8 @@ def gitlab_site(stack, registry, name, api=direct):
                 return {t["name"]: t["digest"] for r in state["repositories"] if r["path"] == project for t in r["tags"]}
         return {}
     site = Site(emu, {"cleanup_provider": "gitlab", "cleanup_api_url": api(emu.url), "cleanup_api_token": GITLAB_TOKEN,
-                      "cleanup_registry": project}, tags_of, real=(client, project), repo=project, backend=registry)
+                      "cleanup_registry": project}, tags_of, real=(client, project), repo=project, backend=registry,
+                secrets=lambda: [GITLAB_TOKEN] + registry_secrets(registry))
 
     def push(key, tags, pushed, pulled=None, subject=None):
         assert pulled is None, "GitLab records no pull times"

@@ -42,7 +42,7 @@ except ImportError:  # pragma: no cover
 
 from ansible_collections.regops.registry.plugins.module_utils import timestamps, validate
 from ansible_collections.regops.registry.plugins.module_utils.api import ApiClient, ApiError, AuthError, HeaderAuth, NotFoundError, UnsupportedError
-from ansible_collections.regops.registry.plugins.module_utils.providers.base import Capability, Provider
+from ansible_collections.regops.registry.plugins.module_utils.providers.base import AlreadyGone, Capability, Provider
 from ansible_collections.regops.registry.plugins.module_utils.providers.gitlab_access import ACCESS_CAPABILITIES, GitLabAccess, check_regex
 from ansible_collections.regops.registry.plugins.module_utils.providers.listing import HostedListing
 
@@ -958,10 +958,17 @@ class GitLabProvider(GitLabAccess, HostedListing, Provider):
         return [done[id(a)] for a in actions]
 
     def _tag_delete_request(self, data, name):
-        """DELETE one tag (200 or 204; 404: already gone). 403 is a protected tag: an error saying so."""
+        """DELETE one tag (200 or 204). A 404 to the first attempt raises :class:`AlreadyGone`: the tag went before this
+        run asked (another run, or a person), so the run must not report it as its own; a 404 to a repeated request is
+        this run's delete whose answer was lost. 403 is a protected tag: an error saying so."""
         path = "/projects/%s/registry/repositories/%s/tags/%s" % (data["project_id"], data["repository_id"], encode(name))
         try:
-            return self._delete(path, expected=(200, 204))
+            return self.client.request("DELETE", path, expected=(200, 204)).status_code
+        except NotFoundError as exc:
+            if exc.attempts > 1:
+                return None
+            raise AlreadyGone("tag %s is already gone: deleted since it was read (by another run, or by hand)" % name,
+                              status=404, method=exc.method, url=exc.url)
         except AuthError as exc:
             if exc.status != 403:
                 raise
@@ -977,7 +984,7 @@ class GitLabProvider(GitLabAccess, HostedListing, Provider):
             raw = {"project_id": data["project_id"], "id": data["repository_id"]}
             details = self._tag_details(raw, current["name"])
             if details is None:
-                return current
+                raise AlreadyGone("tag %s is already gone: deleted since it was read (by another run, or by hand)" % current["name"])
             if details.get("digest") != current["digest"]:
                 raise Skipped("moved", "moved: now points at %s, expected %s; not removed" % (details.get("digest"), current["digest"]))
         self._tag_delete_request(data, current["name"])
@@ -1092,6 +1099,8 @@ class GitLabProvider(GitLabAccess, HostedListing, Provider):
             raise Skipped("tags_changed", "tag(s) %s no longer point at this digest (pushed again since it was read); not deleted"
                           % ", ".join(moved))
         tags = [tag for tag, details in sorted(fresh.items()) if details is not None]
+        if not tags:
+            raise AlreadyGone("already gone: every tag of the digest was removed since it was read (by another run, or by hand)")
         if len(tags) > 1:
             # Tags a protection rule names first: a protected one stops the delete before any other tag of the digest is removed.
             rules = self._tag_protection(item["registry"])[0] or []
@@ -1099,17 +1108,22 @@ class GitLabProvider(GitLabAccess, HostedListing, Provider):
             def named(tag):
                 return any(self._rule_names(rule, tag) for rule in rules)
             tags.sort(key=lambda tag: (not named(tag), tag))
-        removed = []
+        removed, gone = [], []
         for tag in tags:
             try:
                 self._tag_delete_request(data, tag)
+            except AlreadyGone:
+                gone.append(tag)
+                continue
             except ApiError as exc:
                 if removed:
                     raise ApiError("%s; tag(s) %s were already removed, the digest keeps %s" % (
-                        exc.message, ", ".join(removed), ", ".join(t for t in tags if t not in removed)),
+                        exc.message, ", ".join(removed), ", ".join(t for t in tags if t not in removed and t not in gone)),
                         status=exc.status, method=exc.method, url=exc.url)
                 raise
             removed.append(tag)
+        if not removed:
+            raise AlreadyGone("already gone: tag(s) %s were removed since they were read (by another run, or by hand)" % ", ".join(gone))
         return current
 
     @staticmethod

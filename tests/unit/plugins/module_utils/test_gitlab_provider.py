@@ -17,6 +17,7 @@ import os
 import sys
 
 import pytest
+import requests
 
 from ansible_collections.regops.registry.plugins.module_utils import state as engine
 from ansible_collections.regops.registry.plugins.module_utils.api import ApiError, NotFoundError, UnsupportedError
@@ -38,6 +39,7 @@ if ROOT not in sys.path:  # the emulators live in tests/emulators of the reposit
     sys.path.insert(0, ROOT)
 
 from tests.emulators.gitlab import DEFAULT_JOB_TOKEN, DEFAULT_TOKEN, GitLabEmulator  # noqa: E402 pylint: disable=wrong-import-position
+from tests.support.faultproxy import FaultProxy, FaultRule  # noqa: E402 pylint: disable=wrong-import-position
 
 ADMIN_TOKEN = "emulator-gitlab-admin-token"
 MAINTAINER_TOKEN = "emulator-gitlab-maintainer-token"
@@ -99,7 +101,7 @@ def connect(monkeypatch):
     monkeypatch.delenv("CI_API_V4_URL", raising=False)
 
     def make(emu, info=False, resource="tag", state=None, warnings=None, **params):
-        base = provider_params("gitlab", emu.url, params.pop("api_token", DEFAULT_TOKEN), **params)
+        base = provider_params("gitlab", params.pop("api_url", emu.url), params.pop("api_token", DEFAULT_TOKEN), **params)
         provider = GitLabProvider(base, warn=(warnings.append if warnings is not None else None))
         clock = FakeClock()
         provider.sleep, provider.monotonic = clock.sleep, clock.monotonic
@@ -608,6 +610,41 @@ def test_artifact_delete(emu, connect):
         "/api/v4/projects/1001/registry/repositories/%d/tags?pagination=keyset&order_by=name&sort=asc&per_page=100" % repo,
         "/api/v4/projects/1001/registry/repositories/%d/tags/hotfix" % repo]
     assert "hotfix" in emu.tag_names(repo) and "v2b" in emu.tag_names(repo)
+
+
+def test_gone_since_the_read_is_absent_not_deleted(emu, connect):
+    """A tag or digest that another run (or a person) removed between this run's read and its delete is reported
+    ``absent``, never ``deleted``: a report must not count what its run did not do. A 404 to a repeated DELETE (this run's
+    first attempt went through, its answer was lost) is this run's delete."""
+    seed_tags(emu)
+    repo = emu.repository_id("acme/app", "")
+
+    def another_run_removes(name):
+        url = "%s/api/v4/projects/1001/registry/repositories/%d/tags/%s" % (emu.url, repo, name)
+        assert requests.delete(url, headers={"PRIVATE-TOKEN": DEFAULT_TOKEN}, timeout=10).status_code in (200, 204)
+
+    provider = connect(emu, resource="tag", state="absent")
+    items = [{"registry": "acme/app", "repository": "acme/app", "name": n} for n in ("v1", "v2", "release-1")]
+    currents = provider.read_tag(items)
+    another_run_removes("v1")  # between the read and the recheck
+    another_run_removes("v2")  # between the read and the delete (no recheck)
+    results = provider.apply_tag([Action("delete", items[0], currents[0], {"recheck": True}),
+                                  Action("delete", items[1], currents[1], {"recheck": False}),
+                                  Action("delete", items[2], currents[2], {"recheck": False})])
+    assert [getattr(error, "outcome", None) for _action, _result, error in results] == ["absent", "absent", None]
+    assert "tag v2 is already gone" in str(results[1][2])
+
+    seed_tags(emu)
+    with FaultProxy(emu.url, rules=[FaultRule(rate=1.0, kinds=["reset_after"], match=r"^DELETE .*/tags/v2$", max_faults=1)]) as proxy:
+        provider = connect(emu, resource="artifact", state="absent", api_url=proxy.url)
+        items = [{"registry": "acme/app", "repository": "acme/app", "digest": d} for d in (digest("a"), digest("b"))]
+        provider.read_artifact(items)
+        another_run_removes("v1")
+        another_run_removes("v1-alias")  # every tag of digest a went since the read
+        result = engine.ensure(provider, "artifact", items, "absent", {})
+        assert len(proxy.faulted()) == 1  # b's DELETE acted and its answer was lost: the repeated DELETE got 404
+    assert [a["action"] for a in result["actions"]] == ["absent", "deleted"]
+    assert emu.tag_names(repo) == ["release-1"]
 
 
 # ---------------------------------------------------------------------------------------------

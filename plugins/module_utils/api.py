@@ -447,6 +447,18 @@ class ApiClient:
         return cls(message or response.reason or "request failed", status=response.status_code, method=method,
                    url=self._safe(url), code=code, body=body, request_id=request_id)
 
+    def delete(self, path, expected=None, **kwargs):
+        """DELETE ``path``: True when this request deleted it, False when it was gone before the request was sent.
+
+        The collection's one reading of a 404 to a DELETE: to the first attempt, the item was gone already (another run,
+        or a person, deleted it); to a request sent again (after a connection reset or a 5xx), it is about the first one,
+        which went through and whose answer was lost: deleted by this request. Other errors are raised."""
+        try:
+            self.request("DELETE", path, expected=expected, **kwargs)
+        except NotFoundError as exc:
+            return exc.attempts > 1
+        return True
+
     def json(self, method, path, **kwargs):
         response = self.request(method, path, **kwargs)
         if response.status_code == 204 or not response.content:

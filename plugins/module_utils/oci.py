@@ -447,19 +447,15 @@ class OciRegistry:
         return manifest
 
     def delete_manifest(self, repository, digest):
-        """Delete a manifest by digest: True when this call deleted it, False when it was gone already.
-
-        A 404 to a DELETE sent again after a connection reset or a 5xx means the first one went through: deleted by
-        this call. A 404 to the first DELETE means someone else deleted it since it was read."""
+        """Delete a manifest by digest: True when this call deleted it, False when it was gone already (a 404 read as
+        ``ApiClient.delete`` reads it: to the first DELETE, someone else deleted it since it was read; to a DELETE sent
+        again, the first one went through)."""
         if self.manifest_deleter is not None:
             return self.manifest_deleter(repository, digest)
         try:
-            self.client.request("DELETE", self.path(repository, "manifests", digest), expected=(200, 202, 204))
-        except NotFoundError as exc:
-            return exc.attempts > 1
+            return self.client.delete(self.path(repository, "manifests", digest), expected=(200, 202, 204))
         except ApiError as exc:
             raise self._explain_delete(exc)
-        return True
 
     @staticmethod
     def _explain_delete(exc):

@@ -53,6 +53,20 @@ class AlreadyGone(ApiError):
 
     outcome = "absent"
 
+    @classmethod
+    def since_read(cls, what=None):
+        """``<what> is already gone: deleted since it was read (by another run, or by hand)``; without ``what``, said of
+        the item itself."""
+        return cls("%salready gone: deleted since it was read (by another run, or by hand)" % ("%s is " % what if what else ""))
+
+
+def delete_found(client, path, what=None, expected=None):
+    """DELETE an item this run found at its read. A 404 to the first attempt raises :class:`AlreadyGone` (the item went
+    before this run asked: not this run's delete); a 404 to a repeated request is this run's delete whose answer was
+    lost (``ApiClient.delete``). ``what`` names the item in the message (``tag v1``)."""
+    if not client.delete(path, expected=expected):
+        raise AlreadyGone.since_read(what)
+
 
 class Capability:
     """What a provider can do with one resource."""

@@ -30,7 +30,7 @@ except ImportError:  # pragma: no cover
 
 from ansible_collections.regops.registry.plugins.module_utils import validate
 from ansible_collections.regops.registry.plugins.module_utils.api import ApiClient, ConflictError, HeaderAuth, NotFoundError
-from ansible_collections.regops.registry.plugins.module_utils.providers.base import Capability, Provider
+from ansible_collections.regops.registry.plugins.module_utils.providers.base import Capability, Provider, delete_found
 from ansible_collections.regops.registry.plugins.module_utils.providers.listing import HostedListing
 MASK = "********"  # how engine diffs show a secret
 
@@ -104,7 +104,8 @@ class GcoreProvider(HostedListing, Provider):
                                 warn=self.warn)
 
     def _delete(self, path):
-        """DELETE that counts an answer of 404 as done: gone is gone, also after a retried request."""
+        """DELETE that counts an answer of 404 as done: gone is gone, also after a retried request. For registries, users
+        and repositories; an artifact or tag gone before this run's DELETE is reported ``absent`` (``delete_found``)."""
         try:
             self.client.request("DELETE", path, expected=(200, 202, 204))
         except NotFoundError:
@@ -431,11 +432,11 @@ class GcoreProvider(HostedListing, Provider):
     def delete_artifact(self, item, current):
         path = self._registry_path(self._registry_id(item["registry"]), "repositories", encode_repository(item["repository"]),
                                    "artifacts", item["digest"])
-        self._delete(path)
+        delete_found(self.client, path, expected=(200, 202, 204))
         return current
 
     def delete_tag(self, item, current):
         path = self._registry_path(self._registry_id(item["registry"]), "repositories", encode_repository(item["repository"]),
                                    "artifacts", current["digest"], "tags", quote(item["name"], safe=""))
-        self._delete(path)
+        delete_found(self.client, path, "tag %s" % item["name"], expected=(200, 202, 204))
         return current

@@ -49,7 +49,7 @@ from ansible_collections.regops.registry.plugins.module_utils.api import (
     parse_link_header,
     split_api_url,
 )
-from ansible_collections.regops.registry.plugins.module_utils.providers.base import Capability, Provider
+from ansible_collections.regops.registry.plugins.module_utils.providers.base import AlreadyGone, Capability, Provider
 from ansible_collections.regops.registry.plugins.module_utils.providers.oci import OciProvider, remove_tags_over_oci
 from ansible_collections.regops.registry.plugins.module_utils.providers.github_metadata import METADATA_CAPABILITIES, GitHubMetadata
 
@@ -278,18 +278,17 @@ class GitHubProvider(GitHubMetadata, Provider):
             self._packages.pop(str(owner), None)
 
     def _delete(self, path):
-        """DELETE that counts 404 as done (also after a retried request): True deleted, False already gone. GitHub's 403 for
-        a public package downloaded more than 5,000 times is explained."""
+        """DELETE that counts 404 as done: True when this request deleted it, False when it was gone before (a 404 to the
+        first attempt; one to a repeated request is this run's delete, see ``ApiClient.delete``). A caller that reports
+        a delete raises :class:`AlreadyGone` on False. GitHub's 403 for a public package downloaded more than 5,000 times
+        is explained."""
         try:
-            self.client.request("DELETE", path, expected=(200, 204))
-        except NotFoundError:
-            return False
+            return self.client.delete(path, expected=(200, 204))
         except AuthError as exc:
             if exc.status == 403 and "download" in (exc.message or "").lower():
                 exc.message = ("GitHub does not delete a public package, or a version of one, downloaded more than 5,000 times; only "
                                "GitHub Support can (%s)" % exc.message)
             raise
-        return True
 
     # -- validation -----------------------------------------------------------
     @staticmethod
@@ -747,7 +746,8 @@ class GitHubProvider(GitHubMetadata, Provider):
             if self._on_last_version() == "delete_package":
                 try:
                     self._delete_package_instead(key[0], key[1], "%s %s every remaining version" % (", ".join(digests), "was" if len(digests) == 1 else "were"))
-                    done.update((id(a), (a, a.current, None)) for a in mine)
+                    # a version of ``mine`` not among the active ones went since the read: not this run's delete
+                    done.update((id(a), (a, a.current, None) if a in going else (a, None, AlreadyGone.since_read())) for a in mine)
                 except ApiError as exc:
                     done.update((id(a), (a, None, exc)) for a in mine)
             else:
@@ -765,7 +765,8 @@ class GitHubProvider(GitHubMetadata, Provider):
 
     def delete_artifact(self, item, current):
         """Delete one version by id. With ``expected_tags`` naming the digest, its tags are read again right before: a tag
-        added since the snapshot keeps the version (skipped, ``tags_changed``)."""
+        added since the snapshot keeps the version (skipped, ``tags_changed``). A version gone since the snapshot (found so
+        by that read, or by a 404 to the first DELETE) raises :class:`AlreadyGone`: reported ``absent``, not ``deleted``."""
         owner = self.owner(item["registry"])
         package = item["repository"]
         version_id = current["provider_data"]["version_id"]
@@ -775,12 +776,12 @@ class GitHubProvider(GitHubMetadata, Provider):
         if self._expected_for(item) is not None:
             fresh = self._get_version(owner, package, version_id)
             if fresh is None:
-                return current  # gone since the snapshot
+                raise AlreadyGone.since_read()
             extra = self._unexpected_tags(item, version_tags(fresh))
             if extra:
                 raise Skipped("tags_changed", "tag(s) %s now point at this digest but were not expected; not deleted" % ", ".join(extra))
         try:
-            self._delete(self.package_path(owner, package, "versions", version_id))
+            deleted = self._delete(self.package_path(owner, package, "versions", version_id))
         except ApiError as exc:
             if not is_last_version_error(exc):
                 raise
@@ -789,7 +790,10 @@ class GitHubProvider(GitHubMetadata, Provider):
                                "delete_package to delete the package instead" % (item["digest"], package, exc.message))
                 raise
             self._delete_package_instead(item["registry"], package, "GitHub refused to delete %s: %s" % (item["digest"], exc.message))
+            deleted = True
         self._forget(owner, package)
+        if not deleted:
+            raise AlreadyGone.since_read()
         return current
 
     # -- tags (from the versions' tags; removal over ghcr.io) -----------------------------

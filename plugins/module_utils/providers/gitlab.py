@@ -42,7 +42,7 @@ except ImportError:  # pragma: no cover
 
 from ansible_collections.regops.registry.plugins.module_utils import timestamps, validate
 from ansible_collections.regops.registry.plugins.module_utils.api import ApiClient, ApiError, AuthError, HeaderAuth, NotFoundError, UnsupportedError
-from ansible_collections.regops.registry.plugins.module_utils.providers.base import AlreadyGone, Capability, Provider
+from ansible_collections.regops.registry.plugins.module_utils.providers.base import AlreadyGone, Capability, Provider, delete_found
 from ansible_collections.regops.registry.plugins.module_utils.providers.gitlab_access import ACCESS_CAPABILITIES, GitLabAccess, check_regex
 from ansible_collections.regops.registry.plugins.module_utils.providers.listing import HostedListing
 
@@ -963,12 +963,7 @@ class GitLabProvider(GitLabAccess, HostedListing, Provider):
         this run's delete whose answer was lost. 403 is a protected tag: an error saying so."""
         path = "/projects/%s/registry/repositories/%s/tags/%s" % (data["project_id"], data["repository_id"], encode(name))
         try:
-            return self.client.request("DELETE", path, expected=(200, 204)).status_code
-        except NotFoundError as exc:
-            if exc.attempts > 1:
-                return None
-            raise AlreadyGone("tag %s is already gone: deleted since it was read (by another run, or by hand)" % name,
-                              status=404, method=exc.method, url=exc.url)
+            delete_found(self.client, path, "tag %s" % name, expected=(200, 204))
         except AuthError as exc:
             if exc.status != 403:
                 raise
@@ -984,7 +979,7 @@ class GitLabProvider(GitLabAccess, HostedListing, Provider):
             raw = {"project_id": data["project_id"], "id": data["repository_id"]}
             details = self._tag_details(raw, current["name"])
             if details is None:
-                raise AlreadyGone("tag %s is already gone: deleted since it was read (by another run, or by hand)" % current["name"])
+                raise AlreadyGone.since_read("tag %s" % current["name"])
             if details.get("digest") != current["digest"]:
                 raise Skipped("moved", "moved: now points at %s, expected %s; not removed" % (details.get("digest"), current["digest"]))
         self._tag_delete_request(data, current["name"])

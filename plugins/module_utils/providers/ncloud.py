@@ -54,7 +54,7 @@ from ansible_collections.regops.registry.plugins.module_utils.api import (
     default_error_parser,
 )
 from ansible_collections.regops.registry.plugins.module_utils.oci import TagMoved, platform_string
-from ansible_collections.regops.registry.plugins.module_utils.providers.base import Action, Capability, Provider
+from ansible_collections.regops.registry.plugins.module_utils.providers.base import Action, AlreadyGone, Capability, Provider
 from ansible_collections.regops.registry.plugins.module_utils.providers.oci import OciProvider, remove_tags_over_oci
 
 # region -> (API gateway host, stage prefix): the prefix is part of the signed URI
@@ -335,12 +335,28 @@ class NcloudProvider(Provider):
         return int(number) if number and number.isdigit() else None
 
     def _delete(self, path):
-        """DELETE that counts 404 as done (also after a retried request): True deleted, False already gone."""
-        try:
-            self.client.request("DELETE", path, expected=(200, 202, 204))
-        except NotFoundError:
-            return False
-        return True
+        """DELETE that counts 404 as done: True when this request deleted it, False when it was gone before (a 404 to the
+        first attempt; one to a repeated request is this run's delete, see ``ApiClient.delete``)."""
+        return self.client.delete(path, expected=(200, 202, 204))
+
+    def _delete_tags_of_digest(self, registry, image, tags, stop=False):
+        """DELETE ``tags``, all on one digest, one after the other: ``{tag: None (removed by this run), AlreadyGone, or the
+        ApiError}``; with ``stop`` the first error ends it (the tags after it are not sent). A 404 to a tag's first DELETE
+        before any tag of the digest went means gone before this run asked (another run, or a person): AlreadyGone. After
+        one went, a 404 is NCR's manifest reading (the manifest went with this run's delete, every tag on it too): removed
+        by this run."""
+        done, removed = {}, False
+        for tag in tags:
+            try:
+                deleted = self._delete(self.path(registry, image, "tags", tag))
+            except ApiError as exc:
+                done[tag] = exc
+                if stop:
+                    break
+                continue
+            removed = removed or deleted
+            done[tag] = None if removed else AlreadyGone.since_read("tag %s" % tag)
+        return done
 
     # -- registries ---------------------------------------------------------
     def _raw_registries(self, refresh=False):
@@ -746,24 +762,26 @@ class NcloudProvider(Provider):
                 self._forget(registry, image)
 
     def delete_artifact(self, item, current):
-        """Every tag on the digest goes through the API (a 404 after the first is the manifest reading: already gone). A tag
-        found on it now that the snapshot (or ``expected_tags``) did not have keeps the digest: skipped, ``tags_changed``."""
+        """Every tag on the digest goes through the API (a 404 after the first is the manifest reading: the manifest went with
+        this run's first delete). A tag found on it now that the snapshot (or ``expected_tags``) did not have keeps the
+        digest: skipped, ``tags_changed``. A digest whose every tag went before this run's DELETEs (none left at the read
+        right before, or each answered 404 to its first DELETE) raises :class:`AlreadyGone`: reported ``absent``."""
         now = sorted(tag_name_of(raw) for raw in self._raw_tags(item["registry"], item["repository"]) or [] if raw.get("digest") == item["digest"])
         expected = self._expected_tags(item)
         extra = sorted(set(now) - (expected if expected is not None else set(current.get("tags") or [])))
         if extra:
             raise Skipped("tags_changed", "tag(s) %s now point at this digest but were not expected; not deleted" % ", ".join(extra))
-        removed = []
-        for tag in now:
-            try:
-                self._delete(self.path(item["registry"], item["repository"], "tags", tag))
-            except ApiError as exc:
-                if removed:
-                    exc.message = "%s; tag(s) %s were already removed, and the digest keeps %s" % (
-                        exc.message, ", ".join(removed), ", ".join(t for t in now if t not in removed))
-                raise
-            removed.append(tag)
+        done = self._delete_tags_of_digest(item["registry"], item["repository"], now, stop=True)
+        removed = [tag for tag in now if tag in done and done[tag] is None]
+        failed = [error for error in done.values() if error is not None and not isinstance(error, AlreadyGone)]
+        if failed:
+            if removed:
+                failed[0].message = "%s; tag(s) %s were already removed, and the digest keeps %s" % (
+                    failed[0].message, ", ".join(removed), ", ".join(t for t in now if t not in removed and not isinstance(done.get(t), AlreadyGone)))
+            raise failed[0]
         self._forget_digest(item["registry"], item["repository"], item["digest"])
+        if not removed:
+            raise AlreadyGone.since_read()
         return current
 
     # -- tag removal: the API where only the tag can go, the OCI path where a sibling must stay ----------------
@@ -788,7 +806,7 @@ class NcloudProvider(Provider):
             name = action.item["name"]
             now = (fresh.get(name) or {}).get("digest")
             if now is None:
-                done[id(action)] = (action, action.current, None)  # gone since it was read
+                done[id(action)] = (action, None, AlreadyGone.since_read("tag %s" % name))
             elif action.desired.get("recheck") and now != action.current["digest"]:
                 done[id(action)] = (action, None, TagMoved("moved: now points at %s, expected %s; not removed" % (now, action.current["digest"])))
             else:
@@ -796,17 +814,20 @@ class NcloudProvider(Provider):
         staying = [raw for name, raw in fresh.items() if name not in going]
         kept = set(raw.get("digest") for raw in staying)
         kept.update(child["digest"] for raw in staying for child in self._children(raw))
-        api = [(action, digest) for action, digest in going.values() if digest not in kept]
+        api = {}  # digest -> its tags that go with the API DELETE, one after the other (see _delete_tags_of_digest)
+        for action, digest in going.values():
+            if digest not in kept:
+                api.setdefault(digest, []).append(action)
         oci = [Action(action.kind, action.item, dict(action.current, digest=digest), action.desired) for action, digest in going.values()
                if digest in kept]
 
-        def delete(pair):
-            action = pair[0]
-            self._delete(self.path(registry, image, "tags", action.item["name"]))
-            return action.current
+        def delete(digest):
+            return self._delete_tags_of_digest(registry, image, sorted(a.item["name"] for a in api[digest]))
 
-        for (action, _digest), result, error in self.client.run_bulk(delete, api):
-            done[id(action)] = (action, result if error is None else None, error)
+        for digest, outcome, error in self.client.run_bulk(delete, sorted(api)):
+            for action in api[digest]:
+                failed = error if outcome is None else outcome[action.item["name"]]
+                done[id(action)] = (action, None if failed is not None else action.current, failed)
         if oci:
             by_name = dict((a.item["name"], a) for a, _d in going.values())
             for translated, _result, error in remove_tags_over_oci(oci, self._oci_provider, lambda reg, repository: repository):

@@ -398,7 +398,7 @@ class OciProvider(Provider):
 
     def delete_artifact(self, item, current):
         if not self.registry.delete_manifest(item["repository"], item["digest"]):
-            raise AlreadyGone("already gone: deleted since it was read (by another run, or by hand)")
+            raise AlreadyGone.since_read()
         return current
 
     # -- tags -----------------------------------------------------------------

@@ -33,7 +33,7 @@ except ImportError:  # pragma: no cover
 
 from ansible_collections.regops.registry.plugins.module_utils import timestamps, validate
 from ansible_collections.regops.registry.plugins.module_utils.api import ApiClient, ApiError, HeaderAuth, NotFoundError
-from ansible_collections.regops.registry.plugins.module_utils.providers.base import Capability, Provider
+from ansible_collections.regops.registry.plugins.module_utils.providers.base import Capability, Provider, delete_found
 from ansible_collections.regops.registry.plugins.module_utils.providers.listing import HostedListing
 from ansible_collections.regops.registry.plugins.module_utils.providers.oci import OciProvider, remove_tags_over_oci
 
@@ -171,7 +171,8 @@ class VultrProvider(HostedListing, Provider):
         return list(self.client.paginate_cursor(path, per_page=PER_PAGE, results_key=key))
 
     def _delete(self, path):
-        """DELETE that counts an answer of 404 as done: gone is gone, also after a retried request."""
+        """DELETE that counts an answer of 404 as done: gone is gone, also after a retried request. For registries, robots,
+        repositories and rules; an artifact gone before this run's DELETE is reported ``absent`` (``delete_found``)."""
         try:
             self.client.request("DELETE", path, expected=(200, 202, 204))
         except NotFoundError:
@@ -565,7 +566,8 @@ class VultrProvider(HostedListing, Provider):
         return [self._normalize_artifact(a, repository) for a in self._list(path, "artifacts")]
 
     def delete_artifact(self, item, current):
-        self._delete(self._registry_path(item["registry"], "repository", encode(item["repository"]), "artifact", item["digest"]))
+        delete_found(self.client, self._registry_path(item["registry"], "repository", encode(item["repository"]), "artifact", item["digest"]),
+                     expected=(200, 202, 204))
         return current
 
     def _oci_provider(self, registry):

@@ -16,6 +16,7 @@ import os
 import sys
 
 import pytest
+import requests
 
 from ansible_collections.regops.registry.plugins.module_utils import state as engine
 from ansible_collections.regops.registry.plugins.module_utils.retention import plan as retention_plan
@@ -36,6 +37,7 @@ if ROOT not in sys.path:  # the emulators live in tests/emulators of the reposit
     sys.path.insert(0, ROOT)
 
 from tests.emulators.github import DEFAULT_INSTALLATION_TOKEN, DEFAULT_TOKEN, GitHubEmulator, ghcr_backend  # noqa: E402 pylint: disable=wrong-import-position
+from tests.support.faultproxy import FaultProxy, FaultRule  # noqa: E402 pylint: disable=wrong-import-position
 from tests.support.seed import SeedClient  # noqa: E402 pylint: disable=wrong-import-position
 
 MUTATING = ("POST", "PUT", "PATCH", "DELETE")
@@ -75,7 +77,7 @@ def connect():
     made = []
 
     def make(emu, warnings=None, **params):
-        base = provider_params("github", emu.url, params.pop("api_token", DEFAULT_TOKEN), **params)
+        base = provider_params("github", params.pop("api_url", emu.url), params.pop("api_token", DEFAULT_TOKEN), **params)
         provider = GitHubProvider(base, warn=(warnings.append if warnings is not None else None))
         provider.sleep = lambda seconds: None
         provider.connect()
@@ -410,6 +412,53 @@ def test_a_version_pushed_meanwhile_lifts_the_last_version_rule(emu, connect):
     [(_action, result, error)] = provider.apply_artifact([Action("delete", items[0], currents[0])])
     assert error is None and result["digest"] == D1
     assert sent(emu) == [("DELETE", "/orgs/acme/packages/container/app/versions/%d" % currents[0]["provider_data"]["version_id"])]
+
+
+def test_gone_since_the_read_is_absent_not_deleted(emu, connect):
+    """A version another run (or a person) deleted between this run's read and its delete is reported ``absent``, never
+    ``deleted``: a report must not count the bytes its run did not free. Found by the 404 to the first DELETE, by the
+    read again of ``expected_tags``, or by the version list read again before a package goes instead of its last
+    versions. A 404 to a repeated DELETE (the first went through, its answer was lost) is this run's delete."""
+    ids = seed_app(emu, tags=(("v1",), ("v2",), ("v3",), ("keep",)))
+
+    def another_run_removes(version_id):
+        answer = requests.delete("%s/orgs/acme/packages/container/app/versions/%d" % (emu.url, version_id),
+                                 headers={"Authorization": "Bearer %s" % DEFAULT_TOKEN}, timeout=10)
+        assert answer.status_code == 204
+
+    def after_the_read(provider, another_run):
+        read = provider.read
+
+        def read_then(resource, items):
+            found = read(resource, items)
+            another_run()
+            return found
+        provider.read = read_then
+        return provider
+
+    rule = FaultRule(rate=1.0, kinds=["reset_after"], match=r"^DELETE .*/versions/%d$" % ids[2], max_faults=1)
+    with FaultProxy(emu.url, rules=[rule]) as proxy:
+        provider = after_the_read(connect(emu, state="absent", api_url=proxy.url), lambda: another_run_removes(ids[0]))
+        result = engine.ensure(provider, "artifact", [item(D1), item(D2), item(D3)], "absent", {})
+        assert len(proxy.faulted()) == 1  # D3's DELETE acted and its answer was lost: the repeated DELETE got 404
+    assert [a["action"] for a in result["actions"]] == ["absent", "deleted", "deleted"]
+    assert result["actions"][0]["msg"] == "already gone: deleted since it was read (by another run, or by hand)"
+
+    # expected_tags: the version is read again right before its DELETE, and found gone
+    emu.reset()
+    ids = seed_app(emu, tags=(("v1",), ("v2",), ("keep",)))
+    provider = after_the_read(connect(emu, state="absent", expected_tags={D1: ["v1"], D2: ["v2"]}), lambda: another_run_removes(ids[0]))
+    emu.log.clear()
+    result = engine.ensure(provider, "artifact", [item(D1), item(D2)], "absent", {})
+    assert [a["action"] for a in result["actions"]] == ["absent", "deleted"]
+    assert sent(emu) == [("DELETE", "/orgs/acme/packages/container/app/versions/%d" % i) for i in ids[:2]]  # the other run's, D2's
+
+    # the package goes instead of its last versions: a version gone since the read is not among what this run deleted
+    emu.reset()
+    ids = seed_app(emu, tags=(("v1",), ("v2",)))
+    provider = after_the_read(connect(emu, state="absent", on_last_version="delete_package"), lambda: another_run_removes(ids[0]))
+    result = engine.ensure(provider, "artifact", [item(D1), item(D2)], "absent", {})
+    assert [a["action"] for a in result["actions"]] == ["absent", "deleted"] and provider.results["deleted_packages"] == ["app"]
 
 
 @pytest.mark.parametrize("mode", ["fail", "delete_package"])

@@ -15,7 +15,9 @@ __metaclass__ = type
 
 import itertools
 import json
+import os
 import re
+import sys
 
 import pytest
 
@@ -40,6 +42,12 @@ from ansible_collections.regops.registry.tests.unit.plugins.module_utils.http_he
     closed_port,
     provider_params,
 )
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
+if ROOT not in sys.path:  # the fault proxy lives in tests/support of the repository
+    sys.path.insert(0, ROOT)
+
+from tests.support.faultproxy import FaultProxy, FaultRule  # noqa: E402 pylint: disable=wrong-import-position
 
 ACCESS, SECRET = "NCPTESTACCESSKEY", "ncp-test-secret-key"
 PREFIX = "/ncr/api/v2"
@@ -532,6 +540,78 @@ def test_artifact_absent_deletes_every_tag_and_rechecks(ncr, connect):
     outcome = provider.apply("artifact", [Action("delete", item, current)])[0]
     assert outcome[2].outcome == "skipped" and outcome[2].reason == "tags_changed" and "tag(s) e now point" in str(outcome[2])
     assert ncr.oci.tags["team/app"] == {"d": three, "e": three}
+
+
+def another_run_deletes(ncr, tag, image="team/app"):
+    """What another run's tag DELETE does to the registry, under the reading ``ncr`` has."""
+    tags = ncr.oci.tags[image]
+    if tag not in tags:
+        return  # a 404: gone with another tag of its digest (the manifest reading)
+    digest = tags[tag]
+    if ncr.semantics == "tag":
+        del tags[tag]
+    else:
+        ncr.oci.manifests.pop((image, digest), None)
+        ncr.oci.tags[image] = dict((t, d) for t, d in tags.items() if d != digest)
+
+
+def gone_at_the_read_and_at_the_delete(ncr, provider, at_read, at_delete):
+    """Another run deletes the tags ``at_read`` right after the engine's read, and each of ``at_delete`` right before this
+    run's DELETE of it arrives (after the provider read the tags again)."""
+    read, handle = provider.read, ncr.handle
+
+    def read_then(resource, items):
+        found = read(resource, items)
+        for tag in at_read:
+            another_run_deletes(ncr, tag)
+        return found
+
+    def race(seen):
+        name = seen.raw_path[len(TAGS):] if seen.method == "DELETE" and seen.raw_path.startswith(TAGS) else None
+        if name in at_delete and name in ncr.oci.tags["team/app"]:
+            another_run_deletes(ncr, name)
+        return handle(seen)
+
+    provider.read = read_then
+    ncr.api.fallback = race
+
+
+@pytest.mark.parametrize("ncr", ["manifest", "tag"], indirect=True)
+def test_gone_since_the_read_is_absent_not_deleted(ncr, connect):
+    """A tag or digest another run (or a person) deleted between this run's read and its delete is reported ``absent``,
+    never ``deleted``: a report must not count what its run did not do (the bytes it freed). Found by the read right
+    before the deletes, or by a 404 to a tag's first DELETE before any tag of the digest went. A 404 after this run's
+    first delete of a digest is NCR's manifest reading (this run's doing), and a 404 to a repeated DELETE (the first
+    went through, its answer was lost) is this run's delete: both ``deleted``."""
+    digests = dict((tags[0][0], ncr.oci.add_image("team/app", tags=tags, arch="arch-%s" % tags[0]))
+                   for tags in (["x1", "x2"], ["y1"], ["z1", "z2"], ["w1"], ["t1", "t2"]))
+    rule = FaultRule(rate=1.0, kinds=["reset_after"], match=r"^DELETE .*/tags/w1$", max_faults=1)
+    with FaultProxy(ncr.api.url, rules=[rule]) as proxy:
+        provider = connect(ncr.api, api_url=proxy.url)
+        gone_at_the_read_and_at_the_delete(ncr, provider, ["x1", "x2"], ["y1"])
+        items = [{"registry": "main", "repository": "team/app", "digest": digests[t]} for t in ("x", "y", "z", "w")]
+        result = engine.ensure(provider, "artifact", items, "absent", {})
+        assert len(proxy.faulted()) == 1  # w1's DELETE acted and its answer was lost: the repeated DELETE got 404
+    assert [a["action"] for a in result["actions"]] == ["absent", "absent", "deleted", "deleted"]
+    assert result["actions"][0]["msg"] == "already gone: deleted since it was read (by another run, or by hand)"
+    assert ncr.oci.tags["team/app"] == {"t1": digests["t"], "t2": digests["t"]}
+
+    # tags: the same through the tag removal's API DELETE
+    ncr.api.fallback = ncr.handle
+    for tags in (["x1"], ["y1"], ["z1", "z2"], ["w1"]):
+        ncr.oci.add_image("team/app", tags=tags, arch="again-%s" % tags[0])
+    with FaultProxy(ncr.api.url, rules=[FaultRule(rate=1.0, kinds=["reset_after"], match=r"^DELETE .*/tags/w1$", max_faults=1)]) as proxy:
+        provider = connect(ncr.api, api_url=proxy.url)
+        gone_at_the_read_and_at_the_delete(ncr, provider, ["x1"], ["y1", "t1"])
+        names = ["x1", "y1", "z1", "z2", "w1", "t1", "t2"]
+        result = engine.ensure(provider, "tag", [{"registry": "main", "repository": "team/app", "name": n} for n in names], "absent", {})
+        assert len(proxy.faulted()) == 1
+    # t1 went just before this run's DELETE: under the manifest reading t2 went with it, under the tag reading this run removes t2
+    assert [a["action"] for a in result["actions"]] == ["absent", "absent", "deleted", "deleted", "deleted", "absent",
+                                                        "absent" if ncr.semantics == "manifest" else "deleted"]
+    assert result["actions"][1]["msg"] == "tag y1 is already gone: deleted since it was read (by another run, or by hand)"
+    assert ncr.oci.tags["team/app"] == {}
+    assert not mutating(ncr.oci.server)  # every tag went with the API DELETE
 
 
 @pytest.mark.parametrize("ncr", ["manifest", "tag"], indirect=True)

@@ -16,7 +16,9 @@ import os
 import sys
 
 import pytest
+import requests
 
+from ansible_collections.regops.registry.plugins.module_utils import state as engine
 from ansible_collections.regops.registry.plugins.module_utils.api import ApiError, NotFoundError
 from ansible_collections.regops.registry.plugins.module_utils.providers.base import Action
 from ansible_collections.regops.registry.plugins.module_utils.providers.vultr import (
@@ -34,9 +36,11 @@ if ROOT not in sys.path:  # the emulators live in tests/emulators of the reposit
     sys.path.insert(0, ROOT)
 
 from tests.emulators.vultr import DEFAULT_API_KEY, NEVER_PULLED, VultrEmulator  # noqa: E402 pylint: disable=wrong-import-position
+from tests.support.faultproxy import FaultProxy, FaultRule  # noqa: E402 pylint: disable=wrong-import-position
 
 DIGEST_A = "sha256:" + "a" * 64
 DIGEST_B = "sha256:" + "b" * 64
+DIGEST_C = "sha256:" + "c" * 64
 MUTATING = ("POST", "PUT", "PATCH", "DELETE", "OPTIONS")  # OPTIONS mints docker credentials
 
 
@@ -60,9 +64,10 @@ def connect():
     made = []
 
     def make(emu, **params):
-        base = provider_params("vultr", emu.url, params.pop("api_token", DEFAULT_API_KEY), **params)
+        base = provider_params("vultr", params.pop("api_url", emu.url), params.pop("api_token", DEFAULT_API_KEY), **params)
         provider = VultrProvider(base)
         provider.connect()
+        provider.client.sleep = lambda seconds: None
         made.append(provider)
         return provider
     yield make
@@ -460,3 +465,34 @@ def test_spec_only_registry_answers_and_credentials_hosts(emu, connect):
     assert VultrProvider._decode_auths({"auths": {"ewr.vultrcr.com": {"auth": auth}}}, "blr.vultrcr.com")[1] == "pass:word"
     with pytest.raises(ApiError, match="no entry for blr.vultrcr.com"):
         VultrProvider._decode_auths({"auths": {}}, "blr.vultrcr.com")
+
+
+def test_artifact_gone_since_the_read_is_absent_not_deleted(emu, connect):
+    """An artifact another run (or a person) deleted between this run's read and its DELETE (404 to the first attempt)
+    is reported ``absent``, never ``deleted``: a report must not count the bytes its run did not free. A 404 to a
+    repeated DELETE (the first went through, its answer was lost) is this run's delete; a plain delete stays ``deleted``."""
+    emu.add_registry("main")
+    for digest, tag in ((DIGEST_A, "v1"), (DIGEST_B, "v2"), (DIGEST_C, "v3")):
+        emu.add_artifact("main", "team/app", digest=digest, size=100, tags=[tag])
+    path = "/v2/registry/%s/repository/team%%2Fapp/artifact/" % emu.registry_id("main")
+
+    def another_run_removes():
+        answer = requests.delete(emu.url + path + DIGEST_A, headers={"Authorization": "Bearer %s" % DEFAULT_API_KEY}, timeout=10)
+        assert answer.status_code == 204
+
+    items = [{"registry": "main", "repository": "team/app", "digest": d} for d in (DIGEST_A, DIGEST_B, DIGEST_C)]
+    with FaultProxy(emu.url, rules=[FaultRule(rate=1.0, kinds=["reset_after"], match=r"^DELETE .*/artifact/sha256:c+$", max_faults=1)]) as proxy:
+        provider = connect(emu, api_url=proxy.url)
+        read = provider.read
+
+        def read_then(resource, wanted):
+            found = read(resource, wanted)
+            another_run_removes()  # between the read and the delete
+            return found
+        provider.read = read_then
+        result = engine.ensure(provider, "artifact", items, "absent", {})
+        assert len(proxy.faulted()) == 1  # C's DELETE acted and its answer was lost: the repeated DELETE got 404
+    assert [a["action"] for a in result["actions"]] == ["absent", "deleted", "deleted"]
+    assert result["actions"][0]["msg"] == "already gone: deleted since it was read (by another run, or by hand)"
+    # the other run's DELETE, A's (404), B's, and C's twice (acted, then 404)
+    assert sorted(r.status for r in emu.log.records if r.method == "DELETE") == [204, 204, 204, 404, 404]

@@ -289,7 +289,7 @@ def test_ci_job_token_and_the_hourly_limit(emu):
         dict(bulk, ignore_errors=True, **{"regops.registry.tag": dict(bulk["regops.registry.tag"], bulk={"name_regex_delete": "pr-2"})}),  # 3
         dict(task("registry_info", name="acme/app"), environment={"GITLAB_TOKEN": DEFAULT_TOKEN}),                   # 4
     ], module_defaults={"group/regops.registry.all": {"provider": "gitlab"}},
-        env={"CI_JOB_TOKEN": DEFAULT_JOB_TOKEN, "CI_API_V4_URL": emu.api_base})
+        env={"CI_JOB_TOKEN": DEFAULT_JOB_TOKEN, "CI_API_V4_URL": emu.api_base}, printed_by_ansible=[DEFAULT_TOKEN])
     assert [r.get("failed", False) for r in results] == [False, False, False, True, False], results.output
     assert results[0]["tags"][0]["digest"] == DIGEST_B
     assert results[1]["changed"] is True and emu.tag_names(ids[""]) == ["latest", "stable", "v1", "v1-alias"]
@@ -305,3 +305,6 @@ def test_ci_job_token_and_the_hourly_limit(emu):
     assert all("JOB-TOKEN" in r.headers and "PRIVATE-TOKEN" not in r.headers for r in job_requests)
     assert [("PRIVATE-TOKEN" in r.headers, "JOB-TOKEN" in r.headers) for r in project_reads] == [(True, False)]
     assert DEFAULT_JOB_TOKEN not in results.stdout + results.stderr + json.dumps(list(results))
+    # ansible-core itself prints a task's `environment:` at -vvv, in the EXEC line (docs/security.md): never hand a token
+    # to a task that way; the module option, module_defaults or the controller's environment (AWX) are not printed
+    assert "EXEC /bin/sh -c 'GITLAB_TOKEN=%s " % DEFAULT_TOKEN in results.stdout

@@ -15,8 +15,10 @@ import sys
 from datetime import datetime, timedelta, timezone
 
 from tests.emulators.base import ApiError, EmulatorServer, Response, new_request_id, run_standalone
+from tests.support import known_secrets
 
 DEFAULT_API_KEY = "emulator-gcore-api-key"
+known_secrets.register(DEFAULT_API_KEY)
 DEFAULT_CLIENT_ID = 1000503
 DEFAULT_PROJECT_ID = 1186668
 DEFAULT_REGION_ID = 76

@@ -36,9 +36,11 @@ from urllib.parse import parse_qsl, quote, urlencode
 from tests.emulators.base import ApiError, EmulatorServer, Response, new_request_id, run_standalone
 from tests.emulators.oci_backend import (INDEX_MEDIA_TYPES, BackendUnavailable, backend_registry, backend_request,
                                          check_backend_url, oci_error, oci_error_body, parse_oci_path, relay, send_relayed)
+from tests.support import known_secrets
 
 DEFAULT_TOKEN = "emulator-github-token"
 DEFAULT_INSTALLATION_TOKEN = "ghs_emulatorInstallationToken"
+known_secrets.register(DEFAULT_TOKEN, DEFAULT_INSTALLATION_TOKEN)
 DEFAULT_USER = "octocat"
 DEFAULT_ORG = "acme"
 DOCS = "https://docs.github.com/rest"

@@ -37,10 +37,12 @@ from datetime import datetime, timedelta, timezone
 
 from tests.emulators.base import ApiError, EmulatorServer, Response, _default_reason, http_date, run_standalone
 from tests.emulators.oci_backend import BackendError, RegistryClient
+from tests.support import known_secrets
 
 API = "/api/v4"
 DEFAULT_TOKEN = "emulator-gitlab-token"
 DEFAULT_JOB_TOKEN = "emulator-gitlab-job-token"
+known_secrets.register(DEFAULT_TOKEN, DEFAULT_JOB_TOKEN)
 DEFAULT_GROUP = "acme"
 DEFAULT_PROJECT = "acme/app"
 DEFAULT_REGISTRY_HOST = "gitlab.example.com:5050"

@@ -36,9 +36,11 @@ from urllib.parse import parse_qsl, quote, urlencode
 from tests.emulators.base import MUTATING_METHODS, ApiError, EmulatorServer, Response, _default_reason, _Handler, _Server, run_standalone
 from tests.emulators.oci_backend import (INDEX_MEDIA_TYPES, BackendError, BackendUnavailable, RegistryClient, backend_registry,
                                          check_backend_url, oci_error, oci_error_body, parse_oci_path, relay, send_relayed)
+from tests.support import known_secrets
 
 DEFAULT_ACCESS_KEY = "NCPEMULATORACCESSKEY"
 DEFAULT_SECRET_KEY = "ncp-emulator-secret-key"
+known_secrets.register(DEFAULT_SECRET_KEY)
 DEFAULT_REGION = "kr"
 
 # Region -> stage prefix (part of the signed URI), the registry host suffix of end_point / private_end_point, and the

@@ -31,8 +31,10 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 from tests.emulators.base import ApiError, EmulatorServer, Response, run_standalone
+from tests.support import known_secrets
 
 DEFAULT_API_KEY = "emulator-vultr-api-key"
+known_secrets.register(DEFAULT_API_KEY)
 BASE = "/v2"
 DEFAULT_PER_PAGE = 100
 MAX_PER_PAGE = 500

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import yaml
 
+from tests.support import known_secrets
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ANSIBLE_BIN_DIR = Path(sys.executable).parent
 _RESULT_PREFIX = "_regops_r"
@@ -21,6 +23,20 @@ ZIPIMPORT_CACHE_DIR = str(REPO_ROOT / "tests" / "support" / "zipimport_cache")
 
 class AnsibleRunError(AssertionError):
     """ansible-playbook did not produce results; message carries its stdout/stderr."""
+
+
+class SecretPrinted(AssertionError):
+    """ansible-playbook printed a connection secret (tests/support/known_secrets.py)."""
+
+
+def _refuse_printed_secrets(stdout, stderr, printed_by_ansible=()):
+    """Every run of the harness: no connection secret the test set-up handed out may appear in the output, except
+    ``printed_by_ansible``: values a test hands to ansible-core where ansible prints them itself (a task's
+    ``environment:`` is in the ``-vvv`` EXEC line); such a test asserts that it does."""
+    printed = [value for value in known_secrets.found_in(stdout + "\n" + stderr) if value not in printed_by_ansible]
+    if printed:
+        raise SecretPrinted("ansible-playbook printed %d connection secret(s) (%s):\n--- stdout ---\n%s\n--- stderr ---\n%s" % (
+            len(printed), ", ".join(known_secrets.masked(value) for value in printed), stdout[-6000:], stderr[-3000:]))
 
 
 class TaskResults(list):
@@ -69,6 +85,8 @@ def ansible_env(workdir, env=None):
         "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
         "PATH": str(ANSIBLE_BIN_DIR) + os.pathsep + result.get("PATH", ""),
     })
+    # every run at -vvv (REGOPS_E2E_VERBOSITY changes it): what the tests search for a secret is the most ansible prints
+    result["ANSIBLE_VERBOSITY"] = os.environ.get("REGOPS_E2E_VERBOSITY", "3")
     result.pop("PYTHONPATH", None)
     if result.get("REGOPS_ZIPIMPORT_CACHE"):
         result["PYTHONPATH"] = ZIPIMPORT_CACHE_DIR
@@ -109,27 +127,31 @@ def _write_extra_vars(workdir, extra_vars):
 
 
 # pylint: disable-next=too-many-arguments,too-many-positional-arguments
-def run_playbook(path, extra_vars=None, check=False, diff=False, env=None, extra_args=None, timeout=600):
-    """Run an existing playbook on localhost; returns ``(rc, stdout, stderr)``."""
+def run_playbook(path, extra_vars=None, check=False, diff=False, env=None, extra_args=None, timeout=600, printed_by_ansible=()):
+    """Run an existing playbook on localhost; returns ``(rc, stdout, stderr)``. Fails when the output shows a connection
+    secret (see :func:`_refuse_printed_secrets`)."""
     workdir = tempfile.mkdtemp(prefix="regops-play-")
     try:
         os.makedirs(os.path.join(workdir, "tmp"))
         cmd = _cmd(str(path), _write_inventory(workdir), _write_extra_vars(workdir, extra_vars), check, diff, extra_args)
         proc = subprocess.run(cmd, cwd=workdir, env=ansible_env(workdir, env), capture_output=True, text=True,
                               timeout=timeout, check=False)
+        _refuse_printed_secrets(proc.stdout, proc.stderr, printed_by_ansible)
         return proc.returncode, proc.stdout, proc.stderr
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
 # pylint: disable-next=too-many-arguments,too-many-locals
-def run_tasks(tasks, *, check=False, diff=False, extra_vars=None, env=None, module_defaults=None, timeout=600):
+def run_tasks(tasks, *, check=False, diff=False, extra_vars=None, env=None, module_defaults=None, timeout=600,
+              printed_by_ansible=()):
     """Run ``tasks`` in a localhost play; returns a :class:`TaskResults` with one result dict per task.
 
     Each task's registered result is returned (``changed``, ``failed``, ``msg`` and module
     return values). When a task fails the play stops: later tasks get ``{"not_run": True}``.
     A task's own ``register`` name is honoured. Raises :class:`AnsibleRunError` (with
-    stdout/stderr) when no results could be collected (syntax error, unknown module, ...).
+    stdout/stderr) when no results could be collected (syntax error, unknown module, ...), and
+    :class:`SecretPrinted` when the output shows a connection secret (every run is at ``-vvv``).
     """
     workdir = tempfile.mkdtemp(prefix="regops-tasks-")
     try:
@@ -159,6 +181,7 @@ def run_tasks(tasks, *, check=False, diff=False, extra_vars=None, env=None, modu
         cmd = _cmd(playbook, _write_inventory(workdir), _write_extra_vars(workdir, extra_vars), check, diff, None)
         proc = subprocess.run(cmd, cwd=workdir, env=ansible_env(workdir, env), capture_output=True, text=True,
                               timeout=timeout, check=False)
+        _refuse_printed_secrets(proc.stdout, proc.stderr, printed_by_ansible)
         if not os.path.exists(results_file):
             with open(playbook, encoding="utf-8") as handle:
                 play_text = handle.read()

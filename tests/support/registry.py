@@ -14,6 +14,7 @@ import uuid
 import requests
 import yaml
 
+from tests.support import known_secrets
 from tests.support.token_server import FULL_ACCESS, PULL_ONLY, TokenServer
 
 REGISTRY_BIN = os.environ.get("REGOPS_REGISTRY_BIN", "/usr/bin/docker-registry")
@@ -67,6 +68,7 @@ class LocalRegistry:  # pylint: disable=too-many-instance-attributes
         self.password = secrets.token_urlsafe(12)
         self.reader_username = "reader"
         self.reader_password = secrets.token_urlsafe(12)
+        known_secrets.register(self.password, self.reader_password)
         self.token_server = None
         self.port = None
         self.workdir = None

@@ -140,6 +140,11 @@ def backoff_delay(attempt, base=0.5, cap=30.0, rand=random.random):
     return min(cap, base * (2 ** attempt)) * (0.5 + rand() / 2)
 
 
+def never_sent(exc):
+    """True when a connection error ``exc`` came before the request left this machine (so the server cannot have acted)."""
+    return isinstance(exc, requests.exceptions.ConnectTimeout) or "NewConnectionError" in repr(exc)
+
+
 def retry_decision(repeatable, status=None, exc=None):
     """The collection's one retry policy: may a request that got ``status`` (or raised ``exc``) be sent again?
 
@@ -149,10 +154,7 @@ def retry_decision(repeatable, status=None, exc=None):
     if exc is not None:
         if isinstance(exc, requests.exceptions.SSLError):
             return False
-        if repeatable:
-            return True
-        # A request that never left this machine can be sent again.
-        return isinstance(exc, requests.exceptions.ConnectTimeout) or "NewConnectionError" in repr(exc)
+        return repeatable or never_sent(exc)
     if status is None:
         return False
     if status in NOT_ACTED_STATUSES:
@@ -374,7 +376,11 @@ class ApiClient:
                     self._pause(attempt, None, "%s %s: %s" % (method, self._safe(url), type(exc).__name__))
                     attempt += 1
                     continue
-                raise ApiError("connection failed: %s" % exc.__class__.__name__, method=method, url=self._safe(url))
+                message = "connection failed: %s" % exc.__class__.__name__
+                if not repeatable and not never_sent(exc):
+                    message += (" (the %s may have been carried out before its answer was lost; it is not sent again: the "
+                                "next run reads the current state first)" % method)
+                raise ApiError(message, method=method, url=self._safe(url))
             status = response.status_code
             if status == 401 and auth and not challenged and self.auth.handle_challenge(self, method, url, response):
                 challenged = True

@@ -85,8 +85,10 @@ def ansible_env(workdir, env=None):
         "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
         "PATH": str(ANSIBLE_BIN_DIR) + os.pathsep + result.get("PATH", ""),
     })
-    # every run at -vvv (REGOPS_E2E_VERBOSITY changes it): what the tests search for a secret is the most ansible prints
+    # every run at -vvv with --diff (REGOPS_E2E_VERBOSITY and REGOPS_E2E_DIFF change it): what the tests search for a
+    # secret is the most ansible prints
     result["ANSIBLE_VERBOSITY"] = os.environ.get("REGOPS_E2E_VERBOSITY", "3")
+    result["ANSIBLE_DIFF_ALWAYS"] = os.environ.get("REGOPS_E2E_DIFF", "1")
     result.pop("PYTHONPATH", None)
     if result.get("REGOPS_ZIPIMPORT_CACHE"):
         result["PYTHONPATH"] = ZIPIMPORT_CACHE_DIR

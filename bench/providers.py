@@ -48,6 +48,8 @@ GITHUB_PROVIDER = REPO_ROOT / "plugins" / "module_utils" / "providers" / "github
 def github_write_concurrency():
     """The collection's cap on concurrent GitHub writes, read from its source (the bench does not import the collection)."""
     return int(re.search(r"^WRITE_CONCURRENCY = (\d+)$", GITHUB_PROVIDER.read_text(encoding="utf-8"), re.M).group(1))
+
+
 SHARED_LAYER = b"regops-bench-shared-layer"
 
 

@@ -6,7 +6,8 @@ expected end state: run once per provider, :func:`clean_run`), then on a fresh e
 fault-injecting proxy (tests/support/faultproxy.py) in front of the provider's API: 10% of requests get a 500, 502, 503,
 a 429 with ``Retry-After`` 0 or 1, or a connection reset before or after the emulator acted. On top of those,
 ``SLOW_RATE`` of the other requests are slow: the emulator acts, and its answer is held past the client's ``timeout``
-(faultproxy has no such kind: :class:`SlowFaultProxy` adds it). A faulted run may fail (a fault on a request that is not safe to repeat), and is then run again, three runs at most.
+(faultproxy has no such kind: :class:`SlowFaultProxy` adds it). A faulted run may fail (a fault on a request that is
+not safe to repeat), and is then run again, three runs at most.
 
 Gcore's test file has no faulted run: its tasks here are its lifecycle tasks (but ``refresh_secret``) from its seeding, its
 end state the small :func:`gcore_snapshot`. Vultr's fault tasks do not remove tags, so nothing goes over its registry host:

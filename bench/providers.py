@@ -12,7 +12,9 @@ what the collection uses for the operation (8, the option's value; GitHub's writ
 An emulator answers one request at a time (its handlers run under one lock; the latency is waited outside it), so no
 client can finish before the emulator has handled every request: the sum of the handlers' times (``handled_s``, from
 the request log) is a second floor, which the backed emulators (handlers that read and write the real registry behind
-them) can reach. The suite reports the in-flight time against the larger of the two, the floor this set-up allows.
+them) can reach. Each request also holds one of the collection's ``concurrency`` slots for the latency plus its handling,
+so the floor this set-up allows (the "reachable floor") is the larger of ``(requests x latency + handled) / concurrency``
+and ``handled``; the suite reports the in-flight time against it too.
 
 Vultr's registry host (where the collection removes tags over the OCI API, with docker credentials that Vultr's API
 mints) is a real registry reached directly: the suite puts a latency proxy in front of it, so those requests carry the
@@ -559,7 +561,8 @@ def measure(provider, operation, count, opts, workroot):
     requests = first["requests"]
     concurrency = provider.concurrency(operation, opts.concurrency)
     floor, item_floor = requests * opts.latency / concurrency, count * opts.latency / concurrency
-    reachable = max(floor, handled)
+    # each request holds one of the collection's slots for the latency plus its handling, and the emulator handles one at a time
+    reachable = max((requests * opts.latency + handled) / concurrency, handled)
     wall_cost = lat["wall_s"] - zero["wall_s"]
     return {
         "provider": provider.name, "operation": operation, "items": count, "what": first.get("what"),
@@ -624,8 +627,8 @@ def render(results):
                "emulator busy s", "in flight / reachable floor", "wall cost / req floor", "end state"]
     head = ("Providers: %d ms added to every request, concurrency %d, median of %d run(s). floor = requests (or items) x latency / "
             "the concurrency the collection uses; emulator busy = the emulator's handlers' time, one request at a time; reachable "
-            "floor = the larger of the two; in flight = time with a request outstanding; wall cost = wall at %d ms - wall of "
-            "the same run at 0 ms") % (ms, results["concurrency"], results["repeat"], ms)
+            "floor = max((requests x latency + emulator busy) / concurrency, emulator busy); in flight = time with a request "
+            "outstanding; wall cost = wall at %d ms - wall of the same run at 0 ms") % (ms, results["concurrency"], results["repeat"], ms)
     return head + "\n" + fmt_table(rows, headers)
 
 

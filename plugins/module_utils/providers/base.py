@@ -60,6 +60,33 @@ class AlreadyGone(ApiError):
         return cls("%salready gone: deleted since it was read (by another run, or by hand)" % ("%s is " % what if what else ""))
 
 
+class Skipped(ValueError):
+    """An item left alone on purpose (the engine reports it ``skipped`` with ``reason``), not a failure."""
+
+    outcome = "skipped"
+
+    def __init__(self, reason, msg):
+        super(Skipped, self).__init__(msg)
+        self.reason = reason
+
+
+def expected_tags_for(params, item):
+    """The tags the module's ``expected_tags`` lists for an artifact item's digest (keyed ``<repository>@<digest>`` or
+    ``<digest>``), as a set; None when it does not name the digest."""
+    expected = params.get("expected_tags") or {}
+    wanted = expected.get("%s@%s" % (item["repository"], item["digest"]), expected.get(item["digest"]))
+    return None if wanted is None else set(str(tag) for tag in wanted)
+
+
+def refuse_unexpected_tags(params, item, tags):
+    """Raise :class:`Skipped` (``tags_changed``) when ``tags``, read right before the delete, carry one that
+    ``expected_tags`` does not list for the item's digest (a tag pushed onto it since it was read)."""
+    wanted = expected_tags_for(params, item)
+    extra = [] if wanted is None else sorted(set(tags) - wanted)
+    if extra:
+        raise Skipped("tags_changed", "tag(s) %s now point at this digest but were not expected; not deleted" % ", ".join(extra))
+
+
 def delete_found(client, path, what=None, expected=None):
     """DELETE an item this run found at its read. A 404 to the first attempt raises :class:`AlreadyGone` (the item went
     before this run asked: not this run's delete); a 404 to a repeated request is this run's delete whose answer was

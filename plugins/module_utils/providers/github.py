@@ -49,7 +49,7 @@ from ansible_collections.regops.registry.plugins.module_utils.api import (
     parse_link_header,
     split_api_url,
 )
-from ansible_collections.regops.registry.plugins.module_utils.providers.base import AlreadyGone, Capability, Provider
+from ansible_collections.regops.registry.plugins.module_utils.providers.base import AlreadyGone, Capability, Provider, Skipped, expected_tags_for
 from ansible_collections.regops.registry.plugins.module_utils.providers.oci import OciProvider, remove_tags_over_oci
 from ansible_collections.regops.registry.plugins.module_utils.providers.github_metadata import METADATA_CAPABILITIES, GitHubMetadata
 
@@ -171,16 +171,6 @@ def _basic_error(response):
         if message:
             return str(message), None, request_id
     return str(body)[:500], None, request_id
-
-
-class Skipped(ValueError):
-    """An item left alone on purpose (the engine reports it ``skipped`` with ``reason``), not a failure."""
-
-    outcome = "skipped"
-
-    def __init__(self, reason, msg):
-        super(Skipped, self).__init__(msg)
-        self.reason = reason
 
 
 def is_last_version_error(exc):
@@ -668,14 +658,8 @@ class GitHubProvider(GitHubMetadata, Provider):
     def _on_last_version(self):
         return self.params.get("on_last_version") or "fail"
 
-    def _expected_for(self, item):
-        """The tags ``expected_tags`` lists for an item's digest, or None when it does not name it."""
-        expected = self.params.get("expected_tags") or {}
-        wanted = expected.get("%s@%s" % (item["repository"], item["digest"]), expected.get(item["digest"]))
-        return None if wanted is None else [str(tag) for tag in wanted]
-
     def _unexpected_tags(self, item, tags):
-        wanted = self._expected_for(item)
+        wanted = expected_tags_for(self.params, item)
         return [] if wanted is None else sorted(set(tags) - set(wanted))
 
     def _emptied(self, pairs, refresh=False):
@@ -773,7 +757,7 @@ class GitHubProvider(GitHubMetadata, Provider):
         with self._lock:
             if (str(owner), package) in self._gone_packages:
                 return current
-        if self._expected_for(item) is not None:
+        if expected_tags_for(self.params, item) is not None:
             fresh = self._get_version(owner, package, version_id)
             if fresh is None:
                 raise AlreadyGone.since_read()

@@ -42,7 +42,7 @@ except ImportError:  # pragma: no cover
 
 from ansible_collections.regops.registry.plugins.module_utils import timestamps, validate
 from ansible_collections.regops.registry.plugins.module_utils.api import ApiClient, ApiError, AuthError, HeaderAuth, NotFoundError, UnsupportedError
-from ansible_collections.regops.registry.plugins.module_utils.providers.base import AlreadyGone, Capability, Provider, delete_found
+from ansible_collections.regops.registry.plugins.module_utils.providers.base import AlreadyGone, Capability, Provider, Skipped, delete_found
 from ansible_collections.regops.registry.plugins.module_utils.providers.gitlab_access import ACCESS_CAPABILITIES, GitLabAccess, check_regex
 from ansible_collections.regops.registry.plugins.module_utils.providers.listing import HostedListing
 
@@ -227,16 +227,6 @@ def bulk_candidates(tags, bulk, now, protected=None):
                 kept[name] = "older_than"
         newest_first = [n for n in newest_first if tags[n] is not None and tags[n] < cutoff]
     return sorted(newest_first), dict(sorted(kept.items()))
-
-
-class Skipped(ValueError):
-    """An item left alone on purpose (the engine reports it ``skipped`` with ``reason``), not a failure."""
-
-    outcome = "skipped"
-
-    def __init__(self, reason, msg):
-        super(Skipped, self).__init__(msg)
-        self.reason = reason
 
 
 class GitLabProvider(GitLabAccess, HostedListing, Provider):

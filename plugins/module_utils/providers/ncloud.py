@@ -54,7 +54,7 @@ from ansible_collections.regops.registry.plugins.module_utils.api import (
     default_error_parser,
 )
 from ansible_collections.regops.registry.plugins.module_utils.oci import TagMoved, platform_string
-from ansible_collections.regops.registry.plugins.module_utils.providers.base import Action, AlreadyGone, Capability, Provider
+from ansible_collections.regops.registry.plugins.module_utils.providers.base import Action, AlreadyGone, Capability, Provider, Skipped, expected_tags_for
 from ansible_collections.regops.registry.plugins.module_utils.providers.oci import OciProvider, remove_tags_over_oci
 
 # region -> (API gateway host, stage prefix): the prefix is part of the signed URI
@@ -189,16 +189,6 @@ def tag_name_of(raw):
 
 def images_of(raw):
     return [image for image in raw.get("images") or [] if isinstance(image, dict)]
-
-
-class Skipped(ValueError):
-    """An item left alone on purpose (the engine reports it ``skipped`` with ``reason``), not a failure."""
-
-    outcome = "skipped"
-
-    def __init__(self, reason, msg):
-        super(Skipped, self).__init__(msg)
-        self.reason = reason
 
 
 class NcloudProvider(Provider):
@@ -744,11 +734,6 @@ class NcloudProvider(Provider):
                     index[(registry, repository, artifact["digest"])] = artifact
         return [index.get((item["registry"], item["repository"], item["digest"])) for item in items]
 
-    def _expected_tags(self, item):
-        expected = self.params.get("expected_tags") or {}
-        wanted = expected.get("%s@%s" % (item["repository"], item["digest"]), expected.get(item["digest"]))
-        return None if wanted is None else set(str(tag) for tag in wanted)
-
     def apply_artifact(self, actions):
         """Each image's tags are read again once, right before its digests go (``delete_artifact`` checks them), and
         forgotten once they went (the next read is a fresh one)."""
@@ -767,7 +752,7 @@ class NcloudProvider(Provider):
         digest: skipped, ``tags_changed``. A digest whose every tag went before this run's DELETEs (none left at the read
         right before, or each answered 404 to its first DELETE) raises :class:`AlreadyGone`: reported ``absent``."""
         now = sorted(tag_name_of(raw) for raw in self._raw_tags(item["registry"], item["repository"]) or [] if raw.get("digest") == item["digest"])
-        expected = self._expected_tags(item)
+        expected = expected_tags_for(self.params, item)
         extra = sorted(set(now) - (expected if expected is not None else set(current.get("tags") or [])))
         if extra:
             raise Skipped("tags_changed", "tag(s) %s now point at this digest but were not expected; not deleted" % ", ".join(extra))

@@ -33,7 +33,14 @@ except ImportError:  # pragma: no cover
 
 from ansible_collections.regops.registry.plugins.module_utils import timestamps, validate
 from ansible_collections.regops.registry.plugins.module_utils.api import ApiClient, ApiError, HeaderAuth, NotFoundError
-from ansible_collections.regops.registry.plugins.module_utils.providers.base import Capability, Provider, delete_found
+from ansible_collections.regops.registry.plugins.module_utils.providers.base import (
+    AlreadyGone,
+    Capability,
+    Provider,
+    delete_found,
+    expected_tags_for,
+    refuse_unexpected_tags,
+)
 from ansible_collections.regops.registry.plugins.module_utils.providers.listing import HostedListing
 from ansible_collections.regops.registry.plugins.module_utils.providers.oci import OciProvider, remove_tags_over_oci
 
@@ -566,8 +573,16 @@ class VultrProvider(HostedListing, Provider):
         return [self._normalize_artifact(a, repository) for a in self._list(path, "artifacts")]
 
     def delete_artifact(self, item, current):
-        delete_found(self.client, self._registry_path(item["registry"], "repository", encode(item["repository"]), "artifact", item["digest"]),
-                     expected=(200, 202, 204))
+        """Delete one artifact by digest. With ``expected_tags`` naming the digest, the artifact is read again right before
+        (one ``GET``): a tag pushed onto it since the call's read keeps it (skipped, ``tags_changed``)."""
+        path = self._registry_path(item["registry"], "repository", encode(item["repository"]), "artifact", item["digest"])
+        if expected_tags_for(self.params, item) is not None:
+            try:
+                fresh = self.client.json("GET", path)
+            except NotFoundError:
+                raise AlreadyGone.since_read()
+            refuse_unexpected_tags(self.params, item, [t.get("name") for t in (fresh or {}).get("tags") or [] if t.get("name")])
+        delete_found(self.client, path, expected=(200, 202, 204))
         return current
 
     def _oci_provider(self, registry):

@@ -496,3 +496,26 @@ def test_artifact_gone_since_the_read_is_absent_not_deleted(emu, connect):
     assert result["actions"][0]["msg"] == "already gone: deleted since it was read (by another run, or by hand)"
     # the other run's DELETE, A's (404), B's, and C's twice (acted, then 404)
     assert sorted(r.status for r in emu.log.records if r.method == "DELETE") == [204, 204, 204, 404, 404]
+
+
+def test_a_tag_pushed_onto_a_digest_during_the_call_keeps_it(emu, connect):
+    """With ``expected_tags``, each artifact is read again right before its DELETE (one GET): a tag pushed onto it after
+    the call's read keeps it (skipped, ``tags_changed``); one moved away or still as expected is deleted."""
+    emu.add_registry("main")
+    for digest, tag in ((DIGEST_A, "v1"), (DIGEST_B, "v2")):
+        emu.add_artifact("main", "team/app", digest=digest, size=100, tags=[tag])
+    items = [{"registry": "main", "repository": "team/app", "digest": d} for d in (DIGEST_A, DIGEST_B)]
+    provider = connect(emu, expected_tags={DIGEST_A: ["v1"], "team/app@" + DIGEST_B: ["v2"]})
+    read = provider.read
+
+    def read_then(resource, wanted):
+        found = read(resource, wanted)
+        emu.add_artifact("main", "team/app", digest=DIGEST_A, tags=["hotfix"])  # pushed after the read
+        return found
+    provider.read = read_then
+    emu.log.clear()
+    result = engine.ensure(provider, "artifact", items, "absent", {})
+    assert [(a["action"], a.get("reason")) for a in result["actions"]] == [("skipped", "tags_changed"), ("deleted", None)]
+    assert result["actions"][0]["msg"] == "tag(s) hotfix now point at this digest but were not expected; not deleted"
+    sent = sorted((r.method, r.path.rsplit("/", 1)[-1]) for r in emu.log.records if r.path.endswith((DIGEST_A, DIGEST_B)))
+    assert sent == sorted([("GET", DIGEST_A), ("GET", DIGEST_B), ("DELETE", DIGEST_B)])  # one re-read each, one DELETE

@@ -7,6 +7,10 @@ Each run is its own process, so nothing a module caches survives into the next r
 what is saved is the Python start and the imports (the parent imported the collection once), about 0.45 CPU-seconds
 per module run. The emulators and registries the tests start keep serving from the parent's threads.
 
+``start_module`` is the same run without waiting for it (``run_module`` is built on it): it returns a
+:class:`ModuleRun` with the child's ``pid``, ``poll()``, ``wait(timeout)`` (the result dict) and ``kill()``
+(``SIGKILL``), for the tests that act while a module runs (kill it halfway, run two at once, push meanwhile).
+
 This is for the matrices (every module x provider x state, every bad input): tests of what ansible-core adds (the
 executor, ``module_defaults`` groups, callbacks and ``-vvv`` output, ``no_log`` in the output) run ansible-playbook
 through ``tests/support/ansible_runner.py``.
@@ -55,9 +59,67 @@ def _child(name, args, write_fd):
             os._exit(code)  # pylint: disable=protected-access
 
 
-# pylint: disable-next=too-many-arguments
-def run_module(name, args, *, check=False, diff=False, env=None, timeout=300):
-    """Run ``regops.registry.<name>`` with ``args``; returns its result dict (``rc`` is the child's exit status)."""
+class ModuleRun:
+    """A module run in a forked child, started by :func:`start_module`: ``pid``, :meth:`poll`, :meth:`wait` (its result
+    dict, as :func:`run_module` returns it) and :meth:`kill` (``SIGKILL``: the child is one process, nothing forks)."""
+
+    def __init__(self, name, pid, read_fd):
+        self.name, self.pid = name, pid
+        self._pipe = os.fdopen(read_fd, "rb")
+        self._chunks = []
+        self.status = None  # the child's exit status, once it was reaped
+
+    def _reap(self, flags=0):
+        if self.status is None:
+            pid, status = os.waitpid(self.pid, flags)
+            if pid == 0:
+                return None
+            self.status = os.waitstatus_to_exitcode(status)
+        return self.status
+
+    def poll(self):
+        """The child's exit status once it ended (reaped then), else None."""
+        return self._reap(os.WNOHANG)
+
+    def kill(self):
+        """``SIGKILL`` the child (unless it was reaped already) and reap it; returns its exit status (``-9`` when killed)."""
+        if self.status is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self._pipe.close()
+        return self._reap()
+
+    def wait(self, timeout=300):
+        """The module's result dict (``rc`` is the child's exit status) once the child ended; kills it after ``timeout``
+        seconds. Fails when the module printed no JSON result (a crash, or a kill)."""
+        deadline = time.monotonic() + timeout
+        pipe = self._pipe
+        while not pipe.closed:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([pipe], [], [], left)[0]:
+                self.kill()
+                raise AssertionError("regops.registry.%s ran longer than %d s" % (self.name, timeout))
+            chunk = os.read(pipe.fileno(), 65536)
+            if not chunk:
+                pipe.close()
+                break
+            self._chunks.append(chunk)
+        status = self._reap()
+        text = b"".join(self._chunks).decode("utf-8")
+        try:
+            result = json.loads(text.strip().splitlines()[-1]) if text.strip() else None
+        except ValueError:
+            result = None
+        if not isinstance(result, dict):
+            raise AssertionError("regops.registry.%s printed no result (exit %s): %r" % (self.name, status, text[-2000:]))
+        result["rc"] = status
+        return result
+
+
+def start_module(name, args, check=False, diff=False, env=None):
+    """Start ``regops.registry.<name>`` with ``args`` in a forked child and return at once: a :class:`ModuleRun`."""
     load(name)
     payload = dict(args, _ansible_check_mode=check, _ansible_diff=diff, _ansible_remote_tmp=tempfile.gettempdir(),
                    _ansible_keep_remote_files=False, _ansible_verbosity=0, _ansible_module_name="regops.registry." + name)
@@ -70,28 +132,13 @@ def run_module(name, args, *, check=False, diff=False, env=None, timeout=300):
         os.environ.update(env or {})
         _child(name, payload, write_fd)
     os.close(write_fd)
-    chunks, deadline = [], time.monotonic() + timeout
-    with os.fdopen(read_fd, "rb") as pipe:
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([pipe], [], [], left)[0]:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-                raise AssertionError("regops.registry.%s ran longer than %d s" % (name, timeout))
-            chunk = os.read(pipe.fileno(), 65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    status = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
-    text = b"".join(chunks).decode("utf-8")
-    try:
-        result = json.loads(text.strip().splitlines()[-1]) if text.strip() else None
-    except ValueError:
-        result = None
-    if not isinstance(result, dict):
-        raise AssertionError("regops.registry.%s printed no result (exit %s): %r" % (name, status, text[-2000:]))
-    result["rc"] = status
-    return result
+    return ModuleRun(name, pid, read_fd)
+
+
+# pylint: disable-next=too-many-arguments
+def run_module(name, args, *, check=False, diff=False, env=None, timeout=300):
+    """Run ``regops.registry.<name>`` with ``args``; returns its result dict (``rc`` is the child's exit status)."""
+    return start_module(name, args, check=check, diff=diff, env=env).wait(timeout)
 
 
 # Task keywords run_tasks_in_process understands; anything else (loops, conditions, templating) needs ansible-playbook.

@@ -197,7 +197,8 @@ def run_playbook(plays, extra_vars, label, workroot):
     events = workdir / "events.json"
     timefile = workdir / "time.txt"
     env = ansible_env(str(workdir), {
-        "ANSIBLE_VERBOSITY": "0",  # the harness runs the tests at -vvv; a benchmark measures a plain run
+        "ANSIBLE_VERBOSITY": "0",  # the harness runs the tests at -vvv with --diff; a benchmark measures a plain run
+        "ANSIBLE_DIFF_ALWAYS": "0",
         "ANSIBLE_CALLBACK_PLUGINS": str(CALLBACK_DIR),
         "ANSIBLE_CALLBACKS_ENABLED": "regops_bench",
         "REGOPS_BENCH_EVENTS": str(events),

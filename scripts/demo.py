@@ -201,8 +201,9 @@ def main(argv=None):  # pylint: disable=too-many-locals,too-many-statements
     tempfile.tempdir = scratch
     atexit.register(shutil.rmtree, scratch, True)  # registered first, so it runs after the helpers' own clean-ups
 
-    # The test harness runs ansible-playbook at -vvv; the demo prints for a person, at the normal verbosity.
+    # The test harness runs ansible-playbook at -vvv with --diff; the demo prints for a person: the normal verbosity, no diff.
     os.environ.setdefault("REGOPS_E2E_VERBOSITY", "0")
+    os.environ.setdefault("REGOPS_E2E_DIFF", "0")
     # Imported only now: the helpers create their temporary directories with tempfile.
     from tests.support.ansible_runner import run_playbook  # pylint: disable=import-outside-toplevel
     from tests.support.registry import LocalRegistry  # pylint: disable=import-outside-toplevel

@@ -31,6 +31,8 @@ def test_demo_prints_the_plan_whole_its_figures_add_up_and_it_leaves_nothing_beh
     proc, scratch = run_demo(tmp_path, "--scale", "0.1", "--workdir", str(workdir))
     out = proc.stdout
     assert proc.returncode == 0, out[-5000:] + proc.stderr[-5000:]
+    # printed for a person: not the test harness's -vvv and --diff
+    assert "<localhost> EXEC" not in out and "--- before" not in out
 
     # nothing in the temporary directory, nothing left in the work directory but the plan and the reports
     assert list(scratch.iterdir()) == []

@@ -373,3 +373,16 @@ def provider_params(provider, api_url, api_token, **overrides):
     params.update(provider=provider, api_url=api_url, api_token=api_token, timeout=10, retries=2, concurrency=4)
     params.update(overrides)
     return params
+
+
+def after_the_read(provider, another_run):
+    """Make ``another_run()`` run right after the engine's read of ``provider``, before anything is changed (another run,
+    or a person, acting between this run's read and its change). Returns the provider."""
+    read = provider.read
+
+    def read_then(resource, items):
+        found = read(resource, items)
+        another_run()
+        return found
+    provider.read = read_then
+    return provider

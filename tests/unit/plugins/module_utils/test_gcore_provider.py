@@ -16,7 +16,7 @@ import requests
 
 from ansible_collections.regops.registry.plugins.module_utils import state as engine
 from ansible_collections.regops.registry.plugins.module_utils.providers.gcore import GcoreProvider
-from ansible_collections.regops.registry.tests.unit.plugins.module_utils.http_helpers import provider_params
+from ansible_collections.regops.registry.tests.unit.plugins.module_utils.http_helpers import after_the_read, provider_params
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 if ROOT not in sys.path:  # the emulators live in tests/emulators of the repository
@@ -56,17 +56,6 @@ def connect():
     yield make
     for provider in made:
         provider.close()
-
-
-def after_the_read(provider, another_run):
-    """``another_run()`` runs right after the engine's read, before any delete is sent."""
-    read = provider.read
-
-    def read_then(resource, items):
-        found = read(resource, items)
-        another_run()
-        return found
-    provider.read = read_then
 
 
 def test_gone_since_the_read_is_absent_not_deleted(emu, connect):

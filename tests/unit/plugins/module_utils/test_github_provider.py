@@ -30,7 +30,7 @@ from ansible_collections.regops.registry.plugins.module_utils.providers.github i
     encode,
     is_last_version_error,
 )
-from ansible_collections.regops.registry.tests.unit.plugins.module_utils.http_helpers import provider_params
+from ansible_collections.regops.registry.tests.unit.plugins.module_utils.http_helpers import after_the_read, provider_params
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 if ROOT not in sys.path:  # the emulators live in tests/emulators of the repository
@@ -425,16 +425,6 @@ def test_gone_since_the_read_is_absent_not_deleted(emu, connect):
         answer = requests.delete("%s/orgs/acme/packages/container/app/versions/%d" % (emu.url, version_id),
                                  headers={"Authorization": "Bearer %s" % DEFAULT_TOKEN}, timeout=10)
         assert answer.status_code == 204
-
-    def after_the_read(provider, another_run):
-        read = provider.read
-
-        def read_then(resource, items):
-            found = read(resource, items)
-            another_run()
-            return found
-        provider.read = read_then
-        return provider
 
     rule = FaultRule(rate=1.0, kinds=["reset_after"], match=r"^DELETE .*/versions/%d$" % ids[2], max_faults=1)
     with FaultProxy(emu.url, rules=[rule]) as proxy:

@@ -39,6 +39,7 @@ from ansible_collections.regops.registry.tests.unit.plugins.module_utils.http_he
     FakeOci,
     Reply,
     ScriptedServer,
+    after_the_read,
     closed_port,
     provider_params,
 )
@@ -558,13 +559,7 @@ def another_run_deletes(ncr, tag, image="team/app"):
 def gone_at_the_read_and_at_the_delete(ncr, provider, at_read, at_delete):
     """Another run deletes the tags ``at_read`` right after the engine's read, and each of ``at_delete`` right before this
     run's DELETE of it arrives (after the provider read the tags again)."""
-    read, handle = provider.read, ncr.handle
-
-    def read_then(resource, items):
-        found = read(resource, items)
-        for tag in at_read:
-            another_run_deletes(ncr, tag)
-        return found
+    handle = ncr.handle
 
     def race(seen):
         name = seen.raw_path[len(TAGS):] if seen.method == "DELETE" and seen.raw_path.startswith(TAGS) else None
@@ -572,7 +567,11 @@ def gone_at_the_read_and_at_the_delete(ncr, provider, at_read, at_delete):
             another_run_deletes(ncr, name)
         return handle(seen)
 
-    provider.read = read_then
+    def delete_at_read():
+        for tag in at_read:
+            another_run_deletes(ncr, tag)
+
+    after_the_read(provider, delete_at_read)
     ncr.api.fallback = race
 
 

@@ -29,7 +29,7 @@ from ansible_collections.regops.registry.plugins.module_utils.providers.vultr im
     normalize_rule,
     rule_key,
 )
-from ansible_collections.regops.registry.tests.unit.plugins.module_utils.http_helpers import provider_params
+from ansible_collections.regops.registry.tests.unit.plugins.module_utils.http_helpers import after_the_read, provider_params
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 if ROOT not in sys.path:  # the emulators live in tests/emulators of the repository
@@ -482,14 +482,7 @@ def test_artifact_gone_since_the_read_is_absent_not_deleted(emu, connect):
 
     items = [{"registry": "main", "repository": "team/app", "digest": d} for d in (DIGEST_A, DIGEST_B, DIGEST_C)]
     with FaultProxy(emu.url, rules=[FaultRule(rate=1.0, kinds=["reset_after"], match=r"^DELETE .*/artifact/sha256:c+$", max_faults=1)]) as proxy:
-        provider = connect(emu, api_url=proxy.url)
-        read = provider.read
-
-        def read_then(resource, wanted):
-            found = read(resource, wanted)
-            another_run_removes()  # between the read and the delete
-            return found
-        provider.read = read_then
+        provider = after_the_read(connect(emu, api_url=proxy.url), another_run_removes)
         result = engine.ensure(provider, "artifact", items, "absent", {})
         assert len(proxy.faulted()) == 1  # C's DELETE acted and its answer was lost: the repeated DELETE got 404
     assert [a["action"] for a in result["actions"]] == ["absent", "deleted", "deleted"]
@@ -506,13 +499,7 @@ def test_a_tag_pushed_onto_a_digest_during_the_call_keeps_it(emu, connect):
         emu.add_artifact("main", "team/app", digest=digest, size=100, tags=[tag])
     items = [{"registry": "main", "repository": "team/app", "digest": d} for d in (DIGEST_A, DIGEST_B)]
     provider = connect(emu, expected_tags={DIGEST_A: ["v1"], "team/app@" + DIGEST_B: ["v2"]})
-    read = provider.read
-
-    def read_then(resource, wanted):
-        found = read(resource, wanted)
-        emu.add_artifact("main", "team/app", digest=DIGEST_A, tags=["hotfix"])  # pushed after the read
-        return found
-    provider.read = read_then
+    after_the_read(provider, lambda: emu.add_artifact("main", "team/app", digest=DIGEST_A, tags=["hotfix"]))  # pushed after the read
     emu.log.clear()
     result = engine.ensure(provider, "artifact", items, "absent", {})
     assert [(a["action"], a.get("reason")) for a in result["actions"]] == [("skipped", "tags_changed"), ("deleted", None)]

@@ -78,11 +78,16 @@ def expected_tags_for(params, item):
     return None if wanted is None else set(str(tag) for tag in wanted)
 
 
+def unexpected_tags(params, item, tags):
+    """The ``tags`` that ``expected_tags`` does not list for the item's digest, sorted (none when it does not name it)."""
+    wanted = expected_tags_for(params, item)
+    return [] if wanted is None else sorted(set(tags) - wanted)
+
+
 def refuse_unexpected_tags(params, item, tags):
     """Raise :class:`Skipped` (``tags_changed``) when ``tags``, read right before the delete, carry one that
     ``expected_tags`` does not list for the item's digest (a tag pushed onto it since it was read)."""
-    wanted = expected_tags_for(params, item)
-    extra = [] if wanted is None else sorted(set(tags) - wanted)
+    extra = unexpected_tags(params, item, tags)
     if extra:
         raise Skipped("tags_changed", "tag(s) %s now point at this digest but were not expected; not deleted" % ", ".join(extra))
 

@@ -106,10 +106,7 @@ class GcoreProvider(HostedListing, Provider):
     def _delete(self, path):
         """DELETE that counts an answer of 404 as done: gone is gone, also after a retried request. For registries, users
         and repositories; an artifact or tag gone before this run's DELETE is reported ``absent`` (``delete_found``)."""
-        try:
-            self.client.request("DELETE", path, expected=(200, 202, 204))
-        except NotFoundError:
-            pass
+        self.client.delete(path, expected=(200, 202, 204))
 
     def validate_provider(self, resource, items, desired):
         missing = [opt for opt, env in (("api_token", "GCORE_API_KEY"), ("project_id", "GCORE_CLOUD_PROJECT_ID"),

@@ -49,7 +49,14 @@ from ansible_collections.regops.registry.plugins.module_utils.api import (
     parse_link_header,
     split_api_url,
 )
-from ansible_collections.regops.registry.plugins.module_utils.providers.base import AlreadyGone, Capability, Provider, Skipped, expected_tags_for
+from ansible_collections.regops.registry.plugins.module_utils.providers.base import (
+    AlreadyGone,
+    Capability,
+    Provider,
+    expected_tags_for,
+    refuse_unexpected_tags,
+    unexpected_tags,
+)
 from ansible_collections.regops.registry.plugins.module_utils.providers.oci import OciProvider, remove_tags_over_oci
 from ansible_collections.regops.registry.plugins.module_utils.providers.github_metadata import METADATA_CAPABILITIES, GitHubMetadata
 
@@ -658,10 +665,6 @@ class GitHubProvider(GitHubMetadata, Provider):
     def _on_last_version(self):
         return self.params.get("on_last_version") or "fail"
 
-    def _unexpected_tags(self, item, tags):
-        wanted = expected_tags_for(self.params, item)
-        return [] if wanted is None else sorted(set(tags) - set(wanted))
-
     def _emptied(self, pairs, refresh=False):
         """``{(registry, package): [digest]}`` for the packages whose every active version is among ``pairs`` (item,
         current) to delete: GitHub refuses to delete a package's last version."""
@@ -703,7 +706,7 @@ class GitHubProvider(GitHubMetadata, Provider):
             return self._artifact(action.item["repository"], dict(raw, deleted_at=None))
         # Check mode sees the same plan as the real run: what was read, less what expected_tags skips.
         planned = [(item, current) for item, current in self._read
-                   if current is not None and not self._unexpected_tags(item, current["tags"])]
+                   if current is not None and not unexpected_tags(self.params, item, current["tags"])]
         key = (action.item["registry"], action.item["repository"])
         digests = self._emptied(planned).get(key)
         if digests:
@@ -723,7 +726,7 @@ class GitHubProvider(GitHubMetadata, Provider):
             # Read again: a version pushed or a tag added since the snapshot changes the answer.
             active = dict((raw.get("id"), raw) for raw in self._version_list(self.owner(key[0]), key[1], refresh=True) or [])
             going = [a for a in mine if a.current["provider_data"]["version_id"] in active
-                     and not self._unexpected_tags(a.item, version_tags(active[a.current["provider_data"]["version_id"]]))]
+                     and not unexpected_tags(self.params, a.item, version_tags(active[a.current["provider_data"]["version_id"]]))]
             if not active or set(active) - set(a.current["provider_data"]["version_id"] for a in going):
                 continue  # no longer the last versions: deleted one by one below
             digests = sorted(set(a.item["digest"] for a in going))
@@ -761,9 +764,7 @@ class GitHubProvider(GitHubMetadata, Provider):
             fresh = self._get_version(owner, package, version_id)
             if fresh is None:
                 raise AlreadyGone.since_read()
-            extra = self._unexpected_tags(item, version_tags(fresh))
-            if extra:
-                raise Skipped("tags_changed", "tag(s) %s now point at this digest but were not expected; not deleted" % ", ".join(extra))
+            refuse_unexpected_tags(self.params, item, version_tags(fresh))
         try:
             deleted = self._delete(self.package_path(owner, package, "versions", version_id))
         except ApiError as exc:

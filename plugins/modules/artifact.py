@@ -14,8 +14,11 @@ version_added: 0.1.0
 description:
   - With O(state=absent), deletes each artifact in O(digest). Deleting an artifact removes every tag that points
     at it, and the result lists which tags went with it.
-  - With O(expected_tags), a digest is deleted only when the tags on it now are among the ones expected. A tag
-    pushed onto it since you looked is never lost, because the digest is skipped and reported instead.
+  - With O(expected_tags), a digest is deleted only when the tags the module reads on it are among the ones expected. A
+    tag pushed onto it since you looked keeps the digest, which is skipped and reported instead. The module reads each
+    digest again right before its delete on V(github), V(gitlab) and V(vultr); on V(oci), V(gcore) and V(ncloud) the
+    last read is at the start of the call (V(ncloud) before its first delete), so a tag pushed onto a listed digest
+    during the call's deletes can go with it.
   - A manifest that a tagged index of the same repository lists (a platform image of a multi-arch image) is not
     deleted unless that index is deleted in the same call; it is skipped and reported, so no image is left pointing
     at a missing manifest. The index is deleted first.

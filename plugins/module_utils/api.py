@@ -102,6 +102,19 @@ class AuthError(ApiError):
     pass
 
 
+class AlreadyGone(ApiError):
+    """An item found at the read and gone at the delete (another run, or a person, deleted it in between): reported
+    ``absent``, not ``deleted``, so that a report never counts what this run did not do (the bytes it freed)."""
+
+    outcome = "absent"
+
+    @classmethod
+    def since_read(cls, what=None):
+        """``<what> is already gone: deleted since it was read (by another run, or by hand)``; without ``what``, said of
+        the item itself."""
+        return cls("%salready gone: deleted since it was read (by another run, or by hand)" % ("%s is " % what if what else ""))
+
+
 class UnsupportedError(Exception):
     """Asked for something a provider cannot do. Raised before any request is sent."""
 

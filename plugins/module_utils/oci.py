@@ -26,6 +26,7 @@ except ImportError:  # pragma: no cover
     quote = urljoin = None
 
 from ansible_collections.regops.registry.plugins.module_utils.api import (
+    AlreadyGone,
     ApiError,
     AuthError,
     NotFoundError,
@@ -483,8 +484,8 @@ class OciRegistry:
         manifest unique to this call, and that digest is deleted. When the throwaway cannot be deleted, every tag
         on it is pointed back at its own digest. With ``recheck``, each tag is read again just before it is
         touched, and one that points elsewhere by then is left alone. Returns ``{tag: (outcome, error)}``, outcome
-        ``deleted``, ``skipped`` (moved since it was read), ``restored`` (not removed, back where it was) or
-        ``failed`` (the error says where the tag is).
+        ``deleted``, ``skipped`` (moved since it was read), ``absent`` (gone before this call touched it: another run,
+        or a person), ``restored`` (not removed, back where it was) or ``failed`` (the error says where the tag is).
         """
         tags = dict(tags)
         pending = sorted(tags)
@@ -493,24 +494,25 @@ class OciRegistry:
         def still_there(tag):
             if recheck:
                 now = self.head_manifest(repository, tag)
+                if now is None:
+                    raise AlreadyGone.since_read("tag %s" % tag)
                 if now != tags[tag]:
                     raise TagMoved("moved: now points at %s, expected %s; not removed" % (now, tags[tag]))
 
-        def untag(tag, expected):
+        def untag(tag):
             still_there(tag)
-            self.client.request("DELETE", self.path(repository, "manifests", tag), expected=expected)
+            if not self.client.delete(self.path(repository, "manifests", tag), expected=(202,)):
+                raise AlreadyGone.since_read("tag %s" % tag)
 
         if self.tag_delete is not False:
             while pending and self.tag_delete is None:
                 tag = pending.pop(0)
                 try:
-                    untag(tag, (202,))
+                    untag(tag)
                     self.tag_delete = True
                     done[tag] = ("deleted", None)
-                except NotFoundError:
-                    done[tag] = ("deleted", None)
-                except TagMoved as exc:
-                    done[tag] = ("skipped", exc)
+                except (AlreadyGone, TagMoved) as exc:
+                    done[tag] = (exc.outcome, exc)
                 except AuthError as exc:
                     # Not allowed to delete here: every other tag would be refused the same way.
                     done.update((t, ("failed", exc)) for t in [tag] + pending)
@@ -522,7 +524,7 @@ class OciRegistry:
                     self.tag_delete = False
                     pending.insert(0, tag)
             if self.tag_delete:
-                for tag, _result, error in self.client.run_bulk(lambda t: untag(t, (202, 404)), pending, concurrency):
+                for tag, _result, error in self.client.run_bulk(untag, pending, concurrency):
                     done[tag] = (getattr(error, "outcome", "failed"), error) if error is not None else ("deleted", None)
                 return done
         if not pending:
@@ -535,7 +537,7 @@ class OciRegistry:
             self.put_manifest(repository, tag, media_type, raw)
 
         pointed = self.client.run_bulk(point, pending, concurrency)
-        done.update((tag, ("skipped", error)) for tag, _result, error in pointed if isinstance(error, TagMoved))
+        done.update((tag, (error.outcome, error)) for tag, _result, error in pointed if isinstance(error, (AlreadyGone, TagMoved)))
         pending = [tag for tag in pending if tag not in done]
         unsure = dict((tag, error) for tag, _result, error in pointed if error is not None and tag not in done)
         try:

@@ -34,7 +34,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.regops.registry.plugins.module_utils import validate
-from ansible_collections.regops.registry.plugins.module_utils.api import ApiError, UnsupportedError
+from ansible_collections.regops.registry.plugins.module_utils.api import AlreadyGone, ApiError, UnsupportedError
 
 RESOURCES = ("registry", "registry_user", "repository", "artifact", "tag", "retention_policy", "registry_credentials", "protection_rule",
              "storage_record", "deployment_record", "attestation")
@@ -45,19 +45,6 @@ class HeldBack(ApiError):
 
     outcome = "skipped"
     reason = "parent_kept"
-
-
-class AlreadyGone(ApiError):
-    """An item found at the read and gone at the delete (another run, or a person, deleted it in between): reported
-    ``absent``, not ``deleted``, so that a report never counts what this run did not do (the bytes it freed)."""
-
-    outcome = "absent"
-
-    @classmethod
-    def since_read(cls, what=None):
-        """``<what> is already gone: deleted since it was read (by another run, or by hand)``; without ``what``, said of
-        the item itself."""
-        return cls("%salready gone: deleted since it was read (by another run, or by hand)" % ("%s is " % what if what else ""))
 
 
 class Skipped(ValueError):

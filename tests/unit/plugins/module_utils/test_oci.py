@@ -312,7 +312,9 @@ def test_remove_tags_with_tag_delete(server, clients):
     fake, registry = _registry(server, clients, tag_delete=202)
     digest = fake.add_image("team/app", tags=["v1", "v2", "v3", "keep"])
     results = registry.remove_tags("team/app", _on(fake, "team/app", "v1", "gone", "v2", "v3"))
-    assert results == dict((tag, ("deleted", None)) for tag in ("v1", "gone", "v2", "v3"))
+    gone = results.pop("gone")
+    assert gone[0] == "absent" and str(gone[1]).startswith("tag gone is already gone")  # not this call's delete
+    assert results == dict((tag, ("deleted", None)) for tag in ("v1", "v2", "v3"))
     assert set(r.method for r in server.requests) == {"DELETE"}
     assert len(server.requests) == 4
     assert fake.tags["team/app"] == {"keep": digest}
@@ -322,7 +324,8 @@ def test_remove_tags_with_tag_delete(server, clients):
 def test_remove_tags_first_tag_missing_keeps_probing(server, clients):
     fake, registry = _registry(server, clients, tag_delete=202)
     fake.add_image("team/app", tags=["v1"])
-    assert registry.remove_tags("team/app", _on(fake, "team/app", "gone", "v1")) == {"gone": ("deleted", None), "v1": ("deleted", None)}
+    results = registry.remove_tags("team/app", _on(fake, "team/app", "gone", "v1"))
+    assert (results["gone"][0], results["v1"]) == ("absent", ("deleted", None))
     assert registry.tag_delete is True
     assert [r.path for r in server.requests] == ["/v2/team/app/manifests/gone", "/v2/team/app/manifests/v1"]
 
@@ -685,6 +688,22 @@ def test_remove_tags_with_recheck_leaves_a_tag_that_moved_alone(server, clients,
     heads = [r.path for r in server.requests if r.method == "HEAD" and "/manifests/" in r.path]
     # one read per tag (the first tag twice where it also probed for the tag DELETE)
     assert sorted(set(heads)) == ["/v2/team/app/manifests/v1", "/v2/team/app/manifests/v2"] and len(heads) <= 3
+
+
+@pytest.mark.parametrize("tag_delete", [202, 400])
+def test_remove_tags_with_recheck_reports_a_tag_gone_since_the_read_absent(server, clients, tag_delete):
+    """A tag deleted by someone else after the read is ``absent`` (not this call's delete), and nothing is pushed onto
+    its name: with the throwaway path (no tag DELETE) the tag is not put back to be removed again."""
+    fake, registry = _registry(server, clients, tag_delete=tag_delete)
+    digest = fake.add_image("team/app", tags=["v1", "v2", "keep"])
+    seen_then = _on(fake, "team/app", "v1", "v2")
+    del fake.tags["team/app"]["v2"]  # removed by another run after the read
+    results = registry.remove_tags("team/app", seen_then, recheck=True)
+    assert results["v1"] == ("deleted", None)
+    outcome, error = results["v2"]
+    assert outcome == "absent" and str(error) == "tag v2 is already gone: deleted since it was read (by another run, or by hand)"
+    assert fake.tags["team/app"] == {"keep": digest}
+    assert not [r for r in server.requests if r.path == "/v2/team/app/manifests/v2" and r.method in ("PUT", "DELETE")]
 
 
 def test_remove_tags_without_recheck_sends_no_extra_read(server, clients):

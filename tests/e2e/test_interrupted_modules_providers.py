@@ -75,9 +75,6 @@ FINDINGS = {
     ("push", "gitlab"): pytest.mark.xfail(strict=True, raises=NotSkipped, reason=(
         "GitLab re-lists the tags once, before the first DELETE: the pushed tags survive (GitLab deletes by tag), but a "
         "digest that gained one after that is reported deleted (its old tags removed) while it stays, with the new tag")),
-    ("twice", "gitlab"): pytest.mark.xfail(strict=True, raises=NotOnce, reason=(
-        "GitLab deletes a digest tag by tag: two runs can split a two-tag digest, each deleting one of its tags, and both "
-        "report it deleted (forced here on d00; it also happens unforced)")),
 }
 
 

@@ -42,7 +42,7 @@ except ImportError:  # pragma: no cover
 
 from ansible_collections.regops.registry.plugins.module_utils import timestamps, validate
 from ansible_collections.regops.registry.plugins.module_utils.api import ApiClient, ApiError, AuthError, HeaderAuth, NotFoundError, UnsupportedError
-from ansible_collections.regops.registry.plugins.module_utils.providers.base import AlreadyGone, Capability, Provider, Skipped, delete_found
+from ansible_collections.regops.registry.plugins.module_utils.providers.base import AlreadyGone, Capability, Provider, Skipped, delete_found, expected_tags_for
 from ansible_collections.regops.registry.plugins.module_utils.providers.gitlab_access import ACCESS_CAPABILITIES, GitLabAccess, check_regex
 from ansible_collections.regops.registry.plugins.module_utils.providers.listing import HostedListing
 
@@ -1072,7 +1072,9 @@ class GitLabProvider(GitLabAccess, HostedListing, Provider):
 
     def delete_artifact(self, item, current):
         """GitLab deletes by tag: every tag on the digest goes, each read again first. Once untagged, the manifest is
-        removed by GitLab's garbage collection."""
+        removed by GitLab's garbage collection. The digest is this run's delete when this run removed the first of its
+        tags (protected ones first, then by name): :class:`AlreadyGone` (``absent``) otherwise, also when it removed the
+        others (two runs at once splitting a digest's tags)."""
         gained = sorted(self._gained.get((item["registry"], item["repository"], item["digest"])) or [])
         if gained:
             raise Skipped("tags_changed", "tag(s) %s now point at this digest (pushed since it was read); not deleted" % ", ".join(gained))
@@ -1083,16 +1085,18 @@ class GitLabProvider(GitLabAccess, HostedListing, Provider):
         if moved:
             raise Skipped("tags_changed", "tag(s) %s no longer point at this digest (pushed again since it was read); not deleted"
                           % ", ".join(moved))
-        tags = [tag for tag, details in sorted(fresh.items()) if details is not None]
-        if not tags:
-            raise AlreadyGone("already gone: every tag of the digest was removed since it was read (by another run, or by hand)")
-        if len(tags) > 1:
+        # The order covers the tags expected_tags lists too: the plan's, the same for every run of it, whatever each read.
+        order = sorted(set(fresh) | (expected_tags_for(self.params, item) or set()))
+        if len(order) > 1:
             # Tags a protection rule names first: a protected one stops the delete before any other tag of the digest is removed.
             rules = self._tag_protection(item["registry"])[0] or []
 
             def named(tag):
                 return any(self._rule_names(rule, tag) for rule in rules)
-            tags.sort(key=lambda tag: (not named(tag), tag))
+            order.sort(key=lambda tag: (not named(tag), tag))
+        tags = [tag for tag in order if fresh.get(tag) is not None]
+        if not tags:
+            raise AlreadyGone("already gone: every tag of the digest was removed since it was read (by another run, or by hand)")
         removed, gone = [], []
         for tag in tags:
             try:
@@ -1109,6 +1113,11 @@ class GitLabProvider(GitLabAccess, HostedListing, Provider):
             removed.append(tag)
         if not removed:
             raise AlreadyGone("already gone: tag(s) %s were removed since they were read (by another run, or by hand)" % ", ".join(gone))
+        if order[0] not in removed:
+            # Runs at once remove a digest's tags in the same order: the one that removed the first tag reports the digest
+            # deleted, any other absent, so that two reports never both count it (and its bytes).
+            raise AlreadyGone("already gone: its first tag %s was removed since it was read (by another run, or by hand), which "
+                              "counts the digest as its delete; this run removed the rest: %s" % (order[0], ", ".join(removed)))
         return current
 
     @staticmethod

@@ -647,6 +647,28 @@ def test_gone_since_the_read_is_absent_not_deleted(emu, connect):
     assert emu.tag_names(repo) == ["release-1"]
 
 
+@pytest.mark.parametrize("removed_by_another, expected", [("v1", "absent"), ("v1-alias", "deleted")])
+def test_a_digest_two_runs_split_is_deleted_by_the_one_that_removed_its_first_tag(emu, connect, removed_by_another, expected):
+    """Digest a has v1 and v1-alias; another run removes one of them after this run's read. This run removes the other,
+    and the digest is its delete only when that is the first tag (by name, protected ones first): two runs that split a
+    digest's tags never both report it deleted. The order is over ``expected_tags`` (the plan's, the same for both runs):
+    this run's own read, after the other's removal, does not see the first tag."""
+    seed_tags(emu)
+    repo = emu.repository_id("acme/app", "")
+    provider = connect(emu, resource="artifact", state="absent", expected_tags={digest("a"): ["v1", "v1-alias"]})
+    items = [{"registry": "acme/app", "repository": "acme/app", "digest": digest("a")}]
+    provider.read_artifact(items)
+    url = "%s/api/v4/projects/1001/registry/repositories/%d/tags/%s" % (emu.url, repo, removed_by_another)
+    assert requests.delete(url, headers={"PRIVATE-TOKEN": DEFAULT_TOKEN}, timeout=10).status_code in (200, 204)
+    emu.log.clear()
+    result = engine.ensure(provider, "artifact", items, "absent", {})
+    assert [a["action"] for a in result["actions"]] == [expected]
+    assert [r.path.rsplit("/", 1)[1] for r in emu.log.records if r.method == "DELETE"] == [{"v1": "v1-alias", "v1-alias": "v1"}[removed_by_another]]
+    assert "v1" not in emu.tag_names(repo) and "v1-alias" not in emu.tag_names(repo)
+    if expected == "absent":
+        assert "its first tag v1 was removed since it was read" in result["actions"][0]["msg"]
+
+
 # ---------------------------------------------------------------------------------------------
 # The bulk delete: the prediction is what GitLab's job deletes
 

@@ -16,9 +16,11 @@ description:
     at it, and the result lists which tags went with it.
   - With O(expected_tags), a digest is deleted only when the tags the module reads on it are among the ones expected. A
     tag pushed onto it since you looked keeps the digest, which is skipped and reported instead. The module reads each
-    digest again right before its delete on V(github), V(gitlab) and V(vultr); on V(oci), V(gcore) and V(ncloud) the
-    last read is at the start of the call (V(ncloud) before its first delete), so a tag pushed onto a listed digest
-    during the call's deletes can go with it.
+    digest again right before its delete on V(github), V(gitlab) (each of its tags) and V(vultr). V(gcore) and
+    V(ncloud), whose APIs have no read of one digest, list the repository's artifacts (Gcore) or the image's tags (NCR)
+    again right before each delete; deletes that wait at the same moment share one listing. On V(oci) the last read is
+    at the start of the call, so a tag pushed onto a listed digest during the call's deletes can go with it; on
+    V(gitlab) such a tag survives (GitLab deletes by tag), but the digest is reported V(deleted).
   - A manifest that a tagged index of the same repository lists (a platform image of a multi-arch image) is not
     deleted unless that index is deleted in the same call; it is skipped and reported, so no image is left pointing
     at a missing manifest. The index is deleted first.

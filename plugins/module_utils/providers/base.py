@@ -33,6 +33,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import threading
+
 from ansible_collections.regops.registry.plugins.module_utils import validate
 from ansible_collections.regops.registry.plugins.module_utils.api import AlreadyGone, ApiError, UnsupportedError
 
@@ -85,6 +87,44 @@ def delete_found(client, path, what=None, expected=None):
     lost (``ApiClient.delete``). ``what`` names the item in the message (``tag v1``)."""
     if not client.delete(path, expected=expected):
         raise AlreadyGone.since_read(what)
+
+
+class FreshReads:
+    """Reads taken right before a delete, shared by the deletes that ask at once: ``get(key)`` returns the result of a
+    ``read(key)`` that started after the caller asked, so it shows every push made before that moment. One read of a key
+    runs at a time; callers that ask while it runs share the next one. With ``concurrency: 1`` that is one read per
+    delete; with N workers, about one per N - 1 deletes. A read's error is raised to every caller that shares it."""
+
+    def __init__(self, read):
+        self._read = read
+        self._cond = threading.Condition()
+        self._keys = {}  # key -> [reads started, reads done, running, (value, error) of the last one done]
+
+    def get(self, key):
+        with self._cond:
+            state = self._keys.setdefault(key, [0, 0, False, None])
+            need = state[0] + 1
+            while state[1] < need:
+                if state[2]:
+                    self._cond.wait()
+                    continue
+                state[0] += 1
+                state[2] = True
+                generation = state[0]
+                value, error = None, None
+                self._cond.release()
+                try:
+                    value = self._read(key)
+                except Exception as exc:  # pylint: disable=broad-except
+                    error = exc
+                finally:
+                    self._cond.acquire()
+                    state[1], state[2], state[3] = generation, False, (value, error)
+                    self._cond.notify_all()
+            value, error = state[3]
+        if error is not None:
+            raise error
+        return value
 
 
 class Capability:

@@ -30,7 +30,8 @@ except ImportError:  # pragma: no cover
 
 from ansible_collections.regops.registry.plugins.module_utils import validate
 from ansible_collections.regops.registry.plugins.module_utils.api import ApiClient, ConflictError, HeaderAuth, NotFoundError
-from ansible_collections.regops.registry.plugins.module_utils.providers.base import Capability, Provider, delete_found
+from ansible_collections.regops.registry.plugins.module_utils.providers.base import (
+    AlreadyGone, Capability, FreshReads, Provider, delete_found, expected_tags_for, refuse_unexpected_tags)
 from ansible_collections.regops.registry.plugins.module_utils.providers.listing import HostedListing
 MASK = "********"  # how engine diffs show a secret
 
@@ -94,6 +95,8 @@ class GcoreProvider(HostedListing, Provider):
         super(GcoreProvider, self).__init__(params, warn)
         self._registries = None
         self._lock = threading.Lock()
+        # (registry, repository) -> {digest: artifact}, listed again right before a digest that expected_tags names goes
+        self._fresh_artifacts = FreshReads(lambda key: dict((a["digest"], a) for a in self._list_artifacts(*key)))
 
     # -- connection and validation ------------------------------------------
     def connect(self):
@@ -427,6 +430,14 @@ class GcoreProvider(HostedListing, Provider):
         return [self._normalize_artifact(a, repository) for a in self.client.paginate_offset(path)]
 
     def delete_artifact(self, item, current):
+        """With ``expected_tags`` naming the digest, the repository's artifacts are listed again right before its DELETE
+        (Gcore has no read of one artifact; deletes that wait at once share a listing, see ``FreshReads``): a digest that
+        gained a tag since the call's read is skipped (``tags_changed``), one gone since is ``absent``."""
+        if expected_tags_for(self.params, item) is not None:
+            now = self._fresh_artifacts.get((item["registry"], item["repository"])).get(item["digest"])
+            if now is None:
+                raise AlreadyGone.since_read()
+            refuse_unexpected_tags(self.params, item, now["tags"])
         path = self._registry_path(self._registry_id(item["registry"]), "repositories", encode_repository(item["repository"]),
                                    "artifacts", item["digest"])
         delete_found(self.client, path, expected=(200, 202, 204))

@@ -54,7 +54,8 @@ from ansible_collections.regops.registry.plugins.module_utils.api import (
     default_error_parser,
 )
 from ansible_collections.regops.registry.plugins.module_utils.oci import TagMoved, platform_string
-from ansible_collections.regops.registry.plugins.module_utils.providers.base import Action, AlreadyGone, Capability, Provider, Skipped, expected_tags_for
+from ansible_collections.regops.registry.plugins.module_utils.providers.base import (
+    Action, AlreadyGone, Capability, FreshReads, Provider, Skipped, expected_tags_for)
 from ansible_collections.regops.registry.plugins.module_utils.providers.oci import OciProvider, remove_tags_over_oci
 
 # region -> (API gateway host, stage prefix): the prefix is part of the signed URI
@@ -216,6 +217,8 @@ class NcloudProvider(Provider):
         self._images = {}  # registry -> [raw image]
         self._tags = {}  # (registry, image) -> [raw tag], None for an unknown image
         self._oci = {}  # registry -> the oci provider on its end_point
+        # (registry, image) -> [raw tag], read again right before a digest that expected_tags names goes
+        self._fresh_tags = FreshReads(lambda key: self._raw_tags(key[0], key[1], refresh=True))
 
     # -- connection and validation ------------------------------------------
     @property
@@ -735,10 +738,13 @@ class NcloudProvider(Provider):
         return [index.get((item["registry"], item["repository"], item["digest"])) for item in items]
 
     def apply_artifact(self, actions):
-        """Each image's tags are read again once, right before its digests go (``delete_artifact`` checks them), and
-        forgotten once they went (the next read is a fresh one)."""
+        """The tags ``delete_artifact`` checks are read again: right before each digest that ``expected_tags`` names (NCR's
+        tag DELETE takes the manifest with every tag on it, so a tag pushed onto the digest during the call must be seen;
+        deletes that wait at once share a listing, see ``FreshReads``), else once per image before its digests go. They
+        are forgotten once the digests went (the next read is a fresh one)."""
         images = sorted(set((a.item["registry"], a.item["repository"]) for a in actions))
-        for registry, image in images:
+        for registry, image in sorted(set((a.item["registry"], a.item["repository"]) for a in actions
+                                          if expected_tags_for(self.params, a.item) is None)):
             self._raw_tags(registry, image, refresh=True)
         try:
             return self._apply_in_waves("artifact", actions)
@@ -751,8 +757,10 @@ class NcloudProvider(Provider):
         this run's first delete). A tag found on it now that the snapshot (or ``expected_tags``) did not have keeps the
         digest: skipped, ``tags_changed``. A digest whose every tag went before this run's DELETEs (none left at the read
         right before, or each answered 404 to its first DELETE) raises :class:`AlreadyGone`: reported ``absent``."""
-        now = sorted(tag_name_of(raw) for raw in self._raw_tags(item["registry"], item["repository"]) or [] if raw.get("digest") == item["digest"])
         expected = expected_tags_for(self.params, item)
+        key = (item["registry"], item["repository"])
+        raws = self._fresh_tags.get(key) if expected is not None else self._raw_tags(*key)
+        now = sorted(tag_name_of(raw) for raw in raws or [] if raw.get("digest") == item["digest"])
         extra = sorted(set(now) - (expected if expected is not None else set(current.get("tags") or [])))
         if extra:
             raise Skipped("tags_changed", "tag(s) %s now point at this digest but were not expected; not deleted" % ", ".join(extra))

@@ -47,8 +47,9 @@ def emu(emulator):
 def connect():
     made = []
 
-    def make(url):
-        provider = GcoreProvider(provider_params("gcore", url, DEFAULT_API_KEY, project_id=DEFAULT_PROJECT_ID, region_id=DEFAULT_REGION_ID))
+    def make(url, **params):
+        provider = GcoreProvider(provider_params("gcore", url, DEFAULT_API_KEY, project_id=DEFAULT_PROJECT_ID, region_id=DEFAULT_REGION_ID,
+                                                 **params))
         provider.connect()
         provider.client.sleep = lambda seconds: None
         made.append(provider)
@@ -89,3 +90,45 @@ def test_gone_since_the_read_is_absent_not_deleted(emu, connect):
     assert [a["action"] for a in result["actions"]] == ["absent", "deleted", "deleted"]
     assert result["actions"][0]["msg"] == "already gone: deleted since it was read (by another run, or by hand)"
     assert not emu.artifacts
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_expected_tags_lists_the_repository_again_right_before_each_delete(emu, connect, concurrency):
+    """Gcore has no read of one artifact: with ``expected_tags`` naming the digests, the repository's artifacts are listed
+    again right before each DELETE (the deletes waiting at once share a listing). A tag pushed onto a listed digest after
+    the call's read, or a kept tag moved onto it, keeps it (``skipped``, ``tags_changed``); one deleted since is
+    ``absent``. Without ``expected_tags``, no listing is added."""
+    registry_id = emu.add_registry("main")["id"]
+    digests = ["sha256:%064x" % n for n in range(8)]
+    for number, digest in enumerate(digests):
+        emu.add_artifact("main", "app", digest=digest, size=10, tags=["old-%d" % number])
+    emu.add_artifact("main", "app", digest=DIGEST_A, size=10, tags=["stable"])
+    expected = dict((digest, ["old-%d" % n]) for n, digest in enumerate(digests))
+    provider = connect(emu.url, expected_tags=expected, concurrency=concurrency)
+    items = [{"registry": "main", "repository": "app", "digest": d} for d in digests]
+
+    def meanwhile():
+        emu.add_artifact("main", "app", digest=digests[6], tags=["hotfix"])  # a push onto a listed digest
+        emu.add_artifact("main", "app", digest=digests[7], tags=["stable"])  # a kept tag moved onto one
+        url = "%s/cloud/v1/registries/%d/%d/%d/repositories/app/artifacts/%s" % (
+            emu.url, DEFAULT_PROJECT_ID, DEFAULT_REGION_ID, registry_id, digests[5])
+        assert requests.delete(url, headers={"Authorization": "APIKey %s" % DEFAULT_API_KEY}, timeout=10).status_code == 204  # another run
+    after_the_read(provider, meanwhile)
+    emu.log.clear()
+    result = engine.ensure(provider, "artifact", items, "absent", {})
+    actions = [(a["action"], a.get("reason")) for a in result["actions"]]
+    assert actions == [("deleted", None)] * 5 + [("absent", None), ("skipped", "tags_changed"), ("skipped", "tags_changed")]
+    assert "tag(s) hotfix now point at this digest" in result["actions"][6]["msg"]
+    assert sorted(a["digest"] for a in emu.artifacts.values()) == sorted([DIGEST_A, digests[6], digests[7]])
+    listings = [r for r in emu.log.records if r.method == "GET" and r.path.endswith("/artifacts")]
+    deletes = [r for r in emu.log.records if r.method == "DELETE"]
+    assert len(deletes) == 6  # this run's 5 and the other run's
+    if concurrency == 1:
+        assert len(listings) == 1 + 8  # the call's read, then one right before each of the 8 deletes
+    else:
+        assert 1 + 2 <= len(listings) < 1 + 8  # shared by the deletes that asked at once
+
+    emu.log.clear()
+    plain = connect(emu.url)
+    assert engine.ensure(plain, "artifact", items[6:], "absent", {})["changed"]
+    assert [r.method for r in emu.log.records if "/artifacts" in r.path] == ["GET", "DELETE", "DELETE"]

@@ -627,6 +627,35 @@ def test_deleting_many_digests_reads_the_tag_list_once_before_and_once_for_the_r
     assert provider.read_artifact([dict(items[0])])[0] is None
 
 
+@pytest.mark.parametrize("ncr", ["manifest", "tag"], indirect=True)
+def test_expected_tags_reads_the_tags_again_right_before_each_digest(ncr, connect):
+    """NCR's tag DELETE may take the manifest with every tag on it: with ``expected_tags`` naming the digests, the image's
+    tags are read again right before each digest goes (``concurrency: 1`` here: one listing per digest), so that a tag
+    pushed onto a later digest during the call, or a kept tag moved onto it, keeps it (``skipped``, ``tags_changed``)."""
+    digests = [ncr.oci.add_image("team/app", tags=["t%d" % n], arch="arch%d" % n) for n in range(4)]
+    kept = ncr.oci.add_image("team/app", tags=["stable"], arch="kept")
+    provider = connect(ncr.api, concurrency=1, expected_tags=dict((d, ["t%d" % n]) for n, d in enumerate(digests)))
+    items = [{"registry": "main", "repository": "team/app", "digest": d} for d in digests]
+    handle = ncr.handle
+
+    def push_after_the_first_delete(seen):
+        answer = handle(seen)
+        if seen.method == "DELETE" and seen.raw_path == TAGS + "t0":
+            ncr.oci.tags["team/app"]["hotfix"] = digests[3]
+            ncr.oci.tags["team/app"]["stable"] = digests[2]
+        return answer
+
+    ncr.api.fallback = push_after_the_first_delete
+    before = len(ncr.api.requests)
+    result = engine.ensure(provider, "artifact", items, "absent", {})
+    assert [(a["action"], a.get("reason")) for a in result["actions"]] == [
+        ("deleted", None), ("deleted", None), ("skipped", "tags_changed"), ("skipped", "tags_changed")]
+    assert ncr.oci.tags["team/app"] == {"t2": digests[2], "stable": digests[2], "t3": digests[3], "hotfix": digests[3]}
+    assert kept not in ncr.oci.tags["team/app"].values()  # stable moved off it (by the push), nothing else
+    lists = [r for r in ncr.api.requests[before:] if r.method == "GET" and r.raw_path == TAGS.rstrip("/")]
+    assert len(lists) == 1 + 4  # the engine's read, then one right before each digest
+
+
 @pytest.mark.parametrize("ncr", ["manifest"], indirect=True)
 def test_throwaway_not_listed_rolls_back(ncr, connect):
     one = ncr.oci.add_image("team/app", tags=["v1", "keep"])

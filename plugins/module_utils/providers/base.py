@@ -33,6 +33,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
 import threading
 
 from ansible_collections.regops.registry.plugins.module_utils import validate
@@ -91,26 +92,41 @@ def delete_found(client, path, what=None, expected=None):
 
 class FreshReads:
     """Reads taken right before a delete, shared by the deletes that ask at once: ``get(key)`` returns the result of a
-    ``read(key)`` that started after the caller asked, so it shows every push made before that moment. One read of a key
-    runs at a time; callers that ask while it runs share the next one. With ``concurrency: 1`` that is one read per
-    delete; with N workers, about one per N - 1 deletes. A read's error is raised to every caller that shares it."""
+    ``read(key)`` that had not finished when the caller asked: the one running then, or else a new one. It shows every
+    push that landed before it started, at most one read's time before the caller asked. One read of a key runs at a
+    time, back to back while callers keep asking: with ``concurrency: 1`` that is one read per delete; with more
+    workers, the deletes that ask during a read share it. A read's error is raised to every caller that shares it.
 
-    def __init__(self, read):
+    A listing read in pages by offset or page number skips items when items before them are deleted between its pages.
+    When ``paged(last value)`` says the key's listing spans pages (always before its first read), a read waits until the
+    deletes of that key in flight (each inside ``deleting(key)``) are done, and new ones wait until it is done."""
+
+    def __init__(self, read, paged=lambda value: True):
         self._read = read
+        self._paged = paged
         self._cond = threading.Condition()
-        self._keys = {}  # key -> [reads started, reads done, running, (value, error) of the last one done]
+        self._keys = {}
+
+    def _state(self, key):
+        if key not in self._keys:
+            self._keys[key] = {"started": 0, "done": 0, "running": False, "exclusive": False, "deleting": 0, "result": None}
+        return self._keys[key]
 
     def get(self, key):
         with self._cond:
-            state = self._keys.setdefault(key, [0, 0, False, None])
-            need = state[0] + 1
-            while state[1] < need:
-                if state[2]:
+            state = self._state(key)
+            need = state["done"] + 1  # the read running now, if any, else the next one
+            while state["done"] < need:
+                if state["running"]:
                     self._cond.wait()
                     continue
-                state[0] += 1
-                state[2] = True
-                generation = state[0]
+                state["started"] += 1
+                state["running"] = True
+                generation = state["started"]
+                last = state["result"]
+                state["exclusive"] = last is None or last[1] is not None or bool(self._paged(last[0]))
+                while state["exclusive"] and state["deleting"]:
+                    self._cond.wait()
                 value, error = None, None
                 self._cond.release()
                 try:
@@ -119,12 +135,27 @@ class FreshReads:
                     error = exc
                 finally:
                     self._cond.acquire()
-                    state[1], state[2], state[3] = generation, False, (value, error)
+                    state.update(done=generation, running=False, exclusive=False, result=(value, error))
                     self._cond.notify_all()
-            value, error = state[3]
+            value, error = state["result"]
         if error is not None:
             raise error
         return value
+
+    @contextlib.contextmanager
+    def deleting(self, key):
+        """Around a delete of ``key``'s items: it waits while a read that must not overlap deletes runs."""
+        with self._cond:
+            state = self._state(key)
+            while state["running"] and state["exclusive"]:
+                self._cond.wait()
+            state["deleting"] += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                state["deleting"] -= 1
+                self._cond.notify_all()
 
 
 class Capability:

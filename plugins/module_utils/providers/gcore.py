@@ -39,6 +39,8 @@ GIB = 1024 ** 3
 REGISTRY_NAME_RE = re.compile(r"[a-z][-a-z0-9]{0,22}[a-z0-9]")
 USER_NAME_RE = re.compile(r"[a-z0-9]{1,16}")
 NEVER_EXPIRES = "1969-12-31T23:59:59Z"
+# Artifacts per page of a repository's listing (the API's limit/offset pages).
+ARTIFACT_PAGE = 1000
 
 
 def encode_repository(name):
@@ -95,8 +97,10 @@ class GcoreProvider(HostedListing, Provider):
         super(GcoreProvider, self).__init__(params, warn)
         self._registries = None
         self._lock = threading.Lock()
-        # (registry, repository) -> {digest: artifact}, listed again right before a digest that expected_tags names goes
-        self._fresh_artifacts = FreshReads(lambda key: dict((a["digest"], a) for a in self._list_artifacts(*key)))
+        # (registry, repository) -> {digest: artifact}, listed again right before a digest that expected_tags names goes;
+        # a listing near a page or more long does not overlap this run's deletes there (offset pages shift under them)
+        self._fresh_artifacts = FreshReads(lambda key: dict((a["digest"], a) for a in self._list_artifacts(*key)),
+                                           paged=lambda artifacts: len(artifacts) >= ARTIFACT_PAGE // 2)
 
     # -- connection and validation ------------------------------------------
     def connect(self):
@@ -427,7 +431,7 @@ class GcoreProvider(HostedListing, Provider):
 
     def _list_artifacts(self, registry, repository):
         path = self._registry_path(self._registry_id(registry), "repositories", encode_repository(repository), "artifacts")
-        return [self._normalize_artifact(a, repository) for a in self.client.paginate_offset(path)]
+        return [self._normalize_artifact(a, repository) for a in self.client.paginate_offset(path, limit=ARTIFACT_PAGE)]
 
     def delete_artifact(self, item, current):
         """With ``expected_tags`` naming the digest, the repository's artifacts are listed again right before its DELETE
@@ -440,7 +444,8 @@ class GcoreProvider(HostedListing, Provider):
             refuse_unexpected_tags(self.params, item, now["tags"])
         path = self._registry_path(self._registry_id(item["registry"]), "repositories", encode_repository(item["repository"]),
                                    "artifacts", item["digest"])
-        delete_found(self.client, path, expected=(200, 202, 204))
+        with self._fresh_artifacts.deleting((item["registry"], item["repository"])):
+            delete_found(self.client, path, expected=(200, 202, 204))
         return current
 
     def delete_tag(self, item, current):

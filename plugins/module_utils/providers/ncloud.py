@@ -217,8 +217,10 @@ class NcloudProvider(Provider):
         self._images = {}  # registry -> [raw image]
         self._tags = {}  # (registry, image) -> [raw tag], None for an unknown image
         self._oci = {}  # registry -> the oci provider on its end_point
-        # (registry, image) -> [raw tag], read again right before a digest that expected_tags names goes
-        self._fresh_tags = FreshReads(lambda key: self._raw_tags(key[0], key[1], refresh=True))
+        # (registry, image) -> [raw tag], read again right before a digest that expected_tags names goes; a listing near
+        # a page or more long does not overlap this run's deletes there (page numbers shift under them)
+        self._fresh_tags = FreshReads(lambda key: self._raw_tags(key[0], key[1], refresh=True),
+                                      paged=lambda tags: tags is None or len(tags) >= PAGE_SIZE // 2)
 
     # -- connection and validation ------------------------------------------
     @property
@@ -764,7 +766,8 @@ class NcloudProvider(Provider):
         extra = sorted(set(now) - (expected if expected is not None else set(current.get("tags") or [])))
         if extra:
             raise Skipped("tags_changed", "tag(s) %s now point at this digest but were not expected; not deleted" % ", ".join(extra))
-        done = self._delete_tags_of_digest(item["registry"], item["repository"], now, stop=True)
+        with self._fresh_tags.deleting(key):
+            done = self._delete_tags_of_digest(item["registry"], item["repository"], now, stop=True)
         removed = [tag for tag in now if tag in done and done[tag] is None]
         failed = [error for error in done.values() if error is not None and not isinstance(error, AlreadyGone)]
         if failed:

@@ -48,6 +48,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..",
 if ROOT not in sys.path:  # the fault proxy lives in tests/support of the repository
     sys.path.insert(0, ROOT)
 
+from tests.emulators.ncloud import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, NcloudEmulator  # noqa: E402 pylint: disable=wrong-import-position
 from tests.support.faultproxy import FaultProxy, FaultRule  # noqa: E402 pylint: disable=wrong-import-position
 
 ACCESS, SECRET = "NCPTESTACCESSKEY", "ncp-test-secret-key"
@@ -654,6 +655,38 @@ def test_expected_tags_reads_the_tags_again_right_before_each_digest(ncr, connec
     assert kept not in ncr.oci.tags["team/app"].values()  # stable moved off it (by the push), nothing else
     lists = [r for r in ncr.api.requests[before:] if r.method == "GET" and r.raw_path == TAGS.rstrip("/")]
     assert len(lists) == 1 + 4  # the engine's read, then one right before each digest
+
+
+def test_the_re_read_of_a_paged_tag_list_never_overlaps_this_runs_deletes():
+    """150 one-tag digests (two pages of NCR's tag list at this provider's page size of 100), 120 to delete with
+    ``expected_tags`` at ``concurrency: 8``, on the Naver Cloud emulator, whose pages are numbered over the current tags. A
+    page read while a delete of the same image lands shifts the tags after it: the next page skips some, and a digest
+    whose tag was skipped looked gone (``absent``) and stayed (found by the benchmark). Now no tag DELETE is answered
+    between the pages of a listing, and every digest is deleted."""
+    with NcloudEmulator() as emu:
+        digests = ["sha256:%064x" % n for n in range(150)]
+        for number, digest in enumerate(digests):
+            emu.add_tag("acme", "app", "t%03d" % number, digest=digest)
+        doomed = digests[:120]
+        provider = NcloudProvider(provider_params("ncloud", emu.api_url("kr"), None, access_key=DEFAULT_ACCESS_KEY, secret_key=DEFAULT_SECRET_KEY,
+                                                  region=None, concurrency=8,
+                                                  expected_tags=dict((d, ["t%03d" % n]) for n, d in enumerate(doomed))))
+        provider.connect()
+        try:
+            result = engine.ensure(provider, "artifact", [{"registry": "acme", "repository": "app", "digest": d} for d in doomed], "absent", {})
+        finally:
+            provider.close()
+        assert [a["action"] for a in result["actions"]] == ["deleted"] * 120
+        assert emu.tag_names("acme", "app") == ["t%03d" % n for n in range(120, 150)]
+        order = [("page", r.target.split("page=")[1].split("&")[0]) if r.method == "GET" and r.path.endswith("/tags") else (r.method, None)
+                 for r in emu.log.records]
+        between = []  # what was answered between each listing's first page and its second
+        for index, (kind, number) in enumerate(order):
+            if kind == "page" and number == "1":
+                following = next((i for i in range(index + 1, len(order)) if order[i][0] == "page"), None)
+                if following is not None and order[following] == ("page", "2"):
+                    between.append([k for k, _n in order[index + 1:following]])
+        assert len(between) >= 2 and not [kinds for kinds in between if "DELETE" in kinds], between
 
 
 @pytest.mark.parametrize("ncr", ["manifest"], indirect=True)

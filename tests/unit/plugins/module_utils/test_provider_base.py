@@ -65,10 +65,10 @@ def test_one_caller_at_a_time_gets_a_read_of_its_own():
 
 
 @pytest.mark.parametrize("fail", [None, RuntimeError("the listing failed")])
-def test_callers_that_ask_during_a_read_share_the_next_one_never_the_running_one(fail):
-    """Read 1 is running when three more callers ask: none of them gets it (it may not show what was pushed just
-    before they asked); they share read 2. A failed read is raised to every caller that shares it."""
-    reads = Reads(fail=fail, fail_from=2)
+def test_callers_that_ask_during_a_read_share_it_and_a_later_caller_gets_a_new_one(fail):
+    """Read 1 is running when three more callers ask: they share it (it had not finished when they asked). A caller that
+    asks once it finished gets read 2, never read 1's result. A failed read is raised to every caller that shares it."""
+    reads = Reads(fail=fail)
     fresh = FreshReads(reads)
     fresh._cond = CountingCondition()  # pylint: disable=protected-access
     reads.hold(1)
@@ -90,6 +90,65 @@ def test_callers_that_ask_during_a_read_share_the_next_one_never_the_running_one
     reads.release(1)
     for thread in threads:
         thread.join(10)
-    assert reads.count == 2
-    assert got["first"] == ("app", 1)
-    assert [got[n] for n in range(3)] == [fail] * 3 if fail else [("app", 2)] * 3
+    assert reads.count == 1
+    assert [got[n] for n in ["first", 0, 1, 2]] == [fail] * 4 if fail else [("app", 1)] * 4
+    reads.fail = None
+    assert fresh.get("app") == ("app", 2)
+
+
+def test_a_paged_read_never_overlaps_a_delete_of_its_key():
+    """A listing in pages skips items when items before them go between its pages: with ``paged``, a read waits for the
+    deletes of its key in flight, and a delete waits for such a read. Another key, or an unpaged one, does not wait."""
+    reads = Reads()
+    fresh = FreshReads(reads, paged=lambda value: value[0] != "small")
+    events = []
+    assert fresh.get("big") == ("big", 1)
+
+    def delete(key, hold):
+        with fresh.deleting(key):
+            events.append("delete %s begins" % key)
+            hold.wait(10)
+            events.append("delete %s ends" % key)
+
+    hold = threading.Event()
+    deleter = threading.Thread(target=delete, args=("big", hold))
+    deleter.start()
+    wait_until(lambda: "delete big begins" in events)
+    reader = threading.Thread(target=lambda: events.append("read %s" % (fresh.get("big"),)))
+    reader.start()
+    wait_until(lambda: fresh._keys["big"]["running"])  # pylint: disable=protected-access
+    assert fresh.get("other") == ("other", 2)  # another key reads at once
+    time.sleep(0.05)
+    assert reads.count == 2  # the read of "big" waits for the delete in flight
+    hold.set()
+    reader.join(10)
+    deleter.join(10)
+    assert events == ["delete big begins", "delete big ends", "read ('big', 3)"]
+
+    # the other way round: a delete waits while such a read runs
+    reads.hold(4)
+    reader = threading.Thread(target=fresh.get, args=("big",))
+    reader.start()
+    assert reads.started(4)
+    events.clear()
+    released = threading.Event()
+    released.set()
+    deleter = threading.Thread(target=delete, args=("big", released))
+    deleter.start()
+    time.sleep(0.05)
+    assert events == []
+    reads.release(4)
+    deleter.join(10)
+    reader.join(10)
+    assert events == ["delete big begins", "delete big ends"]
+
+    # an unpaged key's read runs while its deletes are in flight
+    assert fresh.get("small")[0] == "small"
+    hold = threading.Event()
+    events.clear()
+    deleter = threading.Thread(target=delete, args=("small", hold))
+    deleter.start()
+    wait_until(lambda: "delete small begins" in events)
+    assert fresh.get("small") == ("small", 6)
+    hold.set()
+    deleter.join(10)

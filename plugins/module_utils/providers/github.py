@@ -476,6 +476,18 @@ class GitHubProvider(GitHubMetadata, Provider):
             self._versions[key] = raws
         return raws
 
+    def _find_version(self, owner, package, digest, state="active"):
+        """The version of ``digest`` (its raw record) or None, reading the version pages only until it shows: GitHub lists
+        the newest first, so a manifest just pushed is on the first page. Nothing is cached."""
+        params = {"per_page": PER_PAGE, "page": 1}
+        if state == "deleted":
+            params["state"] = "deleted"
+        try:
+            return next((raw for raw in self.client.paginate_link(self.package_path(owner, package, "versions"), params=params)
+                         if raw.get("name") == digest), None)
+        except NotFoundError:
+            return None
+
     def _get_version(self, owner, package, version_id):
         try:
             return self.client.get(self.package_path(owner, package, "versions", version_id))
@@ -833,7 +845,7 @@ class GitHubProvider(GitHubMetadata, Provider):
         for attempt in range(THROWAWAY_LOOKUPS):
             if attempt:
                 self.sleep(1)
-            raw = self._match(self._version_list(owner, package, refresh=True), {"digest": digest})
+            raw = self._find_version(owner, package, digest)
             if raw is not None:
                 try:
                     deleted = self._delete(self.package_path(owner, package, "versions", raw["id"]))
@@ -845,7 +857,7 @@ class GitHubProvider(GitHubMetadata, Provider):
                     raise
                 self._forget(owner, package)
                 return deleted
-            if self._match(self._version_list(owner, package, "deleted", refresh=True), {"digest": digest}) is not None:
+            if self._find_version(owner, package, digest, "deleted") is not None:
                 return False
         raise ApiError("the throwaway manifest %s pushed to %s does not show as a version of package %s after %d looks"
                        % (digest, self.oci_url(), package, THROWAWAY_LOOKUPS))

@@ -306,15 +306,31 @@ class NcloudProvider(Provider):
 
     def _pages(self, path):
         """Every item of a paged list: ``page`` and ``pagesize`` always sent, in the URL that is signed; ``next`` is the
-        next page number (a URL with ``page=`` is read too) or null."""
-        page, seen, found = 1, set(), []
-        while page is not None and page not in seen:
-            seen.add(page)
+        next page number (a URL with ``page=`` is read too) or null. When the first page says how many items there are
+        (``count``) and that the next is page 2, the other pages are read side by side; otherwise one after the other,
+        following ``next``."""
+        def get(page):
             body = self.client.get("%s?page=%d&pagesize=%d" % (path, page, PAGE_SIZE)) or {}
             results = body.get("results") if isinstance(body, dict) else body
-            found.extend(r for r in results or [] if isinstance(r, dict))
             following = body.get("next") if isinstance(body, dict) else None
-            page = self._page_number(following) if results else None
+            return [r for r in results or [] if isinstance(r, dict)], (self._page_number(following) if results else None), body
+
+        found, page, body = get(1)
+        count = body.get("count") if isinstance(body, dict) else None
+        seen = set([1])
+        if page == 2 and isinstance(count, int) and not isinstance(count, bool) and count > PAGE_SIZE:
+            rest = list(range(2, (count + PAGE_SIZE - 1) // PAGE_SIZE + 1))
+            for _number, (items, following, _body), error in self.client.run_bulk(get, rest):
+                if error is not None:
+                    raise error
+                found.extend(items)
+                page = following  # the last page's: not null when the list grew past ``count`` meanwhile
+            seen.update(rest)
+        while page is not None and page not in seen:
+            seen.add(page)
+            items, following, _body = get(page)
+            found.extend(items)
+            page = following
         return found
 
     @staticmethod
@@ -853,20 +869,37 @@ class NcloudProvider(Provider):
 
     def _delete_throwaway(self, registry, image, digest):
         """Delete the throwaway manifest of a tag removal through the API, by deleting every tag on it: right whether NCR's tag
-        DELETE removes the tag or the manifest, since only the tags being removed are on it. True when deleted."""
+        DELETE removes the tag or the manifest, since only the tags being removed are on it. The first tag goes alone, then
+        the second is read (NCR's tag detail): gone, the first DELETE took the manifest with every tag on it (NCR's manifest
+        reading) and nothing is left to do; still on it, the tags are listed again and those still on it deleted, side by
+        side. True when deleted."""
         for attempt in range(THROWAWAY_LOOKUPS):
             if attempt:
                 self.sleep(1)
-            tags = sorted(tag_name_of(raw) for raw in self._raw_tags(registry, image, refresh=True) or [] if raw.get("digest") == digest)
+            tags = self._tags_on(registry, image, digest)
             if not tags:
                 continue
-            for _tag, _result, error in self.client.run_bulk(lambda t: self._delete(self.path(registry, image, "tags", t)), tags):
+            self._delete(self.path(registry, image, "tags", tags[0]))
+            self._forget(registry, image)
+            left = self._tags_on(registry, image, digest) if len(tags) > 1 and self._tag_digest(registry, image, tags[1]) == digest else []
+            for _tag, _result, error in self.client.run_bulk(lambda t: self._delete(self.path(registry, image, "tags", t)), left):
                 if error is not None:
                     raise error
             self._forget(registry, image)
             return True
         raise ApiError("the throwaway manifest %s pushed to registry %s does not show in NCR's tag list of %s after %d looks, so its tags "
                        "could not be removed through the API" % (digest, registry, image, THROWAWAY_LOOKUPS))
+
+    def _tag_digest(self, registry, image, tag):
+        """The digest a tag points at now (NCR's tag detail), or None when there is no such tag."""
+        try:
+            return (self.client.get(self.path(registry, image, "tags", tag)) or {}).get("digest")
+        except NotFoundError:
+            return None
+
+    def _tags_on(self, registry, image, digest):
+        """The names of the image's tags on ``digest``, read again (sorted)."""
+        return sorted(tag_name_of(raw) for raw in self._raw_tags(registry, image, refresh=True) or [] if raw.get("digest") == digest)
 
     def is_leftover(self, item, current):
         """A tag on a throwaway manifest of this collection was being removed by a run that could not finish."""

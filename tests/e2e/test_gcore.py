@@ -115,7 +115,8 @@ def lifecycle_tasks():
         task("registry_user", registry="main", name=["ci"], read_only=False, diff=True),           # 3 PATCH
         task("registry_user", registry="main", name=["old"], state="absent", diff=True),           # 4 DELETE
         task("tag", registry="main", repository="team/app", name=["v1"], state="absent", diff=True),  # 5
-        task("artifact", registry="main", repository="team/app", digest=[DIGEST_B], state="absent", diff=True),  # 6
+        task("artifact", registry="main", repository="team/app", digest=[DIGEST_B], expected_tags={DIGEST_B: ["v2"]}, state="absent",
+             diff=True),                                                                           # 6 (re-listed right before)
         task("artifact", registry="main", repository="team/app", digest=[DIGEST_A]),               # 7 present: exists
         task("repository", registry="main", name="team/old", state="absent", diff=True),           # 8
         task("registry", name="gone", state="absent", diff=True),                                  # 9 everything

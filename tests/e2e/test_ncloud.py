@@ -319,7 +319,7 @@ FAULT_TASKS = [
     task("repository", registry="main", name="team/app", description="faulted", full_description="# faulted"),
     task("repository", registry="main", name="old-app", state="absent"),
     task("tag", registry="main", repository=["team/app"], name=["v1"], state="absent"),
-    task("artifact", registry="main", repository="team/app", digest=[D3], state="absent"),
+    task("artifact", registry="main", repository="team/app", digest=[D3], expected_tags={D3: ["old"]}, state="absent"),
     task("artifact_info", registry="main"),
 ]
 

@@ -27,9 +27,9 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 
 try:
-    from urllib.parse import unquote, urljoin, urlencode, urlsplit, urlunsplit
+    from urllib.parse import parse_qsl, unquote, urljoin, urlencode, urlsplit, urlunsplit
 except ImportError:  # pragma: no cover - Python 2 is not supported
-    unquote = urljoin = urlencode = urlsplit = urlunsplit = None
+    parse_qsl = unquote = urljoin = urlencode = urlsplit = urlunsplit = None
 
 try:
     import requests
@@ -544,6 +544,42 @@ class ApiClient:
             next_url = parse_link_header(response.headers.get("Link")).get("next")
             url = urljoin(url, next_url) if next_url else None
             query = None
+
+    def paginate_numbered(self, path, params=None, page_param="page"):
+        """Numbered pages with RFC 8288 links (GitHub): when page 1 links ``rel="next"`` to page 2 and ``rel="last"`` to page
+        N, pages 2 .. N are read side by side (the ``last`` URL with its page number changed), then ``next`` is followed
+        from page N (a list that grew meanwhile); otherwise one page after the other, as :meth:`paginate_link`."""
+        def read(target, query=None):
+            answer = self.request("GET", target, params=query)
+            items = (answer.json() or []) if answer.content else []
+            return items, parse_link_header(answer.headers.get("Link"))
+
+        def number(link):
+            value = dict(parse_qsl(urlsplit(link).query)).get(page_param) if link else None
+            return int(value) if value and value.isdigit() else None
+
+        current = self.url(path)
+        found, links = read(current, params)
+        following = urljoin(current, links["next"]) if links.get("next") else None
+        last = urljoin(current, links["last"]) if links.get("last") else None
+        if following and last and number(following) == 2 and (number(last) or 0) > 2:
+            template = urlsplit(last)
+            query = parse_qsl(template.query)
+
+            def page(n):
+                return read(urlunsplit(template._replace(query=urlencode([(k, str(n) if k == page_param else v) for k, v in query]))))
+
+            for _n, (items, page_links), error in self.run_bulk(page, range(2, number(last) + 1)):
+                if error is not None:
+                    raise error
+                found.extend(items)
+                following = urljoin(last, page_links["next"]) if page_links.get("next") else None
+        while following:
+            current = following
+            items, links = read(current)
+            found.extend(items)
+            following = urljoin(current, links["next"]) if links.get("next") else None
+        return found
 
     def paginate_next_field(self, path, params=None, results_key="results", next_key="next"):
         """A ``next`` URL or page number in the body (NCP)."""

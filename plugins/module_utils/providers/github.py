@@ -449,8 +449,8 @@ class GitHubProvider(GitHubMetadata, Provider):
 
     # -- artifacts (package versions) -----------------------------------------------
     def _version_list(self, owner, package, state="active", refresh=False):
-        """A package's versions (newest first), every page following ``Link`` rel=next; None when there is no such
-        (active) package. Listed once per run unless ``refresh``."""
+        """A package's versions (newest first), every page (pages 2 to ``Link`` rel=last side by side); None when there is
+        no such (active) package. Listed once per run unless ``refresh``."""
         key = (str(owner), package, state)
         with self._lock:
             if not refresh and key in self._versions:
@@ -469,7 +469,7 @@ class GitHubProvider(GitHubMetadata, Provider):
         if state == "deleted":
             params["state"] = "deleted"
         try:
-            raws = list(self.client.paginate_link(self.package_path(owner, package, "versions"), params=params))
+            raws = self.client.paginate_numbered(self.package_path(owner, package, "versions"), params=params)
         except NotFoundError:
             raws = None
         with self._lock:

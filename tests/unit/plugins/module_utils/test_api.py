@@ -637,6 +637,31 @@ def test_paginate_link_absolute_and_list_body(server, harness):
     assert [r.raw_query for r in server.requests] == ["", "page=2"]
 
 
+@pytest.mark.parametrize("pages, grows", [(5, False), (5, True), (2, False), (1, False)])
+def test_paginate_numbered_reads_pages_two_to_last_side_by_side(server, harness, pages, grows):
+    """GitHub's numbered pages: page 1 links next (2) and last (N); pages 2 .. N are asked for with the last link's
+    query, page number changed, and come back in order. A list that grew past N meanwhile is read on from page N's next;
+    with 2 pages or 1 there is nothing to read side by side."""
+    total = pages + (1 if grows else 0)
+
+    def reply(seen):
+        page = int(seen.arg("page", "1"))
+        links = []
+        if page < total:
+            links.append('</api/items?per_page=2&page=%d&via=next>; rel="next"' % (page + 1))
+            links.append('</api/items?per_page=2&page=%d&via=last>; rel="last"' % (pages if page == 1 else total))
+        return Reply(200, [page * 10, page * 10 + 1], {"Link": ", ".join(links)} if links else {})
+    server.route("GET", "/api/items", reply)
+    client = harness.client(server.url)
+    found = client.paginate_numbered("/api/items", params={"per_page": 2, "page": 1})
+    assert found == [value for page in range(1, total + 1) for value in (page * 10, page * 10 + 1)]
+    queries = [r.raw_query for r in server.requests]
+    assert queries[0] == "per_page=2&page=1" and len(queries) == total  # each page once
+    side_by_side = range(2, pages + 1) if pages > 2 else range(0)
+    expected = ["per_page=2&page=%d&via=%s" % (page, "last" if page in side_by_side else "next") for page in range(2, total + 1)]
+    assert sorted(queries[1:]) == sorted(expected)
+
+
 def test_paginate_next_field_url(server, harness):
     def reply(seen):
         page = int(seen.arg("page", "1"))

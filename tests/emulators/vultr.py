@@ -481,6 +481,7 @@ class VultrEmulator(EmulatorServer):
         self.requests_per_second = 0  # setting "rate_limit" (the name rate_limit() is the framework's fault method)
         self.rate_limit_window = 1.0
         self.registry_host = None
+        self.backend_host = None
         self.registry_scheme = "http"
         self.registry_backing = True
         self.docker_credentials = None
@@ -531,10 +532,10 @@ class VultrEmulator(EmulatorServer):
                 if not isinstance(value, bool):
                     raise ApiError(400, f"{key} must be a boolean")
                 setattr(self, key, value)
-            elif key == "registry_host":
+            elif key in ("registry_host", "backend_host"):
                 if value is not None and (not isinstance(value, str) or not value or "/" in value):
-                    raise ApiError(400, "registry_host must be a host[:port] string or null")
-                self.registry_host = value or None
+                    raise ApiError(400, f"{key} must be a host[:port] string or null")
+                setattr(self, key, value or None)
             elif key == "docker_credentials":
                 if value is not None and not (isinstance(value, dict) and isinstance(value.get("username"), str)
                                               and isinstance(value.get("password"), str)):
@@ -583,7 +584,7 @@ class VultrEmulator(EmulatorServer):
         if self.docker_credentials:
             creds = {"username": self.docker_credentials["username"], "password": "***"}
         return {"default_per_page": self.default_per_page, "max_per_page": self.max_per_page, "rate_limit": self.requests_per_second,
-                "rate_limit_window": self.rate_limit_window, "registry_host": self.registry_host,
+                "rate_limit_window": self.rate_limit_window, "registry_host": self.registry_host, "backend_host": self.backend_host,
                 "registry_scheme": self.registry_scheme, "registry_backing": self.registry_backing, "backed": self.backed,
                 "docker_credentials": creds, "robot_update_shape": self.robot_update_shape,
                 "robot_permissions_shape": self.robot_permissions_shape, "retention_scope_key": self.retention_scope_key,
@@ -593,14 +594,15 @@ class VultrEmulator(EmulatorServer):
 
     @property
     def backed(self):
-        """True when artifacts are read from (and deleted on) the real registry at ``registry_host``."""
+        """True when artifacts are read from (and deleted on) the real registry at ``registry_host`` (or ``backend_host``:
+        where the emulator itself reaches that registry, when it is not where clients do, e.g. behind a fault proxy)."""
         return self.backend is not None
 
     def _rebuild_backend(self):
         wanted = None
         if self.registry_host and self.registry_backing:
             creds = self.docker_credentials or {}
-            wanted = (f"{self.registry_scheme}://{self.registry_host}", creds.get("username"), creds.get("password"))
+            wanted = (f"{self.registry_scheme}://{self.backend_host or self.registry_host}", creds.get("username"), creds.get("password"))
         current = None if self.backend is None else (self.backend.base_url, self.backend.username, self.backend.password)
         if wanted != current:
             self.backend = OciBackend(*wanted) if wanted else None

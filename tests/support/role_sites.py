@@ -125,9 +125,10 @@ def dumped_tags(emu, registry, repository):
 
 def vultr_site(stack, registry, name, api=direct, registry_host=None):
     """Vultr's emulator backed by the real registry; the images pushed there, their push and pull times told to Vultr.
-    ``registry_host``: the ``host:port`` Vultr names as the registry's (the role's tag removals and deletes go there
-    over ``/v2/``), e.g. a proxy's in front of ``registry``; the seeding goes to ``registry`` directly."""
-    emu = stack.enter_context(vultr.VultrEmulator(registry_host=registry_host or registry.host, clock=clock,
+    ``registry_host``: the ``host:port`` Vultr names as the registry's (the role's tag removals go there over ``/v2/``),
+    e.g. a proxy's in front of ``registry``; the seeding, and the emulator's own reads and deletes (``backend_host``),
+    go to ``registry`` directly."""
+    emu = stack.enter_context(vultr.VultrEmulator(registry_host=registry_host or registry.host, backend_host=registry.host, clock=clock,
                                                   docker_credentials={"username": registry.username, "password": registry.password}))
     emu.add_registry(name, region="sjc", plan="business")
     client = SeedClient.for_registry(registry)

@@ -261,10 +261,9 @@ class Vultr(Provider):
     def start(self):
         # auth none: with htpasswd, distribution runs bcrypt on every request, and the backed emulator reads the
         # registry a lot (tests/emulators/vultr.py reads every tag of a repository when it lists or adds artifacts).
+        # Vultr hands out the proxy as the registry host; the emulator's own reads of its registry go around it.
         with LocalRegistry(auth="none") as real, LatencyProxy(real) as proxy, VultrEmulator(
-                registry_host=proxy.host, docker_credentials={"username": "bench", "password": "bench"}) as emu:
-            # Vultr hands out the proxy as the registry host; the emulator's own reads of its registry go around it.
-            emu.backend.base_url = real.url
+                registry_host=proxy.host, backend_host=real.host, docker_credentials={"username": "bench", "password": "bench"}) as emu:
             emu.add_registry(self.registry, region="sjc", plan="business")
             yield Env(emu, real, proxy)
 

@@ -408,7 +408,9 @@ def test_blob_upload_post_is_retried(seed, shared, fault_proxy, kind):
     assert proxy.stats()["faults"] == {kind: 2}
     posts = [e for e in proxy.log() if e.method == "POST"]
     assert len(posts) >= 3 and posts[-1].status == 202
-    assert retries_of(result) >= 2
+    # the throwaway's two blobs go side by side, so the two faults may strike each its first POST: the two retry warnings
+    # then read alike, and ansible-core keeps one copy of identical warnings
+    assert retries_of(result) >= 1
 
 
 @pytest.mark.parametrize("module", ["tag", "artifact"])

@@ -41,8 +41,10 @@ description:
     and GitLab's garbage collection then removes the untagged manifest (on GitLab.com automatically, on Self-Managed when an
     administrator runs it). Each tag is read again right before: when one no longer points at the digest, nothing is deleted
     and the digest is reported V(skipped) with reason V(tags_changed). Tags a tag protection rule names go first, so a
-    protected tag (HTTP 403) stops the delete before another tag of the digest is removed. A digest with no tag is invisible
-    to GitLab's API and is reported V(absent): its garbage collection removes it."
+    protected tag (HTTP 403) stops the delete before another tag of the digest is removed. Two runs at once that split a
+    digest's tags report it once: V(deleted) by the run that removed its first tag in that order (over the tags
+    O(expected_tags) lists), V(absent) by the other. A digest with no tag is invisible to GitLab's API and is reported
+    V(absent): its garbage collection removes it."
   - "On V(github), an artifact is a version of a container package on ghcr.io (O(registry) is the owner, O(repository) the
     package), found by its digest or by its version id (O(version_id)); deleting it deletes the version by id, tags and all.
     GitHub refuses to delete a package's last version: see O(on_last_version). O(state=present) restores a version deleted

@@ -239,7 +239,8 @@ def test_versions_follow_link_pages_and_normalize(emu, connect):
     assert len(artifacts) == 250
     targets = [r.target for r in emu.log.records]
     assert targets[0] == "/orgs/acme/packages/container/team%2Fapp/versions?per_page=100&page=1"
-    assert [r.query.get("page") for r in emu.log.records] == ["1", "2", "3"]
+    pages = [r.query.get("page") for r in emu.log.records]
+    assert pages[0] == "1" and sorted(pages[1:]) == ["2", "3"]  # pages 2 and 3 (rel="last") side by side
     first = next(a for a in artifacts if a["digest"] == "sha256:%064x" % 1)
     assert first == {
         "repository": "team/app", "digest": "sha256:%064x" % 1, "media_type": None, "size_bytes": None, "tags": ["t1"],

@@ -191,6 +191,11 @@ def version_tags(raw):
     return sorted(((raw.get("metadata") or {}).get("container") or {}).get("tags") or [])
 
 
+def versions_query(state="active"):
+    """The first page's query of a package's version list: the largest pages; ``state=deleted`` for the deleted ones."""
+    return dict({"per_page": PER_PAGE, "page": 1}, **({"state": "deleted"} if state == "deleted" else {}))
+
+
 class GitHubProvider(GitHubMetadata, Provider):
     name = "github"
     env_fallbacks = {"api_token": ("GITHUB_TOKEN", "GH_TOKEN"), "api_url": ("GITHUB_API_URL",)}
@@ -465,11 +470,8 @@ class GitHubProvider(GitHubMetadata, Provider):
                 with self._lock:
                     self._versions[key] = None
                 return None
-        params = {"per_page": PER_PAGE, "page": 1}
-        if state == "deleted":
-            params["state"] = "deleted"
         try:
-            raws = self.client.paginate_numbered(self.package_path(owner, package, "versions"), params=params)
+            raws = self.client.paginate_numbered(self.package_path(owner, package, "versions"), params=versions_query(state))
         except NotFoundError:
             raws = None
         with self._lock:
@@ -479,11 +481,8 @@ class GitHubProvider(GitHubMetadata, Provider):
     def _find_version(self, owner, package, digest, state="active"):
         """The version of ``digest`` (its raw record) or None, reading the version pages only until it shows: GitHub lists
         the newest first, so a manifest just pushed is on the first page. Nothing is cached."""
-        params = {"per_page": PER_PAGE, "page": 1}
-        if state == "deleted":
-            params["state"] = "deleted"
         try:
-            return next((raw for raw in self.client.paginate_link(self.package_path(owner, package, "versions"), params=params)
+            return next((raw for raw in self.client.paginate_link(self.package_path(owner, package, "versions"), params=versions_query(state))
                          if raw.get("name") == digest), None)
         except NotFoundError:
             return None

@@ -188,6 +188,11 @@ def tag_name_of(raw):
     return raw.get("name") or raw.get("tag")
 
 
+def names_on(raws, digest):
+    """The sorted names of the raw tags (or None) that point at ``digest``."""
+    return sorted(tag_name_of(raw) for raw in raws or [] if raw.get("digest") == digest)
+
+
 def images_of(raw):
     return [image for image in raw.get("images") or [] if isinstance(image, dict)]
 
@@ -778,7 +783,7 @@ class NcloudProvider(Provider):
         expected = expected_tags_for(self.params, item)
         key = (item["registry"], item["repository"])
         raws = self._fresh_tags.get(key) if expected is not None else self._raw_tags(*key)
-        now = sorted(tag_name_of(raw) for raw in raws or [] if raw.get("digest") == item["digest"])
+        now = names_on(raws, item["digest"])
         extra = sorted(set(now) - (expected if expected is not None else set(current.get("tags") or [])))
         if extra:
             raise Skipped("tags_changed", "tag(s) %s now point at this digest but were not expected; not deleted" % ", ".join(extra))
@@ -899,7 +904,7 @@ class NcloudProvider(Provider):
 
     def _tags_on(self, registry, image, digest):
         """The names of the image's tags on ``digest``, read again (sorted)."""
-        return sorted(tag_name_of(raw) for raw in self._raw_tags(registry, image, refresh=True) or [] if raw.get("digest") == digest)
+        return names_on(self._raw_tags(registry, image, refresh=True), digest)
 
     def is_leftover(self, item, current):
         """A tag on a throwaway manifest of this collection was being removed by a run that could not finish."""

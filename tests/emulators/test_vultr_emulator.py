@@ -16,6 +16,7 @@ import pytest
 import requests
 import yaml
 
+from tests.emulators import registry_storage
 from tests.emulators.vultr import (DEFAULT_API_KEY, NEVER_PULLED, VultrEmulator, cron_next, decode_cursor, doublestar_match,
                                    encode_cursor, robot_path_name)
 from tests.support.registry import LocalRegistry
@@ -1014,18 +1015,26 @@ def test_backed_oci_tag_removal_and_artifact_delete(backed):
     assert_error(api("GET", path), 404, "Invalid repository image")
 
 
-def test_backed_reads_are_few_and_never_mutate(backed, local_registry):
+@pytest.mark.parametrize("reads", ["storage", "http"])
+def test_backed_reads_are_few_and_never_mutate(backed, local_registry, reads):
+    """Tags and their digests come from the registry's storage (tests/emulators/registry_storage.py), or over HTTP when
+    the registry is not one this process started: a tag list and a HEAD per tag, once per API request."""
     emu, api, seed, name = backed
     for image in ("one", "two"):
         seed.push_image(f"{name}/{image}", ["a", "b"])
     rid = emu.registry_id(name)
     api("GET", f"/registry/{rid}/repositories")  # first sight: manifests are described (then cached by digest)
-    mark = local_registry.mark()
-    assert [r["artifact_count"] for r in api("GET", f"/registry/{rid}/repositories").json()["repositories"]] == [1, 1]
-    logged = [(e.method, e.path.split("?")[0]) for e in local_registry.requests_since(mark)]
-    assert logged == [("GET", "/v2/_catalog"),
-                      ("GET", f"/v2/{name}/one/tags/list"), ("HEAD", f"/v2/{name}/one/manifests/a"), ("HEAD", f"/v2/{name}/one/manifests/b"),
-                      ("GET", f"/v2/{name}/two/tags/list"), ("HEAD", f"/v2/{name}/two/manifests/a"), ("HEAD", f"/v2/{name}/two/manifests/b")]
+    if reads == "http":
+        registry_storage.unregister(local_registry.host)
+    try:
+        mark = local_registry.mark()
+        assert [r["artifact_count"] for r in api("GET", f"/registry/{rid}/repositories").json()["repositories"]] == [1, 1]
+        logged = [(e.method, e.path.split("?")[0]) for e in local_registry.requests_since(mark)]
+    finally:
+        registry_storage.register(local_registry.host, local_registry.storage_dir)
+    over_http = [("GET", f"/v2/{name}/one/tags/list"), ("HEAD", f"/v2/{name}/one/manifests/a"), ("HEAD", f"/v2/{name}/one/manifests/b"),
+                 ("GET", f"/v2/{name}/two/tags/list"), ("HEAD", f"/v2/{name}/two/manifests/a"), ("HEAD", f"/v2/{name}/two/manifests/b")]
+    assert logged == [("GET", "/v2/_catalog")] + (over_http if reads == "http" else [])
     mark = local_registry.mark()
     for path in ("", "/repository/one", "/repository/one/artifacts", "/robots"):
         assert api("GET", f"/registry/{rid}{path}").status_code == 200

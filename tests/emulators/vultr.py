@@ -30,6 +30,7 @@ import urllib.request
 import uuid
 from datetime import datetime, timedelta, timezone
 
+from tests.emulators import registry_storage
 from tests.emulators.base import ApiError, EmulatorServer, Response, run_standalone
 from tests.support import known_secrets
 
@@ -287,11 +288,13 @@ class OciBackend:
 
     Basic auth is sent up front when credentials are given; a ``Bearer``
     challenge is answered with a token from its realm (Basic credentials).
-    Manifest facts are cached by digest (content-addressed, so never stale).
+    Manifest facts are cached by digest (content-addressed, so never stale). Tag lists and tags' digests come from
+    the registry's storage when this process started it (``tests/emulators/registry_storage.py``).
     """
 
     def __init__(self, base_url, username=None, password=None, timeout=10):
         self.base_url = base_url.rstrip("/")
+        self.host = urllib.parse.urlsplit(self.base_url).netloc
         self.username = username
         self.password = password
         self.timeout = timeout
@@ -367,6 +370,9 @@ class OciBackend:
 
     def tags(self, repo):
         """Tag names of ``repo`` (``[]`` when the repository is unknown)."""
+        names = registry_storage.tags(self.host, repo)
+        if names is not registry_storage.UNKNOWN:
+            return names
         status, _headers, body = self.request("GET", f"/v2/{repo}/tags/list")
         if status == 404:
             return []
@@ -376,6 +382,9 @@ class OciBackend:
 
     def resolve(self, repo, ref):
         """Digest of a tag or digest reference, ``None`` when absent."""
+        digest = registry_storage.resolve(self.host, repo, ref)
+        if digest is not registry_storage.UNKNOWN:
+            return digest
         status, headers, _body = self.request("HEAD", f"/v2/{repo}/manifests/{ref}", MANIFEST_ACCEPT)
         if status == 404:
             return None

@@ -14,6 +14,7 @@ import uuid
 import requests
 import yaml
 
+from tests.emulators import registry_storage
 from tests.support import known_secrets
 from tests.support.token_server import FULL_ACCESS, PULL_ONLY, TokenServer
 
@@ -134,6 +135,8 @@ class LocalRegistry:  # pylint: disable=too-many-instance-attributes
 
     def stop(self):
         """Terminate the registry (and token server) and remove the temp dir."""
+        if self.port is not None:
+            registry_storage.unregister(self.host)
         if self._proc is not None:
             self._proc.terminate()
             try:
@@ -210,6 +213,7 @@ class LocalRegistry:  # pylint: disable=too-many-instance-attributes
             try:
                 resp = requests.get(self.url + "/v2/", timeout=1)
                 if resp.status_code in (200, 401):
+                    registry_storage.register(self.host, self.storage_dir)  # emulators in front read tags from there
                     return
             except requests.RequestException:
                 pass

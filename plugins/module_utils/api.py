@@ -581,22 +581,6 @@ class ApiClient:
             following = urljoin(current, links["next"]) if links.get("next") else None
         return found
 
-    def paginate_next_field(self, path, params=None, results_key="results", next_key="next"):
-        """A ``next`` URL or page number in the body (NCP)."""
-        url = self.url(path)
-        query = dict(params or {})
-        while url:
-            body = self.get(url, params=query) or {}
-            yield from body.get(results_key) or []
-            following = body.get(next_key)
-            if not following:
-                return
-            if isinstance(following, int) or str(following).isdigit():
-                query["page"] = int(following)
-            else:
-                url = urljoin(url, str(following))
-                query = None
-
     # -- bulk ---------------------------------------------------------------
     def run_bulk(self, func, items, concurrency=None):
         """Call ``func(item)`` for every item on a bounded pool; return ``[(item, result, error)]`` in input order."""

@@ -74,10 +74,14 @@ def unexpected_tags(params, item, tags):
     return [] if wanted is None else sorted(set(tags) - wanted)
 
 
-def refuse_unexpected_tags(params, item, tags):
+def refuse_unexpected_tags(params, item, tags, known=None):
     """Raise :class:`Skipped` (``tags_changed``) when ``tags``, read right before the delete, carry one that
-    ``expected_tags`` does not list for the item's digest (a tag pushed onto it since it was read)."""
-    extra = unexpected_tags(params, item, tags)
+    ``expected_tags`` does not list for the item's digest (a tag pushed onto it since it was read). When
+    ``expected_tags`` does not name the digest, ``known`` (the tags this run's read found on it), if given, stands in."""
+    if known is not None and expected_tags_for(params, item) is None:
+        extra = sorted(set(tags) - set(known))
+    else:
+        extra = unexpected_tags(params, item, tags)
     if extra:
         raise Skipped("tags_changed", "tag(s) %s now point at this digest but were not expected; not deleted" % ", ".join(extra))
 
@@ -109,7 +113,7 @@ class FreshReads:
 
     def _state(self, key):
         if key not in self._keys:
-            self._keys[key] = {"started": 0, "done": 0, "running": False, "exclusive": False, "deleting": 0, "result": None}
+            self._keys[key] = {"done": 0, "running": False, "exclusive": False, "deleting": 0, "result": None}
         return self._keys[key]
 
     def get(self, key):
@@ -120,9 +124,8 @@ class FreshReads:
                 if state["running"]:
                     self._cond.wait()
                     continue
-                state["started"] += 1
                 state["running"] = True
-                generation = state["started"]
+                generation = state["done"] + 1  # reads of a key run one at a time
                 last = state["result"]
                 state["exclusive"] = last is None or last[1] is not None or bool(self._paged(last[0]))
                 while state["exclusive"] and state["deleting"]:

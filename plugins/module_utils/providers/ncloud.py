@@ -55,7 +55,7 @@ from ansible_collections.regops.registry.plugins.module_utils.api import (
 )
 from ansible_collections.regops.registry.plugins.module_utils.oci import TagMoved, platform_string
 from ansible_collections.regops.registry.plugins.module_utils.providers.base import (
-    Action, AlreadyGone, Capability, FreshReads, Provider, Skipped, expected_tags_for)
+    Action, AlreadyGone, Capability, FreshReads, Provider, expected_tags_for, refuse_unexpected_tags)
 from ansible_collections.regops.registry.plugins.module_utils.providers.oci import OciProvider, remove_tags_over_oci
 
 # region -> (API gateway host, stage prefix): the prefix is part of the signed URI
@@ -784,9 +784,7 @@ class NcloudProvider(Provider):
         key = (item["registry"], item["repository"])
         raws = self._fresh_tags.get(key) if expected is not None else self._raw_tags(*key)
         now = names_on(raws, item["digest"])
-        extra = sorted(set(now) - (expected if expected is not None else set(current.get("tags") or [])))
-        if extra:
-            raise Skipped("tags_changed", "tag(s) %s now point at this digest but were not expected; not deleted" % ", ".join(extra))
+        refuse_unexpected_tags(self.params, item, now, known=current.get("tags") or [])
         with self._fresh_tags.deleting(key):
             done = self._delete_tags_of_digest(item["registry"], item["repository"], now, stop=True)
         removed = [tag for tag in now if tag in done and done[tag] is None]

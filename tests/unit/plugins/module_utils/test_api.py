@@ -662,30 +662,6 @@ def test_paginate_numbered_reads_pages_two_to_last_side_by_side(server, harness,
     assert sorted(queries[1:]) == sorted(expected)
 
 
-def test_paginate_next_field_url(server, harness):
-    def reply(seen):
-        page = int(seen.arg("page", "1"))
-        following = "/api/v1/items?page=%d&size=2" % (page + 1) if page < 3 else None
-        return Reply(200, {"results": [page * 10, page * 10 + 1], "next": following})
-    server.route("GET", "/api/v1/items", reply)
-    client = harness.client(server.url)
-    assert list(client.paginate_next_field("/api/v1/items", params={"size": 2})) == [10, 11, 20, 21, 30, 31]
-    assert [r.raw_query for r in server.requests] == ["size=2", "page=2&size=2", "page=3&size=2"]
-
-
-def test_paginate_next_field_page_number(server, harness):
-    def reply(seen):
-        page = int(seen.arg("page", "1"))
-        return Reply(200, {"content": [page], "nextPage": page + 1 if page < 3 else 0})
-    server.route("GET", "/items", reply)
-    client = harness.client(server.url)
-    assert list(client.paginate_next_field("/items", params={"q": "x"}, results_key="content", next_key="nextPage")) == [1, 2, 3]
-    assert [(r.arg("q"), r.arg("page")) for r in server.requests] == [("x", None), ("x", "2"), ("x", "3")]
-
-
-# -- bulk --------------------------------------------------------------------------
-
-
 def test_run_bulk_keeps_input_order_and_captures_errors(server, harness):
     for i in range(10):
         server.route("GET", "/item/%d" % i, Reply(200, {"i": i}, delay=0.02 * ((7 * i) % 5)))

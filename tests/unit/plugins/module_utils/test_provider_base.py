@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from ansible_collections.regops.registry.plugins.module_utils.providers.base import FreshReads
+from ansible_collections.regops.registry.plugins.module_utils.providers.base import FreshReads, Skipped, refuse_unexpected_tags
 
 
 class Reads:
@@ -152,3 +152,17 @@ def test_a_paged_read_never_overlaps_a_delete_of_its_key():
     assert fresh.get("small") == ("small", 6)
     hold.set()
     deleter.join(10)
+
+
+def test_a_tag_that_expected_tags_or_else_the_read_did_not_have_keeps_the_digest():
+    item = {"repository": "app", "digest": "sha256:" + "1" * 64}
+    named = {"expected_tags": {"app@" + item["digest"]: ["v1", "v2"]}}
+    refuse_unexpected_tags(named, item, ["v1"], known=["v1"])  # fewer tags: nothing new on it
+    with pytest.raises(Skipped) as caught:
+        refuse_unexpected_tags(named, item, ["v1", "v3"], known=["v1", "v3"])  # expected_tags wins over the read
+    assert caught.value.reason == "tags_changed" and "tag(s) v3 now point at this digest" in str(caught.value)
+    # expected_tags does not name the digest: the read's tags stand in when given, else nothing is checked
+    with pytest.raises(Skipped, match="hotfix"):
+        refuse_unexpected_tags({}, item, ["v1", "hotfix"], known=["v1"])
+    refuse_unexpected_tags({}, item, ["v1", "hotfix"], known=["v1", "hotfix"])
+    refuse_unexpected_tags({}, item, ["v1", "hotfix"])

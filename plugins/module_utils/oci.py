@@ -111,6 +111,7 @@ class OciAuth:
         self.realm = None
         self.service = None
         self._tokens = {}
+        self._fetching = {}  # scope key -> lock held by the one thread fetching its token
         self._lock = threading.Lock()
 
     def _basic(self):
@@ -164,14 +165,21 @@ class OciAuth:
             return self._fetch(self.scopes_for(method, url), scopes) is not None
         return False
 
-    def _token(self, key):
+    def _cached(self, key):
         with self._lock:
             cached = self._tokens.get(key)
-            if cached and cached[1] > time.time() + 5:
-                return cached[0]
-        if self.realm is None:
-            return None
-        return self._fetch(key, key)
+        return cached[0] if cached and cached[1] > time.time() + 5 else None
+
+    def _token(self, key):
+        """The token for ``key``: cached, else fetched by one thread while the others that need it wait for it (a bulk
+        call's workers start together: without this, each would fetch the same token)."""
+        token = self._cached(key)
+        if token is not None or self.realm is None:
+            return token
+        with self._lock:
+            fetching = self._fetching.setdefault(key, threading.Lock())
+        with fetching:
+            return self._cached(key) or self._fetch(key, key)
 
     def _fetch(self, key, scopes):
         params = [("service", self.service)] if self.service else []

@@ -9,6 +9,8 @@ __metaclass__ = type
 
 import base64
 import json
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -710,3 +712,16 @@ def test_remove_tags_without_recheck_sends_no_extra_read(server, clients):
     fake.add_image("team/app", tags=["v1", "keep"])
     registry.remove_tags("team/app", _on(fake, "team/app", "v1"))
     assert not [r for r in server.requests if r.method == "HEAD" and "/manifests/" in r.path]
+
+
+def test_workers_that_start_together_fetch_one_token_per_scope(server, clients, clock):
+    """A bulk call's workers ask for the same scope's token at once: one of them fetches it, the others wait for it."""
+    tokens = TokenService(server)
+    server.route("GET", "/token", lambda seen: (time.sleep(0.2), tokens.token(seen))[1])
+    auth = OciAuth("alice", "s3cret")
+    client = clients(server.url, auth=auth)
+    registry = OciRegistry(client, auth)
+    registry.probe()
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(lambda _i: registry.tags("team/app"), range(8))) == [["v1"]] * 8
+    assert [r.query.get("scope") for r in tokens.token_requests()] == [None, ["repository:team/app:pull"]]

@@ -19,6 +19,8 @@ _RESULT_PREFIX = "_regops_r"
 _COLLECTIONS_DIR = None
 # sitecustomize that reuses the bytecode of AnsiballZ payloads across module runs (see its docstring)
 ZIPIMPORT_CACHE_DIR = str(REPO_ROOT / "tests" / "support" / "zipimport_cache")
+# the callback that writes run_tasks' registered results to a file
+HARNESS_CALLBACKS_DIR = str(REPO_ROOT / "tests" / "support" / "callback_plugins")
 
 
 class AnsibleRunError(AssertionError):
@@ -168,10 +170,10 @@ def run_tasks(tasks, *, check=False, diff=False, extra_vars=None, env=None, modu
             play_tasks.append(task)
         pairs = ", ".join(f"{json.dumps(n)}: ({n} | default(none))" for n in names)
         dump_expr = "{{ {" + pairs + "} | to_json }}"
-        dump_task = {
-            "name": "regops test harness: dump registered results",
-            "ansible.builtin.copy": {"content": dump_expr, "dest": results_file, "mode": "0600"},
-            "check_mode": False, "diff": False,
+        dump_task = {  # written to results_file by the harness's callback (tests/support/callback_plugins)
+            "name": "regops test harness: hand the registered results over",
+            "ansible.builtin.set_stats": {"data": {"regops_harness_results": dump_expr}, "per_host": False, "aggregate": False},
+            "check_mode": False, "diff": False, "no_log": True,  # the results were printed by their own tasks
         }
         play = {"name": "regops test tasks", "hosts": "localhost", "gather_facts": False,
                 "tasks": [{"block": play_tasks, "always": [dump_task]}]}
@@ -181,8 +183,10 @@ def run_tasks(tasks, *, check=False, diff=False, extra_vars=None, env=None, modu
         with open(playbook, "w", encoding="utf-8") as handle:
             yaml.safe_dump([play], handle, sort_keys=False)
         cmd = _cmd(playbook, _write_inventory(workdir), _write_extra_vars(workdir, extra_vars), check, diff, None)
-        proc = subprocess.run(cmd, cwd=workdir, env=ansible_env(workdir, env), capture_output=True, text=True,
-                              timeout=timeout, check=False)
+        run_env = ansible_env(workdir, env)
+        run_env.update(ANSIBLE_CALLBACK_PLUGINS=HARNESS_CALLBACKS_DIR, REGOPS_HARNESS_RESULTS=results_file,
+                       ANSIBLE_CALLBACKS_ENABLED=",".join(filter(None, [run_env.get("ANSIBLE_CALLBACKS_ENABLED"), "regops_harness"])))
+        proc = subprocess.run(cmd, cwd=workdir, env=run_env, capture_output=True, text=True, timeout=timeout, check=False)
         _refuse_printed_secrets(proc.stdout, proc.stderr, printed_by_ansible)
         if not os.path.exists(results_file):
             with open(playbook, encoding="utf-8") as handle:

@@ -114,6 +114,9 @@ class Env:  # pylint: disable=too-few-public-methods
 
 def in_flight(intervals):
     """``(seconds with at least one request outstanding, most requests outstanding at once)``."""
+    # an interval of no length (the latency proxy's requests at 0 ms) holds nothing; kept, its end would sort before
+    # its start and leave the count off by one for the rest of the run
+    intervals = [(start, end) for start, end in intervals if end > start]
     events = sorted([(start, 1) for start, _end in intervals] + [(end, -1) for _start, end in intervals])
     busy, depth, peak, since = 0.0, 0, 0, None
     for when, step in events:

@@ -317,20 +317,28 @@ class RegistryClient(OciBackend):
             raise BackendError(f"PUT blob answered {status}")
         return digest
 
-    def untag(self, repo, tag):
+    def untag(self, repo, tag, tries=3):
         """Remove one tag, leaving its digest's other tags alone: push a throwaway manifest under the tag, delete it by
-        digest (the way a registry without a tag delete is untagged)."""
+        digest (the way a registry without a tag delete is untagged).
+
+        Distribution deletes the manifest first, then reads every tag's link to drop the tags on it: a link being
+        written at that moment (a push to the same repository) fails that read, and the ``DELETE`` answers 500 with the
+        manifest gone and the tag left naming it (listed, never resolved). A provider's tag delete does not do that, so
+        the throwaway goes under the tag again and is deleted again, up to ``tries`` times."""
         config = json.dumps({"regops-emulator-throwaway": uuid.uuid4().hex}).encode("utf-8")
         cfg = {"mediaType": OCI_CONFIG, "digest": self.push_blob(repo, config), "size": len(config)}
         manifest = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": cfg, "layers": []},
                               separators=(",", ":")).encode("utf-8")
-        status, _headers, _body = self.send("PUT", f"/v2/{repo}/manifests/{tag}", manifest, OCI_MANIFEST)
-        if status != 201:
-            raise BackendError(f"PUT /v2/{repo}/manifests/{tag} answered {status}")
         dummy = "sha256:" + hashlib.sha256(manifest).hexdigest()
-        status = self.send("DELETE", f"/v2/{repo}/manifests/{dummy}")[0]
-        if status not in (200, 202, 404):
-            raise BackendError(f"DELETE /v2/{repo}/manifests/{dummy} answered {status}")
+        status = None
+        for _attempt in range(tries):
+            status, _headers, _body = self.send("PUT", f"/v2/{repo}/manifests/{tag}", manifest, OCI_MANIFEST)
+            if status != 201:
+                raise BackendError(f"PUT /v2/{repo}/manifests/{tag} answered {status}")
+            status = self.send("DELETE", f"/v2/{repo}/manifests/{dummy}")[0]
+            if status in (200, 202, 404):
+                return
+        raise BackendError(f"DELETE /v2/{repo}/manifests/{dummy} answered {status} ({tries} tries)")
 
 
 __all__ = [

@@ -574,11 +574,8 @@ class ApiClient:
                     raise error
                 found.extend(items)
                 following = urljoin(last, page_links["next"]) if page_links.get("next") else None
-        while following:
-            current = following
-            items, links = read(current)
-            found.extend(items)
-            following = urljoin(current, links["next"]) if links.get("next") else None
+        if following:
+            found.extend(self.paginate_link(following))
         return found
 
     # -- bulk ---------------------------------------------------------------

@@ -99,8 +99,8 @@ collection-link:
 
 # tests/emulators holds the self-tests of the fake provider APIs the e2e suite
 # uses; they are fast and hermetic, so they run with the unit tests. They import
-# nothing from ansible-core (tests/unit/test_test_layout.py checks it), so they
-# run once, on 2.19.
+# nothing from ansible-core (tests/unit/support/test_emulators_stand_alone.py
+# checks it), so they run once, on 2.19.
 unit: venv collection-link
 	@$(ROOT)/scripts/pytest.sh tests/unit $(PYTEST_OPTS)
 	@$(ROOT)/scripts/pytest.sh tests/emulators $(PYTEST_OPTS)

@@ -262,8 +262,8 @@ class Vultr(Provider):
 
     @contextlib.contextmanager
     def start(self):
-        # auth none: with htpasswd, distribution runs bcrypt on every request, and the backed emulator reads the
-        # registry a lot (tests/emulators/vultr.py reads every tag of a repository when it lists or adds artifacts).
+        # auth none: with htpasswd, distribution runs bcrypt on every request, and the collection's tag removal sends
+        # hundreds of them to this registry (the backed emulator reads its tags from the registry's storage).
         # Vultr hands out the proxy as the registry host; the emulator's own reads of its registry go around it.
         with LocalRegistry(auth="none") as real, LatencyProxy(real) as proxy, VultrEmulator(
                 registry_host=proxy.host, backend_host=real.host, docker_credentials={"username": "bench", "password": "bench"}) as emu:

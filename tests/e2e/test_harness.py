@@ -1,13 +1,15 @@
 """Prove the e2e harness and the distribution 2.8 behaviours the collection relies on."""
 
+import os
 import re
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.support import ansible_runner
+from tests.support import ansible_runner, warm_python
 from tests.support.faultproxy import FaultRule
 from tests.support.registry import MUTATING_METHODS
 from tests.support.seed import DOCKER_MANIFEST, MANIFEST_ACCEPT, OCI_INDEX, OCI_MANIFEST, SeedClient, SeedError
@@ -204,10 +206,58 @@ def test_run_tasks_runs_real_ansible():
         {"ansible.builtin.debug": {"msg": "never"}},
     ], extra_vars={"who": "world"})
     assert results[0] == {"msg": "hello world", "changed": False, "failed": False}, results.output
-    assert results[1]["ansible_python_interpreter"] == ansible_runner.sys.executable
+    # module processes run on the warm interpreter (tests/support/warm_python.py) unless it is turned off
+    assert results[1]["ansible_python_interpreter"] == warm_python.interpreter(None)
     assert results[2]["failed"] is True and results[2]["rc"] == 1
     assert results[3] == {"not_run": True}
     assert results.rc == 2
+
+
+@pytest.mark.skipif(not warm_python.enabled(), reason="REGOPS_WARM_PYTHON=0: the harness runs no warm interpreter")
+def test_warm_interpreter_runs_a_script_as_python_would(tmp_path):
+    """The client hands its argv, cwd, environment and streams to a forked child of the server; the child's exit status
+    is the client's, and a script that raises fails as Python fails (status 1, the traceback on stderr)."""
+    python = warm_python.interpreter(ansible_runner.ansible_env(str(tmp_path)))
+    script = tmp_path / "AnsiballZ_probe.py"
+    script.write_text(
+        "import os, sys\n"
+        "print(os.getcwd(), os.environ['PROBE'], sys.argv, os.path.dirname(os.path.abspath(sys.path[0])), sep='|')\n"
+        "print('to stderr', file=sys.stderr)\n"
+        "print(sorted(m for m in sys.modules if m.startswith('ansible_collections')))\n"
+        "sys.exit(int(sys.argv[1]))\n", encoding="utf-8")
+    proc = subprocess.run([python, str(script), "3"], cwd=str(tmp_path), env=dict(os.environ, PROBE="seen"),
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 3, proc.stderr
+    cwd, probe, argv, path_dir = proc.stdout.splitlines()[0].split("|")
+    assert (cwd, probe, argv, path_dir) == (str(tmp_path), "seen", repr([str(script), "3"]), str(tmp_path.parent))
+    assert proc.stdout.splitlines()[1] == "[]"  # the collection comes from the payload, never from the server
+    assert proc.stderr == "to stderr\n"
+
+    script.write_text("raise ValueError('boom')\n", encoding="utf-8")
+    proc = subprocess.run([python, str(script)], capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 1 and "ValueError: boom" in proc.stderr
+
+
+@pytest.mark.skipif(not warm_python.enabled(), reason="REGOPS_WARM_PYTHON=0: the harness runs no warm interpreter")
+def test_warm_interpreter_client_killed_takes_its_run_with_it(tmp_path):
+    """Killing the client (what a timeout or a killed ansible-playbook does) kills the module run it started."""
+    python = warm_python.interpreter(ansible_runner.ansible_env(str(tmp_path)))
+    pid_file = tmp_path / "pid"
+    script = tmp_path / "sleeper.py"
+    script.write_text(f"import os, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\ntime.sleep(600)\n",
+                      encoding="utf-8")
+    with subprocess.Popen([python, str(script)]) as client:
+        deadline = time.monotonic() + 30
+        while not pid_file.exists() or not pid_file.read_text():
+            assert time.monotonic() < deadline, "the run never started"
+            time.sleep(0.02)
+        child = int(pid_file.read_text())
+        assert Path(f"/proc/{child}").exists()
+        client.kill()
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{child}").exists() and Path(f"/proc/{child}/stat").read_text().split()[2] != "Z":
+        assert time.monotonic() < deadline, "the module run outlived its client"
+        time.sleep(0.02)
 
 
 def test_zipimport_cache_reuses_bytecode_and_names_the_real_file(tmp_path):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.support import known_secrets
+from tests.support import known_secrets, warm_python
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ANSIBLE_BIN_DIR = Path(sys.executable).parent
@@ -103,8 +103,9 @@ def ansible_env(workdir, env=None):
 
 def _write_inventory(workdir):
     path = os.path.join(workdir, "inventory.ini")
+    python = warm_python.interpreter(ansible_env(workdir))
     with open(path, "w", encoding="utf-8") as handle:
-        handle.write(f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}\n")
+        handle.write(f"localhost ansible_connection=local ansible_python_interpreter={python}\n")
     return path
 
 

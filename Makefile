@@ -50,8 +50,7 @@ export XDG_CACHE_HOME := $(BUILD)/cache
 # the same module_utils source in every module run (tests/support/zipimport_cache); REGOPS_ZIPIMPORT_CACHE= turns it off.
 export REGOPS_ZIPIMPORT_CACHE ?= $(BUILD)/cache/ansiballz
 # The e2e harness runs module processes from a warm interpreter (tests/support/warm_python.py); REGOPS_WARM_PYTHON=0
-# gives every module process a fresh interpreter.
-export REGOPS_WARM_PYTHON ?= 1
+# gives every module process a fresh interpreter. `make demo` runs them fresh, as a user's run does.
 $(shell mkdir -p $(BUILD)/tmp)
 
 # `make test`: the prerequisites one after another, then the independent stages side by side, longest first.

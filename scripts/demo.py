@@ -204,8 +204,9 @@ def main(argv=None):  # pylint: disable=too-many-locals,too-many-statements
     # The test harness runs ansible-playbook at -vvv with --diff; the demo prints for a person: the normal verbosity, no diff.
     os.environ.setdefault("REGOPS_E2E_VERBOSITY", "0")
     os.environ.setdefault("REGOPS_E2E_DIFF", "0")
-    # and runs every module on the real interpreter, as a user's run does (not the harness's warm one)
-    os.environ["REGOPS_WARM_PYTHON"] = "0"
+    # and runs every module on a fresh interpreter, as a user's run does (its tests, tests/e2e/test_demo.py, ask for
+    # the harness's warm one: tests/support/warm_python.py)
+    os.environ.setdefault("REGOPS_WARM_PYTHON", "0")
     # Imported only now: the helpers create their temporary directories with tempfile.
     from tests.support.ansible_runner import run_playbook  # pylint: disable=import-outside-toplevel
     from tests.support.registry import LocalRegistry  # pylint: disable=import-outside-toplevel

@@ -20,6 +20,8 @@ def run_demo(tmp_path, *args):
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     env = dict(os.environ, TMPDIR=str(scratch))
+    # the demo's module processes from the harness's warm interpreter (`make demo` runs them fresh): the same output
+    env.setdefault("REGOPS_WARM_PYTHON", "1")
     env.pop("PYTHONPATH", None)
     proc = subprocess.run([sys.executable, str(DEMO)] + list(args), cwd=str(REPO_ROOT), env=env, capture_output=True,
                           text=True, timeout=900, check=False)

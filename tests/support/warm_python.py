@@ -28,6 +28,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 
 # Imported once by the server, inherited by every module run: what the collection's modules import besides the
 # collection itself (and what AnsiballZ's wrapper and this module's child use).
@@ -48,6 +49,7 @@ sys.exit(int(status) if status else 255)
 """
 
 _STARTED = {}
+_STARTING = threading.Lock()  # tests that run two ansible-playbooks at once, from threads: one server all the same
 
 
 def enabled():
@@ -59,8 +61,13 @@ def interpreter(env):
     turned off."""
     if not enabled():
         return sys.executable
-    if os.getpid() in _STARTED:
+    with _STARTING:
+        if os.getpid() not in _STARTED:
+            _STARTED[os.getpid()] = _start(env)
         return _STARTED[os.getpid()]
+
+
+def _start(env):
     workdir = tempfile.mkdtemp(prefix="regops-warm-")
     # an abstract socket (Linux): no file, and no limit from the length of a deep temporary directory's path
     address = f"\0regops-warm-{os.getpid()}-{os.path.basename(workdir)}"
@@ -77,7 +84,6 @@ def interpreter(env):
         proc.wait()
         raise RuntimeError(f"the warm interpreter's server did not start (exit {proc.returncode})")
     atexit.register(_stop, proc, workdir)
-    _STARTED[os.getpid()] = client
     return client
 
 

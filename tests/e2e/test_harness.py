@@ -295,6 +295,45 @@ def test_zipimport_cache_reuses_bytecode_and_names_the_real_file(tmp_path):
     assert third[1] == "two" and len(list(cache.iterdir())) == 2
 
 
+def test_controller_compiles_the_collection_code_once_through_the_cache(tmp_path):
+    """The same cache on the controller side: ansible-core's collection loader (``get_code``) and a source file loaded
+    without bytecode beside it (a filter plugin, loaded by path) store their code once; the next process reads it, with
+    the file's own name in its tracebacks."""
+    import hashlib
+    import subprocess
+    import sys
+
+    cache = tmp_path / "cache"
+    plugin = tmp_path / "some_filter.py"
+    plugin.write_text("def boom():\n    raise ValueError('x')\n", encoding="utf-8")
+    probe = (
+        "import importlib.util, traceback\n"
+        "from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder\n"
+        "_AnsibleCollectionFinder(paths=[%r])._install()\n"
+        "from ansible_collections.regops.registry.plugins.module_utils import retention\n"
+        "print(retention.__spec__.loader.get_code(retention.__name__).co_filename)\n"
+        "spec = importlib.util.spec_from_file_location('some_filter', %r)\n"
+        "module = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(module)\n"
+        "try:\n    module.boom()\nexcept ValueError:\n    print(traceback.format_exc().splitlines()[-3])\n"
+    ) % (ansible_runner.collections_dir(), str(plugin))
+    env = dict(ansible_runner.ansible_env(str(tmp_path)), REGOPS_ZIPIMPORT_CACHE=str(cache),
+               PYTHONPATH=ansible_runner.ZIPIMPORT_CACHE_DIR, PYTHONDONTWRITEBYTECODE="1")
+
+    def run():
+        return subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True).stdout.splitlines()
+
+    retention_py = ansible_runner.REPO_ROOT / "plugins" / "module_utils" / "retention.py"
+    keys = {hashlib.sha256(sys.implementation.cache_tag.encode() + b"\0" + path.read_bytes()).hexdigest()
+            for path in (retention_py, plugin)}
+    first = run()
+    assert first[0].endswith("plugins/module_utils/retention.py") and str(plugin) in first[1], first
+    assert keys <= {p.name for p in cache.iterdir()}
+    written = {key: (cache / key).stat().st_mtime_ns for key in keys}
+    assert run() == first
+    assert {key: (cache / key).stat().st_mtime_ns for key in keys} == written  # read, not compiled and written again
+
+
 def test_runs_of_one_test_process_build_a_module_payload_once(tmp_path, monkeypatch):
     """The harness's shared AnsiballZ cache (tests/support/zipimport_cache/sitecustomize.py): the first run of a module
     builds its payload into the process's directory, the next run reads it from there (the file is not written again),

@@ -14,6 +14,13 @@ its own per-run temporary directory. When ``REGOPS_ANSIBALLZ_DIR`` names a direc
 cache instead: the harness creates the directory once per test process (a pytest worker, the demo), so a payload is built
 once per module and session, from the sources as they are when the session runs. Only ``module_common``'s view of
 ``DEFAULT_LOCAL_TMP`` changes; ansible-playbook's other temporary files stay in its own directory.
+
+The controller also compiles the collection's own code from source in every process that loads it: ansible-core's
+collection loader never uses bytecode (``_AnsibleCollectionPkgLoaderBase.get_code``), and the filter plugins, which it
+loads by path, have no ``__pycache__`` under ``PYTHONDONTWRITEBYTECODE``. Each ansible-playbook worker that templates a
+``regops.registry.retention_*`` filter compiles ``module_utils/retention.py`` (about 37 ms) and the filter: about 0.3
+CPU-seconds per cleanup role run. The same cache serves both (``REGOPS_ZIPIMPORT_CACHE`` on): source loads without
+bytecode (``SourceLoader.source_to_code``) and the collection loader's compile, keyed by the source, named by its file.
 """
 
 import hashlib
@@ -53,6 +60,53 @@ def _cached_compile_source(pathname, source):
 
 if _CACHE_DIR and _compile_source is not None:
     zipimport._compile_source = _cached_compile_source
+
+
+def _source_to_code(self, data, path, *, _optimize=-1):  # pylint: disable=unused-argument
+    """``SourceLoader.source_to_code`` (a source file with no bytecode beside it) through the cache."""
+    if _optimize != -1 or not isinstance(data, bytes):
+        return _source_to_code.plain(self, data, path, _optimize=_optimize)
+    return _cached_compile_source(path, data)
+
+
+class _CacheCollectionCode:
+    """Gives ansible-core's collection loader (``get_code``) the cache, right after that module is imported."""
+
+    MODULE = "ansible.utils.collection_loader._collection_finder"
+
+    def find_spec(self, fullname, path=None, target=None):  # pylint: disable=unused-argument
+        if fullname != self.MODULE:
+            return None
+        import importlib.util  # pylint: disable=import-outside-toplevel
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(fullname)
+        exec_module = spec.loader.exec_module
+
+        def exec_and_cache(module):
+            exec_module(module)
+            loader = module._AnsibleCollectionPkgLoaderBase  # pylint: disable=protected-access
+
+            def get_code(self, fullname):
+                if not self._compiled_code:  # pylint: disable=protected-access
+                    filename = self.get_filename(fullname) or "<string>"
+                    source = self.get_source(fullname)
+                    if source is None:
+                        return None
+                    data = source if isinstance(source, bytes) else source.encode("utf-8")
+                    self._compiled_code = _cached_compile_source(filename, data)  # pylint: disable=protected-access
+                return self._compiled_code  # pylint: disable=protected-access
+            loader.get_code = get_code
+
+        spec.loader.exec_module = exec_and_cache
+        return spec
+
+
+if _CACHE_DIR and _compile_source is not None:
+    import importlib.machinery  # pylint: disable=wrong-import-position,wrong-import-order
+    _source_to_code.plain = importlib.machinery.SourceFileLoader.source_to_code
+    importlib.machinery.SourceFileLoader.source_to_code = _source_to_code
+    if _CacheCollectionCode.MODULE not in sys.modules:
+        sys.meta_path.insert(0, _CacheCollectionCode())
 
 
 class _SharedLocalTmp:  # pylint: disable=too-few-public-methods

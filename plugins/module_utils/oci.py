@@ -161,8 +161,9 @@ class OciAuth:
             self.realm = params["realm"]
             self.service = params.get("service")
             self.client = client
-            scopes = tuple(sorted(set(self.scopes_for(method, url)) | set(params.get("scope", "").split())))
-            return self._fetch(self.scopes_for(method, url), scopes) is not None
+            key = self.scopes_for(method, url)
+            scopes = tuple(sorted(set(key) | set(params.get("scope", "").split())))
+            return self._fetch_once(key, scopes, refused=bearer_of(response)) is not None
         return False
 
     def _cached(self, key):
@@ -176,10 +177,19 @@ class OciAuth:
         token = self._cached(key)
         if token is not None or self.realm is None:
             return token
+        return self._fetch_once(key, key)
+
+    def _fetch_once(self, key, scopes, refused=None):
+        """Fetch the token for ``key`` one thread at a time: a thread that waited while another fetched it takes that
+        token, unless it is ``refused`` (the one the registry has just turned down: its 401 asks for a new one). Workers
+        whose token expired or was revoked mid-run are all refused at once: one fetch serves them."""
         with self._lock:
             fetching = self._fetching.setdefault(key, threading.Lock())
         with fetching:
-            return self._cached(key) or self._fetch(key, key)
+            token = self._cached(key)
+            if token is not None and token != refused:
+                return token
+            return self._fetch(key, scopes)
 
     def _fetch(self, key, scopes):
         params = [("service", self.service)] if self.service else []
@@ -200,6 +210,13 @@ class OciAuth:
         with self._lock:
             self._tokens[key] = (token, time.time() + lifetime)
         return token
+
+
+def bearer_of(response):
+    """The bearer token the request behind ``response`` carried, or None."""
+    request = getattr(response, "request", None)
+    authorization = (request.headers.get("Authorization") if request is not None else None) or ""
+    return authorization[len("Bearer "):] if authorization.startswith("Bearer ") else None
 
 
 def parse_challenge(header):

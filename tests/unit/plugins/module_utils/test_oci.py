@@ -460,7 +460,7 @@ def test_opening_a_blob_upload_is_retried(server, clients, fault):
 
 def test_an_upload_whose_answer_was_lost_is_not_failed(server, clients):
     """The final PUT landed but its answer was lost; the retried PUT finds the session consumed (404): the blob is there."""
-    fake = FakeOci(server, tag_delete=400)
+    FakeOci(server, tag_delete=400)  # serves the registry on server (its fallback)
     registry = OciRegistry(clients(server.url, retries=2), OciAuth())
     original = server.fallback
 
@@ -712,6 +712,24 @@ def test_remove_tags_without_recheck_sends_no_extra_read(server, clients):
     fake.add_image("team/app", tags=["v1", "keep"])
     registry.remove_tags("team/app", _on(fake, "team/app", "v1"))
     assert not [r for r in server.requests if r.method == "HEAD" and "/manifests/" in r.path]
+
+
+def test_workers_refused_together_fetch_one_new_token(server, clients, clock):
+    """The scope's token revoked mid-run: the 8 workers that it refuses at once get one new token between them, and a
+    worker that waited for it does not fetch again (the token it holds then is not the refused one)."""
+    tokens = TokenService(server)
+    auth = OciAuth("alice", "s3cret")
+    client = clients(server.url, auth=auth)
+    registry = OciRegistry(client, auth)
+    registry.probe()
+    assert registry.tags("team/app") == ["v1"]
+    assert len(tokens.token_requests()) == 2  # the probe's, the scope's
+    tokens.revoked.add("tok-2")
+    server.route("GET", "/token", lambda seen: (time.sleep(0.2), tokens.token(seen))[1])
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(lambda _i: registry.tags("team/app"), range(8))) == [["v1"]] * 8
+    assert [r.query.get("scope") for r in tokens.token_requests()] == [None] + [["repository:team/app:pull"]] * 2
+    assert len(tokens.issued) == 3
 
 
 def test_workers_that_start_together_fetch_one_token_per_scope(server, clients, clock):

@@ -69,44 +69,57 @@ def _source_to_code(self, data, path, *, _optimize=-1):  # pylint: disable=unuse
     return _cached_compile_source(path, data)
 
 
-class _CacheCollectionCode:
-    """Gives ansible-core's collection loader (``get_code``) the cache, right after that module is imported."""
+class _PatchOnImport:
+    """A meta path finder that calls ``patch(module)`` right after ``name`` is imported, then steps aside.
 
-    MODULE = "ansible.utils.collection_loader._collection_finder"
+    A plain finder: importing ``importlib.abc`` here would cost every module process 70 ms.
+    """
+
+    def __init__(self, name, patch):
+        self.name = name
+        self.patch = patch
 
     def find_spec(self, fullname, path=None, target=None):  # pylint: disable=unused-argument
-        if fullname != self.MODULE:
+        if fullname != self.name:
             return None
         import importlib.util  # pylint: disable=import-outside-toplevel
         sys.meta_path.remove(self)
         spec = importlib.util.find_spec(fullname)
-        exec_module = spec.loader.exec_module
+        exec_module, patch = spec.loader.exec_module, self.patch
 
-        def exec_and_cache(module):
+        def exec_and_patch(module):
             exec_module(module)
-            loader = module._AnsibleCollectionPkgLoaderBase  # pylint: disable=protected-access
+            patch(module)
 
-            def get_code(self, fullname):
-                if not self._compiled_code:  # pylint: disable=protected-access
-                    filename = self.get_filename(fullname) or "<string>"
-                    source = self.get_source(fullname)
-                    if source is None:
-                        return None
-                    data = source if isinstance(source, bytes) else source.encode("utf-8")
-                    self._compiled_code = _cached_compile_source(filename, data)  # pylint: disable=protected-access
-                return self._compiled_code  # pylint: disable=protected-access
-            loader.get_code = get_code
-
-        spec.loader.exec_module = exec_and_cache
+        spec.loader.exec_module = exec_and_patch
         return spec
+
+    @classmethod
+    def install(cls, name, patch):
+        if name not in sys.modules:
+            sys.meta_path.insert(0, cls(name, patch))
+
+
+def _cache_collection_code(module):
+    """ansible-core's collection loader (``_AnsibleCollectionPkgLoaderBase.get_code``) through the cache."""
+
+    def get_code(self, fullname):
+        if not self._compiled_code:  # pylint: disable=protected-access
+            filename = self.get_filename(fullname) or "<string>"
+            source = self.get_source(fullname)
+            if source is None:
+                return None
+            data = source if isinstance(source, bytes) else source.encode("utf-8")
+            self._compiled_code = _cached_compile_source(filename, data)  # pylint: disable=protected-access
+        return self._compiled_code  # pylint: disable=protected-access
+    module._AnsibleCollectionPkgLoaderBase.get_code = get_code  # pylint: disable=protected-access
 
 
 if _CACHE_DIR and _compile_source is not None:
     import importlib.machinery  # pylint: disable=wrong-import-position,wrong-import-order
     _source_to_code.plain = importlib.machinery.SourceFileLoader.source_to_code
     importlib.machinery.SourceFileLoader.source_to_code = _source_to_code
-    if _CacheCollectionCode.MODULE not in sys.modules:
-        sys.meta_path.insert(0, _CacheCollectionCode())
+    _PatchOnImport.install("ansible.utils.collection_loader._collection_finder", _cache_collection_code)
 
 
 class _SharedLocalTmp:  # pylint: disable=too-few-public-methods
@@ -120,34 +133,8 @@ class _SharedLocalTmp:  # pylint: disable=too-few-public-methods
         return self._directory if name == "DEFAULT_LOCAL_TMP" else getattr(self._constants, name)
 
 
-class _ShareAnsiballzCache:
-    """Gives ``ansible.executor.module_common`` its :class:`_SharedLocalTmp` right after it is imported.
-
-    A plain meta path finder: importing ``importlib.abc`` here would cost every module process 70 ms.
-    """
-
-    MODULE = "ansible.executor.module_common"
-
-    def __init__(self, directory):
-        self.directory = directory
-
-    def find_spec(self, fullname, path=None, target=None):  # pylint: disable=unused-argument
-        if fullname != self.MODULE:
-            return None
-        import importlib.util  # pylint: disable=import-outside-toplevel
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(fullname)
-        exec_module = spec.loader.exec_module
-        directory = self.directory
-
-        def exec_and_share(module):
-            exec_module(module)
-            module.C = _SharedLocalTmp(module.C, directory)
-
-        spec.loader.exec_module = exec_and_share
-        return spec
-
-
 _ANSIBALLZ_DIR = os.environ.get("REGOPS_ANSIBALLZ_DIR")
-if _ANSIBALLZ_DIR and _ShareAnsiballzCache.MODULE not in sys.modules:
-    sys.meta_path.insert(0, _ShareAnsiballzCache(_ANSIBALLZ_DIR))
+if _ANSIBALLZ_DIR:
+    # module_common sees ansible.constants with DEFAULT_LOCAL_TMP the shared directory
+    _PatchOnImport.install("ansible.executor.module_common",
+                           lambda module: setattr(module, "C", _SharedLocalTmp(module.C, _ANSIBALLZ_DIR)))

@@ -107,12 +107,9 @@ def _basic_registry(server, user="alice", password="s3cret"):
 
 def test_basic_challenge_switches_to_basic(server, clients):
     _basic_registry(server)
-    auth = OciAuth("alice", "s3cret")
-    client = clients(server.url, auth=auth)
-    registry = OciRegistry(client, auth)
-    registry.probe()
+    registry = _probed(server, clients)
     assert registry.catalog() == ["a"]
-    assert auth.scheme == "basic"
+    assert registry.auth.scheme == "basic"
     assert [r.headers.get("authorization") for r in server.requests] == [None, basic("alice", "s3cret"), basic("alice", "s3cret")]
 
 
@@ -187,12 +184,17 @@ def clock(monkeypatch):
     return fake
 
 
+def _probed(server, clients):
+    """alice's registry client on ``server`` after ``GET /v2/`` (which learns the auth scheme)."""
+    auth = OciAuth("alice", "s3cret")
+    registry = OciRegistry(clients(server.url, auth=auth), auth)
+    registry.probe()
+    return registry
+
+
 def test_bearer_token_fetched_with_service_scope_account_and_basic(server, clients, clock):
     tokens = TokenService(server)
-    auth = OciAuth("alice", "s3cret")
-    client = clients(server.url, auth=auth)
-    registry = OciRegistry(client, auth)
-    registry.probe()
+    registry = _probed(server, clients)
     assert registry.tags("team/app") == ["v1"]
     first, second = tokens.token_requests()
     assert first.arg("service") == "test-registry"
@@ -204,17 +206,14 @@ def test_bearer_token_fetched_with_service_scope_account_and_basic(server, clien
     assert second.headers["authorization"] == basic("alice", "s3cret")
     tags_request = server.calls("GET", "/v2/team/app/tags/list")[-1]
     assert tags_request.headers["authorization"] == "Bearer tok-2"
-    assert auth.scheme == "bearer"
-    assert auth.realm == server.url + "/token"
-    assert auth.service == "test-registry"
+    assert registry.auth.scheme == "bearer"
+    assert registry.auth.realm == server.url + "/token"
+    assert registry.auth.service == "test-registry"
 
 
 def test_bearer_token_is_cached_and_reused(server, clients, clock):
     tokens = TokenService(server)
-    auth = OciAuth("alice", "s3cret")
-    client = clients(server.url, auth=auth)
-    registry = OciRegistry(client, auth)
-    registry.probe()
+    registry = _probed(server, clients)
     for _i in range(4):
         registry.tags("team/app")
     clock.now += 200
@@ -226,10 +225,7 @@ def test_bearer_token_is_cached_and_reused(server, clients, clock):
 
 def test_bearer_token_refetched_after_expiry(server, clients, clock):
     tokens = TokenService(server, expires_in=300)
-    auth = OciAuth("alice", "s3cret")
-    client = clients(server.url, auth=auth)
-    registry = OciRegistry(client, auth)
-    registry.probe()
+    registry = _probed(server, clients)
     registry.tags("team/app")
     assert len(tokens.token_requests()) == 2
     clock.now += 296  # within the 5 s safety margin of expiry
@@ -240,10 +236,7 @@ def test_bearer_token_refetched_after_expiry(server, clients, clock):
 
 def test_bearer_token_rejected_by_registry_is_refetched_once(server, clients, clock):
     tokens = TokenService(server)
-    auth = OciAuth("alice", "s3cret")
-    client = clients(server.url, auth=auth)
-    registry = OciRegistry(client, auth)
-    registry.probe()
+    registry = _probed(server, clients)
     registry.tags("team/app")
     tokens.revoked.add("tok-2")
     assert registry.tags("team/app") == ["v1"]
@@ -718,10 +711,7 @@ def test_workers_refused_together_fetch_one_new_token(server, clients, clock):
     """The scope's token revoked mid-run: the 8 workers that it refuses at once get one new token between them, and a
     worker that waited for it does not fetch again (the token it holds then is not the refused one)."""
     tokens = TokenService(server)
-    auth = OciAuth("alice", "s3cret")
-    client = clients(server.url, auth=auth)
-    registry = OciRegistry(client, auth)
-    registry.probe()
+    registry = _probed(server, clients)
     assert registry.tags("team/app") == ["v1"]
     assert len(tokens.token_requests()) == 2  # the probe's, the scope's
     tokens.revoked.add("tok-2")
@@ -736,10 +726,7 @@ def test_workers_that_start_together_fetch_one_token_per_scope(server, clients, 
     """A bulk call's workers ask for the same scope's token at once: one of them fetches it, the others wait for it."""
     tokens = TokenService(server)
     server.route("GET", "/token", lambda seen: (time.sleep(0.2), tokens.token(seen))[1])
-    auth = OciAuth("alice", "s3cret")
-    client = clients(server.url, auth=auth)
-    registry = OciRegistry(client, auth)
-    registry.probe()
+    registry = _probed(server, clients)
     with ThreadPoolExecutor(8) as pool:
         assert list(pool.map(lambda _i: registry.tags("team/app"), range(8))) == [["v1"]] * 8
     assert [r.query.get("scope") for r in tokens.token_requests()] == [None, ["repository:team/app:pull"]]
